@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what building and testing pgvault needs on Debian 12, and nothing when all of
+# it is already there (so "apt-get update" runs at most once).
+#   packaging/install-deps.sh          build + run (compiler, libraries, PostgreSQL)
+#   packaging/install-deps.sh --test   also what the test suite uses
+set -eu
+
+pkgs="gcc make cmake pkg-config libpq-dev libsqlite3-dev zlib1g-dev libxxhash-dev
+      postgresql postgresql-client xxhash sqlite3 util-linux"
+if [ "${1:-}" = "--test" ]; then
+    pkgs="$pkgs python3 procps strace clang"
+fi
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    SUDO="sudo"
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

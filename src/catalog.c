@@ -1,0 +1,702 @@
+#include "catalog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "schema.h"
+#include "util.h"
+
+struct catalog {
+    sqlite3 *db;
+    char *path;
+    int version;
+};
+
+/* The columns of `backups`, in the order of struct backup_rec (see read_backup). */
+#define BACKUP_COLUMNS                                                                             \
+    "id, db_name, file_name, format, compression, compression_level, size_bytes, raw_bytes, "      \
+    "checksum, raw_checksum, checksum_algo, table_count, row_count, server_version, "              \
+    "pg_dump_version, db_size_bytes, encoding, lc_collate, lc_ctype, with_owners, started_at, "    \
+    "finished_at, duration_ms, status, pinned, suspect, label, error, verified_at, pruned_at, "    \
+    "prune_rule, pid, host, origin"
+
+/* Records the connection's last error: busy means another writer, anything else fails. */
+static int db_fail(struct catalog *c, const char *what)
+{
+    int rc = sqlite3_errcode(c->db);
+    if (rc == SQLITE_BUSY)
+        return err_set(ERR_BUSY, "catalog \"%s\" is locked by another process", c->path);
+    if (rc == SQLITE_NOTADB) {
+        err_set(ERR_FAILED, "could not open catalog \"%s\": file is not a database", c->path);
+        err_hint("move the damaged file aside; \"pgvault import --scan\" rebuilds a catalog from "
+                 "the backup files");
+        return -1;
+    }
+    return err_set(ERR_FAILED, "could not %s in catalog \"%s\": %s", what, c->path,
+                   sqlite3_errmsg(c->db));
+}
+
+static int exec(struct catalog *c, const char *sql, const char *what)
+{
+    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(c, what);
+    return 0;
+}
+
+static int prepare(struct catalog *c, const char *sql, sqlite3_stmt **st, const char *what)
+{
+    if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK)
+        return db_fail(c, what);
+    return 0;
+}
+
+/* Steps a statement that returns no rows. */
+static int step_done(struct catalog *c, sqlite3_stmt *st, const char *what)
+{
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_fail(c, what);
+    return 0;
+}
+
+static void rollback(struct catalog *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Binds a string, or NULL; returns an SQLite result code. */
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? xstrdup((const char *)s) : NULL;
+}
+
+/* Reads a row selected with BACKUP_COLUMNS. */
+static void read_backup(sqlite3_stmt *st, struct backup_rec *b)
+{
+    int i = 0;
+    b->id = sqlite3_column_int64(st, i++);
+    b->db_name = col_text(st, i++);
+    b->file_name = col_text(st, i++);
+    b->format = col_text(st, i++);
+    b->compression = col_text(st, i++);
+    b->level = sqlite3_column_int(st, i++);
+    b->size_bytes = sqlite3_column_int64(st, i++);
+    b->raw_bytes = sqlite3_column_int64(st, i++);
+    b->checksum = col_text(st, i++);
+    b->raw_checksum = col_text(st, i++);
+    b->checksum_algo = col_text(st, i++);
+    b->table_count = sqlite3_column_int64(st, i++);
+    b->row_count = sqlite3_column_int64(st, i++);
+    b->server_version = col_text(st, i++);
+    b->pg_dump_version = col_text(st, i++);
+    b->db_size_bytes = sqlite3_column_int64(st, i++);
+    b->encoding = col_text(st, i++);
+    b->collate = col_text(st, i++);
+    b->ctype = col_text(st, i++);
+    b->with_owners = sqlite3_column_int(st, i++) != 0;
+    b->started_at = col_text(st, i++);
+    b->finished_at = col_text(st, i++);
+    b->duration_ms = sqlite3_column_int64(st, i++);
+    b->status = col_text(st, i++);
+    b->pinned = sqlite3_column_int(st, i++) != 0;
+    b->suspect = sqlite3_column_int(st, i++) != 0;
+    b->label = col_text(st, i++);
+    b->error = col_text(st, i++);
+    b->verified_at = col_text(st, i++);
+    b->pruned_at = col_text(st, i++);
+    b->prune_rule = col_text(st, i++);
+    b->pid = sqlite3_column_int64(st, i++);
+    b->host = col_text(st, i++);
+    b->origin = col_text(st, i++);
+}
+
+int catalog_schema_latest(void)
+{
+    return schema_migration_count > 0 ? schema_migrations[schema_migration_count - 1].version : 0;
+}
+
+int catalog_schema_version(struct catalog *c)
+{
+    return c->version;
+}
+
+void catalog_set_busy_timeout(struct catalog *c, int ms)
+{
+    sqlite3_busy_timeout(c->db, ms);
+}
+
+static int read_user_version(struct catalog *c, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (prepare(c, "PRAGMA user_version", &st, "read the schema version") < 0)
+        goto out;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        db_fail(c, "read the schema version");
+        goto out;
+    }
+    *version = sqlite3_column_int(st, 0);
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* Applies every migration newer than the file's schema in one transaction. */
+static int migrate(struct catalog *c)
+{
+    int latest = catalog_schema_latest(), ret = -1;
+    char sql[64];
+    if (exec(c, "BEGIN IMMEDIATE", "start the schema migration") < 0)
+        return -1;
+    /* Re-read under the write lock: another process may have migrated meanwhile. */
+    if (read_user_version(c, &c->version) < 0)
+        goto out;
+    for (int i = 0; i < schema_migration_count; i++) {
+        const struct schema_migration *m = &schema_migrations[i];
+        if (m->version <= c->version)
+            continue;
+        char *what = xasprintf("apply schema migration %s", m->name);
+        int rc = exec(c, m->sql, what);
+        free(what);
+        if (rc < 0)
+            goto out;
+    }
+    /* A pragma takes no parameters; the version is our own constant. */
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", latest);
+    if (exec(c, sql, "set the schema version") < 0 ||
+        exec(c, "COMMIT", "commit the schema migration") < 0)
+        goto out;
+    c->version = latest;
+    ret = 0;
+out:
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+/* Checks and creates (mode 0600) the file before SQLite sees it. */
+static int prepare_file(const char *path, int flags)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return 0;
+    if (errno != ENOENT)
+        return err_sys(errno, "could not open catalog \"%s\"", path);
+    if (!(flags & CATALOG_CREATE) || (flags & CATALOG_READONLY))
+        return err_set(ERR_USAGE, "catalog \"%s\" does not exist", path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST)
+        return err_sys(errno, "could not create catalog \"%s\"", path);
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+int catalog_open(const char *path, int flags, struct catalog **out)
+{
+    bool readonly = flags & CATALOG_READONLY;
+    /* NOMUTEX: a connection is never shared between threads. */
+    int oflags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+    struct catalog *c = xcalloc(1, sizeof(*c));
+    int ret = -1;
+    c->path = xstrdup(path);
+    *out = NULL;
+
+    /* Open: SQLite creates -wal and -shm with the mode of the (0600) database file. */
+    if (prepare_file(path, flags) < 0)
+        goto out;
+    if (!readonly && (flags & CATALOG_CREATE))
+        oflags |= SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &c->db, oflags, NULL) != SQLITE_OK) {
+        err_set(ERR_FAILED, "could not open catalog \"%s\": %s", path,
+                c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(c->db, CATALOG_BUSY_TIMEOUT_MS);
+
+    /* The first read checks the header: a damaged file fails here, not later. */
+    if (read_user_version(c, &c->version) < 0)
+        goto out;
+    if (c->version > catalog_schema_latest()) {
+        err_set(ERR_USAGE, "catalog \"%s\" has schema version %d, this pgvault knows up to %d",
+                path, c->version, catalog_schema_latest());
+        err_hint("upgrade pgvault to a version that knows schema version %d", c->version);
+        goto out;
+    }
+    if (readonly && c->version == 0) {
+        err_set(ERR_FAILED, "catalog \"%s\" is empty", path);
+        goto out;
+    }
+
+    /* Connection settings, then bring an older schema up to date. */
+    if ((!readonly && exec(c, "PRAGMA journal_mode=WAL", "enable WAL mode") < 0) ||
+        exec(c, "PRAGMA foreign_keys=ON", "enable foreign keys") < 0 ||
+        exec(c, "PRAGMA synchronous=FULL", "set synchronous mode") < 0)
+        goto out;
+    if (!readonly && c->version < catalog_schema_latest() && migrate(c) < 0)
+        goto out;
+    *out = c;
+    ret = 0;
+out:
+    if (ret < 0)
+        catalog_close(c);
+    return ret;
+}
+
+void catalog_close(struct catalog *c)
+{
+    if (!c)
+        return;
+    sqlite3_close(c->db);
+    free(c->path);
+    free(c);
+}
+
+int catalog_backup_begin(struct catalog *c, struct backup_rec *b)
+{
+    const char *what = "record the backup";
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (prepare(c,
+                "INSERT INTO backups (db_name, file_name, compression, compression_level, "
+                "started_at, pid, host, label, with_owners, format, origin, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 'plain'), COALESCE(?, 'backup'), "
+                "'running')",
+                &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, b->db_name) || bind_text(st, 2, b->file_name) ||
+        bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
+        bind_text(st, 5, b->started_at) || sqlite3_bind_int64(st, 6, b->pid) ||
+        bind_text(st, 7, b->host) || bind_text(st, 8, b->label) ||
+        sqlite3_bind_int(st, 9, b->with_owners) || bind_text(st, 10, b->format) ||
+        bind_text(st, 11, b->origin)) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (step_done(c, st, what) < 0)
+        goto out;
+    int64_t id = sqlite3_last_insert_rowid(c->db);
+    if (exec(c, "COMMIT", what) < 0)
+        goto out;
+    b->id = id;
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+static int store_tables(struct catalog *c, int64_t id, const struct table_rec *t, size_t n,
+                        const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (prepare(c,
+                "INSERT INTO backup_tables (backup_id, schema_name, table_name, relkind, "
+                "row_count) VALUES (?, ?, ?, ?, ?)",
+                &st, what) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        char relkind[2] = {t[i].relkind ? t[i].relkind : 'r', '\0'};
+        sqlite3_reset(st);
+        if (sqlite3_bind_int64(st, 1, id) || bind_text(st, 2, t[i].schema_name) ||
+            bind_text(st, 3, t[i].table_name) || bind_text(st, 4, relkind) ||
+            sqlite3_bind_int64(st, 5, t[i].row_count)) {
+            db_fail(c, what);
+            goto out;
+        }
+        if (step_done(c, st, what) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int store_settings(struct catalog *c, int64_t id, char *const *settings, int n,
+                          const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (prepare(c, "INSERT INTO backup_settings (backup_id, setting) VALUES (?, ?)", &st, what) < 0)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        if (sqlite3_bind_int64(st, 1, id) || bind_text(st, 2, settings[i])) {
+            db_fail(c, what);
+            goto out;
+        }
+        if (step_done(c, st, what) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int catalog_backup_finish(struct catalog *c, const struct backup_rec *b,
+                          const struct table_rec *tables, size_t ntables, char *const *settings,
+                          int nsettings)
+{
+    const char *what = "record the backup result";
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (prepare(c,
+                "UPDATE backups SET size_bytes = ?, raw_bytes = ?, checksum = ?, "
+                "raw_checksum = ?, checksum_algo = COALESCE(?, checksum_algo), "
+                "table_count = ?, row_count = ?, server_version = ?, pg_dump_version = ?, "
+                "db_size_bytes = ?, encoding = ?, lc_collate = ?, lc_ctype = ?, finished_at = ?, "
+                "duration_ms = ?, status = ?, suspect = ?, error = ? WHERE id = ?",
+                &st, what) < 0)
+        goto out;
+    if (sqlite3_bind_int64(st, 1, b->size_bytes) || sqlite3_bind_int64(st, 2, b->raw_bytes) ||
+        bind_text(st, 3, b->checksum) || bind_text(st, 4, b->raw_checksum) ||
+        bind_text(st, 5, b->checksum_algo) || sqlite3_bind_int64(st, 6, b->table_count) ||
+        sqlite3_bind_int64(st, 7, b->row_count) || bind_text(st, 8, b->server_version) ||
+        bind_text(st, 9, b->pg_dump_version) || sqlite3_bind_int64(st, 10, b->db_size_bytes) ||
+        bind_text(st, 11, b->encoding) || bind_text(st, 12, b->collate) ||
+        bind_text(st, 13, b->ctype) || bind_text(st, 14, b->finished_at) ||
+        sqlite3_bind_int64(st, 15, b->duration_ms) ||
+        bind_text(st, 16, b->status ? b->status : "complete") ||
+        sqlite3_bind_int(st, 17, b->suspect) || bind_text(st, 18, b->error) ||
+        sqlite3_bind_int64(st, 19, b->id)) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (step_done(c, st, what) < 0)
+        goto out;
+    if (sqlite3_changes(c->db) != 1) {
+        err_set(ERR_USAGE, "backup %" PRId64 " not found in the catalog", b->id);
+        goto out;
+    }
+    if (store_tables(c, b->id, tables, ntables, what) < 0 ||
+        store_settings(c, b->id, settings, nsettings, what) < 0 || exec(c, "COMMIT", what) < 0)
+        goto out;
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+int catalog_backup_fail(struct catalog *c, int64_t id, const char *finished_at, const char *error)
+{
+    const char *what = "record the failed backup";
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (prepare(c, "UPDATE backups SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, finished_at) || bind_text(st, 2, error) || sqlite3_bind_int64(st, 3, id)) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (step_done(c, st, what) < 0)
+        goto out;
+    if (sqlite3_changes(c->db) != 1) {
+        err_set(ERR_USAGE, "backup %" PRId64 " not found in the catalog", id);
+        goto out;
+    }
+    ret = exec(c, "COMMIT", what);
+out:
+    sqlite3_finalize(st);
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+int catalog_backups(struct catalog *c, const char *db, bool all_status, struct backup_rec **out,
+                    size_t *n)
+{
+    const char *what = "list backups";
+    /* Fixed SQL per filter: a db filter walks the backups_db_time index in order; "+status"
+     * keeps the planner off the status index, useless when nearly every row is complete. */
+    char *sql = xasprintf("SELECT " BACKUP_COLUMNS " FROM backups WHERE %s AND %s "
+                          "ORDER BY started_at DESC, id DESC",
+                          db ? "db_name = ?1" : "1", all_status ? "1" : "+status = 'complete'");
+    sqlite3_stmt *st = NULL;
+    struct backup_rec *arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c, sql, &st, what) < 0)
+        goto out;
+    if (db && bind_text(st, 1, db)) {
+        db_fail(c, what);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 64;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        memset(&arr[len], 0, sizeof(*arr));
+        read_backup(st, &arr[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    backup_recs_free(arr, len);
+    sqlite3_finalize(st);
+    free(sql);
+    return ret;
+}
+
+/* Reads the one row that st (bound) selects; absent is a usage error naming `name`. */
+static int get_one(struct catalog *c, sqlite3_stmt *st, const char *name, struct backup_rec *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_backup(st, out);
+        return 0;
+    }
+    if (rc == SQLITE_DONE)
+        return err_set(ERR_USAGE, "backup %s not found in the catalog", name);
+    return db_fail(c, "read a backup");
+}
+
+int catalog_backup_get(struct catalog *c, int64_t id, struct backup_rec *out)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    char name[24];
+    snprintf(name, sizeof(name), "%" PRId64, id);
+    memset(out, 0, sizeof(*out));
+    if (prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE id = ?", &st, "read a backup") < 0)
+        goto out;
+    if (sqlite3_bind_int64(st, 1, id)) {
+        db_fail(c, "read a backup");
+        goto out;
+    }
+    ret = get_one(c, st, name, out);
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int catalog_backup_by_file(struct catalog *c, const char *file_name, struct backup_rec *out)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    char *name = xasprintf("\"%s\"", file_name);
+    memset(out, 0, sizeof(*out));
+    if (prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE file_name = ?", &st,
+                "read a backup") < 0)
+        goto out;
+    if (bind_text(st, 1, file_name)) {
+        db_fail(c, "read a backup");
+        goto out;
+    }
+    ret = get_one(c, st, name, out);
+out:
+    sqlite3_finalize(st);
+    free(name);
+    return ret;
+}
+
+int catalog_backup_tables(struct catalog *c, int64_t id, struct table_rec **out, size_t *n)
+{
+    const char *what = "read the tables of a backup";
+    sqlite3_stmt *st = NULL;
+    struct table_rec *arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c,
+                "SELECT schema_name, table_name, relkind, row_count FROM backup_tables "
+                "WHERE backup_id = ? ORDER BY schema_name, table_name",
+                &st, what) < 0)
+        goto out;
+    if (sqlite3_bind_int64(st, 1, id)) {
+        db_fail(c, what);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        const unsigned char *kind = sqlite3_column_text(st, 2);
+        arr[len++] = (struct table_rec){
+            .schema_name = col_text(st, 0),
+            .table_name = col_text(st, 1),
+            .relkind = kind && kind[0] ? (char)kind[0] : 'r',
+            .row_count = sqlite3_column_int64(st, 3),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    table_recs_free(arr, len);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int catalog_backup_settings(struct catalog *c, int64_t id, char ***out, int *n)
+{
+    const char *what = "read the settings of a backup";
+    sqlite3_stmt *st = NULL;
+    char **arr = NULL;
+    int len = 0, cap = 0, ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c, "SELECT setting FROM backup_settings WHERE backup_id = ? ORDER BY rowid", &st,
+                what) < 0)
+        goto out;
+    if (sqlite3_bind_int64(st, 1, id)) {
+        db_fail(c, what);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            arr = xrealloc(arr, (size_t)cap * sizeof(*arr));
+        }
+        arr[len++] = col_text(st, 0);
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    for (int i = 0; arr && i < len; i++)
+        free(arr[i]);
+    free(arr);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int catalog_file_known(struct catalog *c, const char *file_name, bool *known)
+{
+    const char *what = "look up a backup file";
+    sqlite3_stmt *st = NULL;
+    int ret = -1, rc;
+    *known = false;
+    if (prepare(c, "SELECT 1 FROM backups WHERE file_name = ?", &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, file_name)) {
+        db_fail(c, what);
+        goto out;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *known = rc == SQLITE_ROW;
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int catalog_event(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
+                  const char *detail)
+{
+    const char *what = "record an event";
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    struct timespec now;
+    char at[25];
+    clock_gettime(CLOCK_REALTIME, &now);
+    time_iso_ms(&now, at);
+    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (prepare(c,
+                "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, at) || bind_text(st, 2, action) ||
+        (backup_id > 0 ? sqlite3_bind_int64(st, 3, backup_id) : sqlite3_bind_null(st, 3)) ||
+        bind_text(st, 4, os_user()) || bind_text(st, 5, outcome) || bind_text(st, 6, detail)) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (step_done(c, st, what) < 0)
+        goto out;
+    ret = exec(c, "COMMIT", what);
+out:
+    sqlite3_finalize(st);
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+void backup_rec_free(struct backup_rec *b)
+{
+    if (!b)
+        return;
+    char **strs[] = {&b->db_name,       &b->file_name,      &b->format,
+                     &b->compression,   &b->checksum,       &b->raw_checksum,
+                     &b->checksum_algo, &b->server_version, &b->pg_dump_version,
+                     &b->encoding,      &b->collate,        &b->ctype,
+                     &b->started_at,    &b->finished_at,    &b->status,
+                     &b->label,         &b->error,          &b->verified_at,
+                     &b->pruned_at,     &b->prune_rule,     &b->host,
+                     &b->origin};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+void backup_recs_free(struct backup_rec *b, size_t n)
+{
+    for (size_t i = 0; b && i < n; i++)
+        backup_rec_free(&b[i]);
+    free(b);
+}
+
+void table_recs_free(struct table_rec *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++) {
+        free(t[i].schema_name);
+        free(t[i].table_name);
+    }
+    free(t);
+}

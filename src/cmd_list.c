@@ -1,0 +1,137 @@
+/*
+ * pgvault list (and restore --list): the catalog's backups, newest first.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "catalog.h"
+#include "commands.h"
+#include "err.h"
+#include "log.h"
+#include "output.h"
+#include "util.h"
+
+static void list_json(const struct backup_rec *b, size_t n)
+{
+    putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        const struct backup_rec *r = &b[i];
+        printf("%s{\"id\":%" PRId64 ",\"db_name\":", i ? "," : "", r->id);
+        json_str(stdout, r->db_name);
+        printf(",\"file_name\":");
+        json_str(stdout, r->file_name);
+        printf(",\"status\":");
+        json_str(stdout, r->status);
+        printf(",\"started_at\":");
+        json_str_or_null(stdout, r->started_at);
+        printf(",\"finished_at\":");
+        json_str_or_null(stdout, r->finished_at);
+        printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRId64 ",\"compression\":",
+               r->size_bytes, r->raw_bytes);
+        json_str_or_null(stdout, r->compression);
+        printf(",\"checksum\":");
+        json_str_or_null(stdout, r->checksum);
+        printf(",\"table_count\":%" PRId64 ",\"row_count\":%" PRId64
+               ",\"pinned\":%s,\"suspect\":%s,\"label\":",
+               r->table_count, r->row_count, r->pinned ? "true" : "false",
+               r->suspect ? "true" : "false");
+        json_str_or_null(stdout, r->label);
+        printf(",\"error\":");
+        json_str_or_null(stdout, r->error);
+        putchar('}');
+    }
+    puts("]");
+}
+
+static void list_csv(const struct backup_rec *b, size_t n)
+{
+    puts("id,db_name,file_name,status,started_at,finished_at,size_bytes,raw_bytes,compression,"
+         "checksum,table_count,row_count,pinned,suspect,label,error");
+    for (size_t i = 0; i < n; i++) {
+        const struct backup_rec *r = &b[i];
+        printf("%" PRId64 ",", r->id);
+        csv_field(stdout, r->db_name);
+        putchar(',');
+        csv_field(stdout, r->file_name);
+        printf(",%s,%s,%s,%" PRId64 ",%" PRId64 ",%s,%s,%" PRId64 ",%" PRId64 ",%d,%d,", r->status,
+               r->started_at ? r->started_at : "", r->finished_at ? r->finished_at : "",
+               r->size_bytes, r->raw_bytes, r->compression ? r->compression : "",
+               r->checksum ? r->checksum : "", r->table_count, r->row_count, r->pinned, r->suspect);
+        csv_field(stdout, r->label);
+        putchar(',');
+        csv_field(stdout, r->error);
+        putchar('\n');
+    }
+}
+
+static void list_table(const struct backup_rec *b, size_t n)
+{
+    size_t w = strlen("FILE");
+    for (size_t i = 0; i < n; i++)
+        if (strlen(b[i].file_name) > w)
+            w = strlen(b[i].file_name);
+    printf("%6s  %-*s  %10s  %-20s  %-9s  %6s  %12s\n", "ID", (int)w, "FILE", "SIZE", "DATE (UTC)",
+           "STATUS", "TABLES", "ROWS");
+    for (size_t i = 0; i < n; i++) {
+        const struct backup_rec *r = &b[i];
+        char sz[16], date[21] = "";
+        /* "2026-11-25T15:27:54.123Z" → "2026-11-25 15:27:54" */
+        snprintf(date, sizeof(date), "%.19s", r->started_at ? r->started_at : "");
+        if (date[10] == 'T')
+            date[10] = ' ';
+        char status[24];
+        snprintf(status, sizeof(status), "%s%s%s", r->status, r->suspect ? "!" : "",
+                 r->pinned ? "*" : "");
+        bool has_size = strcmp(r->status, "complete") == 0 || strcmp(r->status, "pruned") == 0 ||
+                        strcmp(r->status, "missing") == 0;
+        printf("%6" PRId64 "  %-*s  %10s  %-20s  %-9s  %6" PRId64 "  %12" PRId64 "\n", r->id,
+               (int)w, r->file_name, has_size ? fmt_size((uint64_t)r->size_bytes, sz) : "-", date,
+               status, r->table_count, r->row_count);
+    }
+}
+
+int cmd_list(const struct options *opt, const struct settings *set)
+{
+    struct catalog *cat = NULL;
+    struct backup_rec *rows = NULL;
+    size_t n = 0;
+
+    /* 1. a repository without a catalog lists nothing */
+    struct stat st;
+    if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
+        if (opt->json)
+            puts("[]");
+        else if (opt->csv)
+            list_csv(NULL, 0);
+        else
+            log_info("no backups: catalog \"%s\" does not exist yet", set->catalog);
+        return 0;
+    }
+
+    /* 2. read the catalog (no lock: readers never wait for a backup) */
+    if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0)
+        return -1;
+    const char *db = opt->db;
+    if (catalog_backups(cat, db, opt->all_status, &rows, &n) != 0) {
+        catalog_close(cat);
+        return -1;
+    }
+
+    /* 3. print */
+    if (opt->json)
+        list_json(rows, n);
+    else if (opt->csv)
+        list_csv(rows, n);
+    else if (n == 0)
+        log_info("no backups%s%s%s in \"%s\"", db ? " of database \"" : "", db ? db : "",
+                 db ? "\"" : "", set->dir);
+    else
+        list_table(rows, n);
+    backup_recs_free(rows, n);
+    catalog_close(cat);
+    return 0;
+}

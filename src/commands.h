@@ -1,0 +1,19 @@
+#ifndef PGVAULT_COMMANDS_H
+#define PGVAULT_COMMANDS_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "options.h"
+
+/*
+ * One entry point per command. Each returns an exit code (0..5, SPEC section 8), or -1
+ * with the error set for main to print and map to its exit code.
+ */
+int cmd_backup(const struct options *opt, const struct settings *set);
+int cmd_list(const struct options *opt, const struct settings *set);
+
+/* Set by main's SIGINT/SIGTERM handler; long loops poll it. */
+extern volatile sig_atomic_t pgvault_interrupted;
+
+#endif

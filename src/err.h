@@ -1,0 +1,31 @@
+#ifndef PGVAULT_ERR_H
+#define PGVAULT_ERR_H
+
+/*
+ * One error per thread of work: the first err_set() wins until err_clear(), so the
+ * root cause is what the user sees, not a consequence reported during cleanup.
+ * The class decides the exit code (SPEC section 8).
+ */
+enum err_class {
+    ERR_NONE = 0,
+    ERR_FAILED = 1,    /* operation failed */
+    ERR_USAGE = 2,     /* usage or configuration error */
+    ERR_INTEGRITY = 3, /* checksum or count mismatch */
+    ERR_BUSY = 4,      /* repository lock held */
+    ERR_CONNECT = 5,   /* database unreachable or authentication failed */
+};
+
+/* Records the message (printf format) unless one is already set; always returns -1. */
+int err_set(enum err_class cls, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records an errno-based message: "<text>: <strerror(errnum)>"; returns -1. */
+int err_sys(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a hint printed on its own "HINT:" line (only if no hint is set yet). */
+void err_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+const char *err_msg(void);
+const char *err_hint_msg(void);
+enum err_class err_class(void);
+int err_is_set(void);
+void err_clear(void);
+
+#endif

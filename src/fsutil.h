@@ -1,0 +1,31 @@
+#ifndef PGVAULT_FSUTIL_H
+#define PGVAULT_FSUTIL_H
+
+#include <stdbool.h>
+
+/* Creates the repository directory (and parents) if missing; a directory it creates is
+ * mode 0700. Fails if path exists and is not a directory. */
+int fsutil_mkdir_repo(const char *path);
+
+/* Opens dir/name for writing with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600. */
+int fsutil_create_excl(const char *dir, const char *name, int *fd);
+
+/* fsync with error reporting naming path. */
+int fsutil_fsync(int fd, const char *path);
+
+/* rename(dir/from, dir/to) refusing to replace an existing file, then fsync dir. */
+int fsutil_rename_durable(const char *dir, const char *from, const char *to);
+
+/* fsync the directory itself. */
+int fsutil_fsync_dir(const char *dir);
+
+/* Unlinks dir/name; a missing file is not an error. */
+int fsutil_unlink(const char *dir, const char *name);
+
+/* True if dir/name exists (lstat). */
+bool fsutil_exists(const char *dir, const char *name);
+
+/* Joins dir and name with one '/'; caller frees. */
+char *path_join(const char *dir, const char *name);
+
+#endif

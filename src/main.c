@@ -1,0 +1,110 @@
+/*
+ * pgvault: signals, the command table, and the one place where an error becomes a
+ * message and an exit code.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "pgtools.h"
+#include "proc.h"
+
+extern char **environ;
+
+volatile sig_atomic_t pgvault_interrupted;
+
+/* SIGINT/SIGTERM: remember it and pass it on to children; the command unwinds itself,
+ * removing its partial file and marking its catalog row. */
+static void on_signal(int sig)
+{
+    pgvault_interrupted = sig;
+    proc_kill_all(SIGTERM);
+}
+
+static void setup_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const struct {
+    enum command cmd;
+    int (*run)(const struct options *, const struct settings *);
+} commands[] = {
+    {CMD_BACKUP, cmd_backup},
+    {CMD_LIST, cmd_list},
+};
+
+int main(int argc, char **argv)
+{
+    struct options opt;
+    struct settings set = {0};
+    bool have_settings = false;
+    int code = 0;
+
+    setup_signals();
+    umask(077);
+    /* under systemd, stderr is the journal: prefix lines with their level */
+    log_setup(false, getenv("JOURNAL_STREAM") != NULL);
+
+    /* 1. parse the command line */
+    if (cli_parse(argc, argv, &opt) != 0)
+        goto _end;
+    log_setup(opt.quiet || opt.json, getenv("JOURNAL_STREAM") != NULL);
+    if (opt.cmd == CMD_HELP || opt.help) {
+        cli_usage(opt.help ? opt.cmd : CMD_HELP, stdout);
+        goto _end;
+    }
+    if (opt.cmd == CMD_VERSION) {
+        printf("pgvault %s\n", PGVAULT_VERSION);
+        goto _end;
+    }
+    /* "restore -l" is "list" */
+    if (opt.cmd == CMD_RESTORE && opt.list)
+        opt.cmd = CMD_LIST;
+
+    /* 2. resolve the configuration */
+    if (config_resolve(&opt, environ, &set) != 0)
+        goto _end;
+    have_settings = true;
+
+    /* 3. run the command */
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (commands[i].cmd == opt.cmd) {
+            code = commands[i].run(&opt, &set);
+            goto _end;
+        }
+    }
+    err_set(ERR_USAGE, "command \"%s\" is not implemented yet", cli_command_name(opt.cmd));
+
+_end:
+    /* 4. one message, one exit code */
+    if (err_is_set() && (code < 0 || code == 0)) {
+        log_error("%s", err_msg());
+        if (err_hint_msg()[0])
+            fprintf(stderr, "HINT: %s\n", err_hint_msg());
+        code = (int)err_class();
+    } else if (code < 0) {
+        log_error("internal error: command failed without a message");
+        code = ERR_FAILED;
+    }
+    pgtools_passfile_remove();
+    if (have_settings)
+        settings_free(&set);
+    fflush(stdout);
+    return code;
+}

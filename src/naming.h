@@ -1,0 +1,24 @@
+#ifndef PGVAULT_NAMING_H
+#define PGVAULT_NAMING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/*
+ * Backup file names (SPEC section 1): <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz], UTC, with a
+ * _2, _3 … suffix before the extension on a collision. In <db>, every byte outside
+ * [A-Za-z0-9_.-], and a leading '.' or '-', is written %XX (uppercase hex).
+ */
+char *naming_encode_db(const char *db);
+/* Inverse of naming_encode_db; NULL if s is not a valid encoding. */
+char *naming_decode_db(const char *s);
+/* seq 1 gives no suffix, 2 gives "_2" … */
+char *naming_backup_file(const char *db, time_t when, bool compressed, int seq);
+/* Splits a backup file name into database, time and compression; -1 if it does not match. */
+int naming_parse_file(const char *file, char **db, time_t *when, bool *compressed);
+
+/* True if a database name is acceptable (1..63 bytes, no NUL). */
+bool naming_db_ok(const char *db);
+
+#endif

@@ -1,0 +1,95 @@
+#ifndef PGVAULT_OPTIONS_H
+#define PGVAULT_OPTIONS_H
+
+#include <stdbool.h>
+
+enum command {
+    CMD_NONE = 0,
+    CMD_HELP,
+    CMD_VERSION,
+    CMD_BACKUP,
+    CMD_RESTORE,
+    CMD_LIST,
+    CMD_SHOW,
+    CMD_VERIFY,
+    CMD_PRUNE,
+    CMD_PIN,
+    CMD_UNPIN,
+    CMD_LOG,
+    CMD_QUERY,
+    CMD_DIFF,
+    CMD_IMPORT,
+    CMD_CHECK,
+};
+
+/* Tri-state for options a user may force either way. */
+enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
+
+/*
+ * Everything the command line said, unresolved: NULL / -1 mean "not given", so that
+ * config_resolve() can apply the precedence of SPEC section 2.
+ */
+struct options {
+    enum command cmd;
+    bool help; /* "pgvault COMMAND --help" */
+
+    /* common */
+    const char *config_file;
+    const char *catalog;
+    const char *dir;
+    const char *host;
+    const char *port;
+    const char *user;
+    const char *db;
+    const char *metrics_file;
+    bool quiet;
+    bool json;
+    bool csv;
+    enum tristate progress;
+
+    /* backup */
+    long retention_days; /* -r, -1 unset */
+    long keep_count;     /* -c, -1 unset */
+    bool no_compress;    /* -n */
+    long level;          /* -Z, -1 unset */
+    long jobs;           /* --jobs, -1 unset */
+    bool all;            /* --all (backup, verify) */
+    const char *label;
+    bool no_prune;
+    bool with_owners;
+
+    /* restore */
+    bool force; /* -f */
+    bool list;  /* -l / --list */
+    const char *target;
+    bool in_place;
+    bool keep_old;
+
+    /* list */
+    bool all_status;
+
+    /* verify */
+    bool deep;
+
+    /* prune */
+    long keep_daily;   /* -1 unset */
+    long keep_weekly;  /* -1 unset */
+    long keep_monthly; /* -1 unset */
+    long min_keep;     /* -1 unset */
+    bool dry_run;
+
+    /* log */
+    const char *since;
+
+    /* check */
+    long max_age_hours; /* -1 unset */
+
+    /* import */
+    bool scan;
+
+    /* positional arguments after the command (BACKUP ids, SQL, files) */
+    char **args;
+    int nargs;
+};
+
+#endif

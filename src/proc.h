@@ -1,0 +1,53 @@
+#ifndef PGVAULT_PROC_H
+#define PGVAULT_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * The only module that starts, waits for and kills child processes. Children get an
+ * argument vector (posix_spawn, never a shell), an environment built from ours minus
+ * PGPASSWORD plus the given extras, and their stderr is captured in an anonymous
+ * temporary file so that a failure can quote it.
+ */
+enum {
+    PROC_STDOUT_PIPE = 1 << 0, /* p->out_fd reads the child's stdout */
+    PROC_STDIN_PIPE = 1 << 1,  /* p->in_fd writes the child's stdin */
+    PROC_STDOUT_NULL = 1 << 2, /* child's stdout goes to /dev/null */
+};
+
+struct proc {
+    pid_t pid;
+    int out_fd; /* -1 unless PROC_STDOUT_PIPE */
+    int in_fd;  /* -1 unless PROC_STDIN_PIPE */
+    int err_fd; /* captured stderr */
+    int status; /* wait status once reaped */
+    bool reaped;
+    char *name; /* basename of argv[0], for messages */
+};
+
+/* Starts argv[0] (an absolute path or a name looked up in PATH). env_extra: NULL-terminated
+ * "NAME=value" strings added to (or replacing in) the inherited environment. */
+int proc_spawn(struct proc *p, const char *const argv[], const char *const env_extra[], int flags);
+
+/* Sends sig to the child if it still runs. */
+void proc_kill(struct proc *p, int sig);
+
+/* Closes our pipe ends, waits for the child. Returns 0 if it exited 0, else -1 with
+ * "<name> terminated unexpectedly [code]: <its stderr>" or
+ * "<name> was terminated by signal N: <its stderr>" (no ": …" when stderr was empty). */
+int proc_wait(struct proc *p);
+
+/* The child's captured stderr (last 4 KiB), trimmed; caller frees. */
+char *proc_stderr(struct proc *p);
+
+/* Closes everything; kills (SIGKILL) and reaps a child still running. NULL-safe. */
+void proc_free(struct proc *p);
+
+/* Runs argv to completion and returns its stdout (up to 64 KiB) in *out; 0 on exit 0. */
+int proc_run_capture(const char *const argv[], const char *const env_extra[], char **out);
+
+/* PIDs of running children, for the signal handler to forward a termination to. */
+void proc_kill_all(int sig);
+
+#endif

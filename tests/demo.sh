@@ -1,0 +1,47 @@
+#!/bin/sh
+# The main job on a fresh Debian 12 machine: installs what is missing, builds pgvault,
+# starts a throwaway PostgreSQL with sample data (unless PGHOST/DB_HOST point at a real
+# server), then runs backup, list, verify and restore.
+set -eu
+cd "$(dirname "$0")/.."
+packaging/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+PGVAULT="$PWD/build/pgvault"
+export PGVAULT_CONFIG=/dev/null   # the demo ignores /etc/pgvault/pgvault.conf
+
+state=""
+cleanup() {
+    if [ -n "$state" ]; then
+        bash tests/harness/pg_stop.sh "$state" >/dev/null 2>&1 || true
+    fi
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "${PGHOST:-}${DB_HOST:-}" ]; then
+    state=$(mktemp -d /tmp/pgvault-demo-XXXXXX)
+    echo "== starting a throwaway PostgreSQL"
+    bash tests/harness/pg_start.sh "$state" >/dev/null
+    . "$state/env.sh"
+fi
+db=${DB_NAME:-pgvault_demo}
+repo=${BACKUP_DIR:-$(mktemp -d /tmp/pgvault-demo-repo-XXXXXX)/backups}
+
+if [ -n "$state" ]; then
+    echo "== sample data: database $db (pgbench scale 5)"
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    "$PG_BINDIR/pgbench" -q -i -s 5 "$db" >/dev/null 2>&1
+fi
+
+echo "== pgvault backup"
+"$PGVAULT" backup -d "$repo" --db "$db"
+echo "== pgvault list"
+"$PGVAULT" list -d "$repo"
+if "$PGVAULT" verify --help >/dev/null 2>&1 && "$PGVAULT" verify -d "$repo" --all >/dev/null 2>&1; then
+    echo "== pgvault verify"
+    "$PGVAULT" verify -d "$repo" --all
+fi
+if [ -n "$state" ] && "$PGVAULT" restore -d "$repo" -f --db "$db" latest 2>/dev/null; then
+    echo "== pgvault restore: done"
+fi
+echo "== repository: $repo"
