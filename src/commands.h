@@ -11,7 +11,18 @@
  * with the error set for main to print and map to its exit code.
  */
 int cmd_backup(const struct options *opt, const struct settings *set);
+int cmd_restore(const struct options *opt, const struct settings *set);
 int cmd_list(const struct options *opt, const struct settings *set);
+int cmd_show(const struct options *opt, const struct settings *set);
+int cmd_verify(const struct options *opt, const struct settings *set);
+int cmd_prune(const struct options *opt, const struct settings *set);
+int cmd_pin(const struct options *opt, const struct settings *set);
+int cmd_unpin(const struct options *opt, const struct settings *set);
+int cmd_log(const struct options *opt, const struct settings *set);
+int cmd_query(const struct options *opt, const struct settings *set);
+int cmd_diff(const struct options *opt, const struct settings *set);
+int cmd_import(const struct options *opt, const struct settings *set);
+int cmd_check(const struct options *opt, const struct settings *set);
 
 /* Set by main's SIGINT/SIGTERM handler; long loops poll it. */
 extern volatile sig_atomic_t pgvault_interrupted;

@@ -14,6 +14,7 @@
 
 #include "util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,7 +308,7 @@ static void on_token(struct dumpscan *s, int kind, const char *t, size_t n)
     s->ntok++;
 
     if (kind == T_OP && n == 1) {
-        if (t[0] == '(')
+        if (t[0] == '(' && s->paren < INT_MAX)
             s->paren++;
         else if (t[0] == ')' && s->paren > 0)
             s->paren--;
@@ -330,9 +331,9 @@ static void on_token(struct dumpscan *s, int kind, const char *t, size_t n)
             (s->ids[1] == 'f' || s->ids[1] == 'p' ||
              (s->ids[1] == 'o' && s->ids[2] == 'r' && (s->ids[3] == 'f' || s->ids[3] == 'p'))) &&
             s->paren == 0) {
-            if (kw(t, n, "begin"))
+            if (kw(t, n, "begin") && s->begin < INT_MAX)
                 s->begin++;
-            else if (kw(t, n, "case") && s->begin >= 1)
+            else if (kw(t, n, "case") && s->begin >= 1 && s->begin < INT_MAX)
                 s->begin++;
             else if (kw(t, n, "end") && s->begin > 0)
                 s->begin--;
@@ -538,7 +539,8 @@ static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
                     s->cdepth--;
             } else if (s->cslash && c == '*') {
                 s->cslash = false;
-                s->cdepth++;
+                if (s->cdepth < INT_MAX)
+                    s->cdepth++;
             } else {
                 s->cstar = c == '*';
                 s->cslash = c == '/';
@@ -566,9 +568,10 @@ static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
             }
             break;
         case L_EQ: {
-            const char *q = p;
-            while (q < end && *q != '\'' && *q != '\\')
-                q++;
+            const char *q = memchr(p, '\'', (size_t)(end - p));
+            const char *b = memchr(p, '\\', (size_t)((q ? q : end) - p));
+            if (b || !q)
+                q = b ? b : end;
             tok_append(s, p, (size_t)(q - p));
             p = q;
             if (p < end) {
