@@ -98,8 +98,12 @@ _end:
     /* 4. one message, one exit code */
     if (err_is_set() && (code < 0 || code == 0)) {
         log_error("%s", err_msg());
-        if (err_hint_msg()[0])
-            fprintf(stderr, "HINT: %s\n", err_hint_msg());
+        /* a usage hint is PostgreSQL's bare 'Try "… --help" …' line */
+        const char *hint = err_hint_msg();
+        if (strncmp(hint, "Try \"", 5) == 0)
+            fprintf(stderr, "%s\n", hint);
+        else if (hint[0])
+            fprintf(stderr, "HINT: %s\n", hint);
         code = (int)err_class();
     } else if (code < 0) {
         log_error("internal error: command failed without a message");
