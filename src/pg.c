@@ -144,7 +144,10 @@ int pg_dbinfo_read(struct pg *pg, struct pg_dbinfo *d)
 
     /* user tables and partitioned tables, with each partition's parent */
     res = query(pg, "list tables",
-                "SELECT n.nspname, c.relname, c.relkind::text, pn.nspname, pc.relname"
+                "SELECT n.nspname, c.relname, c.relkind::text, pn.nspname, pc.relname,"
+                " EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid ="
+                "  'pg_catalog.pg_class'::pg_catalog.regclass AND dep.objid = c.oid"
+                "  AND dep.deptype = 'e')"
                 " FROM pg_catalog.pg_class c"
                 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 " LEFT JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid AND c.relispartition"
@@ -165,6 +168,7 @@ int pg_dbinfo_read(struct pg *pg, struct pg_dbinfo *d)
         t->relkind = PQgetvalue(res, i, 2)[0];
         t->parent_schema = dup_or_null(res, i, 3);
         t->parent_name = dup_or_null(res, i, 4);
+        t->extension_member = PQgetvalue(res, i, 5)[0] == 't';
     }
     PQclear(res);
     return 0;
@@ -207,4 +211,237 @@ int pg_list_databases(struct pg *pg, char ***names, int *n)
         (*names)[i] = xstrdup(PQgetvalue(res, i, 0));
     PQclear(res);
     return 0;
+}
+
+/* Runs a statement whose text holds already-quoted identifiers and literals. */
+static int command(struct pg *pg, const char *what, const char *sql)
+{
+    PGresult *res = query(pg, what, sql, 0, NULL);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* PQescapeIdentifier into a malloc'd string (NULL on failure, with the error set). */
+static char *ident(struct pg *pg, const char *name)
+{
+    char *q = PQescapeIdentifier(pg->conn, name, strlen(name));
+    if (!q) {
+        err_set(ERR_FAILED, "could not quote identifier: %s", pg_message(pg->conn));
+        return NULL;
+    }
+    char *r = xstrdup(q);
+    PQfreemem(q);
+    return r;
+}
+
+static char *literal(struct pg *pg, const char *s)
+{
+    char *q = PQescapeLiteral(pg->conn, s, strlen(s));
+    if (!q) {
+        err_set(ERR_FAILED, "could not quote literal: %s", pg_message(pg->conn));
+        return NULL;
+    }
+    char *r = xstrdup(q);
+    PQfreemem(q);
+    return r;
+}
+
+int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions)
+{
+    const char *params[] = {name};
+    PGresult *res = query(pg, "read database state",
+                          "SELECT pg_catalog.pg_database_size(d.oid),"
+                          " (SELECT count(*) FROM pg_catalog.pg_stat_activity a"
+                          "   WHERE a.datid = d.oid AND a.pid <> pg_catalog.pg_backend_pid())"
+                          " FROM pg_catalog.pg_database d WHERE d.datname = $1",
+                          1, params);
+    if (!res)
+        return -1;
+    *exists = PQntuples(res) == 1;
+    *size = *exists ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    *sessions = *exists ? atoi(PQgetvalue(res, 0, 1)) : 0;
+    PQclear(res);
+    return 0;
+}
+
+int pg_create_database(struct pg *pg, const char *name, const char *encoding, const char *collate,
+                       const char *ctype, const char *comment)
+{
+    struct sbuf sql = {0};
+    char *id = ident(pg, name), *e = NULL, *c = NULL, *t = NULL, *m = NULL;
+    int rc = -1;
+    if (!id || (encoding && !(e = literal(pg, encoding))) ||
+        (collate && !(c = literal(pg, collate))) || (ctype && !(t = literal(pg, ctype))))
+        goto out;
+    sbuf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0", id);
+    if (e)
+        sbuf_printf(&sql, " ENCODING %s", e);
+    if (c)
+        sbuf_printf(&sql, " LC_COLLATE %s", c);
+    if (t)
+        sbuf_printf(&sql, " LC_CTYPE %s", t);
+    if (command(pg, "create database", sql.data) != 0)
+        goto out;
+    if (comment) {
+        if (!(m = literal(pg, comment)))
+            goto out;
+        sql.len = 0;
+        sbuf_printf(&sql, "COMMENT ON DATABASE %s IS %s", id, m);
+        if (command(pg, "comment on database", sql.data) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    sbuf_free(&sql);
+    free(id);
+    free(e);
+    free(c);
+    free(t);
+    free(m);
+    return rc;
+}
+
+int pg_drop_database(struct pg *pg, const char *name)
+{
+    char *id = ident(pg, name);
+    if (!id)
+        return -1;
+    char *sql = xasprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", id);
+    int rc = command(pg, "drop database", sql);
+    free(sql);
+    free(id);
+    return rc;
+}
+
+int pg_databases_with_comment(struct pg *pg, const char *prefix, char ***names, int *n)
+{
+    const char *params[] = {prefix};
+    PGresult *res = query(pg, "list databases",
+                          "SELECT d.datname FROM pg_catalog.pg_database d"
+                          " JOIN pg_catalog.pg_shdescription s ON s.objoid = d.oid"
+                          "  AND s.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass"
+                          " WHERE pg_catalog.starts_with(s.description, $1)",
+                          1, params);
+    if (!res)
+        return -1;
+    *n = PQntuples(res);
+    *names = xcalloc((size_t)*n + 1, sizeof(char *));
+    for (int i = 0; i < *n; i++)
+        (*names)[i] = xstrdup(PQgetvalue(res, i, 0));
+    PQclear(res);
+    return 0;
+}
+
+int pg_apply_db_settings(struct pg *pg, const char *db, char *const *settings, int n)
+{
+    char *dbid = ident(pg, db);
+    if (!dbid)
+        return -1;
+    int rc = -1;
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(settings[i], '=');
+        if (!eq)
+            continue;
+        char *name = xstrndup(settings[i], (size_t)(eq - settings[i]));
+        const char *params[] = {name, eq + 1};
+        char *nid = ident(pg, name);
+        PGresult *res = nid ? query(pg, "apply database setting",
+                                    "SELECT pg_catalog.set_config($1, $2, false)", 2, params)
+                            : NULL;
+        PQclear(res);
+        char *alter = nid ? xasprintf("ALTER DATABASE %s SET %s FROM CURRENT", dbid, nid) : NULL;
+        char *reset = nid ? xasprintf("RESET %s", nid) : NULL;
+        int ok = res && command(pg, "apply database setting", alter) == 0 &&
+                 command(pg, "reset setting", reset) == 0;
+        free(alter);
+        free(reset);
+        free(nid);
+        free(name);
+        if (!ok)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(dbid);
+    return rc;
+}
+
+int pg_terminate_sessions(struct pg *pg, const char *db, int *terminated)
+{
+    const char *params[] = {db};
+    /* wait up to 5 s for each backend to exit (PostgreSQL 14+) */
+    const char *sql = pg_server_version_num(pg) >= 140000
+                          ? "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid, "
+                            "5000)) FROM pg_catalog.pg_stat_activity"
+                            " WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()"
+                          : "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid))"
+                            " FROM pg_catalog.pg_stat_activity"
+                            " WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()";
+    PGresult *res = query(pg, "terminate sessions", sql, 1, params);
+    if (!res)
+        return -1;
+    *terminated = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, const char *old_name,
+                      bool target_exists, int *terminated)
+{
+    char *t = ident(pg, target), *f = ident(pg, fresh), *o = ident(pg, old_name);
+    char *r1 = NULL, *r2 = NULL;
+    int rc = -1;
+    *terminated = 0;
+    if (!t || !f || !o)
+        goto out;
+    r1 = xasprintf("ALTER DATABASE %s RENAME TO %s", t, o);
+    r2 = xasprintf("ALTER DATABASE %s RENAME TO %s", f, t);
+    for (int attempt = 1;; attempt++) {
+        int killed = 0;
+        if (command(pg, "begin the swap", "BEGIN") != 0)
+            goto out;
+        bool ok = (!target_exists || (pg_terminate_sessions(pg, target, &killed) == 0 &&
+                                      command(pg, "rename the old database", r1) == 0)) &&
+                  command(pg, "rename the restored database", r2) == 0 &&
+                  command(pg, "commit the swap", "COMMIT") == 0;
+        *terminated += killed;
+        if (ok)
+            break;
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+        /* a session that connected in between makes the rename fail: try again */
+        if (attempt >= 5 || PQstatus(pg->conn) == CONNECTION_BAD)
+            goto out;
+        err_clear();
+    }
+    rc = 0;
+out:
+    free(t);
+    free(f);
+    free(o);
+    free(r1);
+    free(r2);
+    return rc;
+}
+
+int pg_count_rows(struct pg *pg, const char *schema, const char *table, char relkind,
+                  int64_t *count)
+{
+    char *s = ident(pg, schema), *t = ident(pg, table);
+    int rc = -1;
+    if (!s || !t)
+        goto out;
+    char *sql = xasprintf("SELECT count(*) FROM %s%s.%s", relkind == 'p' ? "" : "ONLY ", s, t);
+    PGresult *res = query(pg, "count rows", sql, 0, NULL);
+    free(sql);
+    if (!res)
+        goto out;
+    *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    rc = 0;
+out:
+    free(s);
+    free(t);
+    return rc;
 }

@@ -15,6 +15,7 @@ struct pg_table {
     char relkind;        /* 'r' or 'p' */
     char *parent_schema; /* for a partition: its direct partitioned parent, else NULL */
     char *parent_name;
+    bool extension_member; /* created by CREATE EXTENSION */
 };
 
 struct pg_dbinfo {
@@ -46,5 +47,39 @@ void pg_dbinfo_free(struct pg_dbinfo *d);
 
 /* Names of databases that accept connections, not templates, sorted. */
 int pg_list_databases(struct pg *pg, char ***names, int *n);
+
+/* --- restore support: every identifier is quoted with PQescapeIdentifier --- */
+
+/* Whether a database exists, its size and how many other sessions are connected. */
+int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions);
+
+/* CREATE DATABASE name TEMPLATE template0 with the given properties (NULL = server
+ * default), then COMMENT ON DATABASE with comment (if not NULL). */
+int pg_create_database(struct pg *pg, const char *name, const char *encoding, const char *collate,
+                       const char *ctype, const char *comment);
+
+/* DROP DATABASE IF EXISTS name WITH (FORCE). */
+int pg_drop_database(struct pg *pg, const char *name);
+
+/* Databases whose comment starts with prefix (pgvault's temporary databases). */
+int pg_databases_with_comment(struct pg *pg, const char *prefix, char ***names, int *n);
+
+/* Re-applies "name=value" settings as ALTER DATABASE … SET (via set_config in this
+ * session and SET … FROM CURRENT, so list values keep their quoting). */
+int pg_apply_db_settings(struct pg *pg, const char *db, char *const *settings, int n);
+
+/*
+ * In one transaction: terminate the other sessions of target, rename target to old_name
+ * (if target exists) and fresh to target. Retries a few times if sessions reconnect.
+ */
+int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, const char *old_name,
+                      bool target_exists, int *terminated);
+
+/* Terminates every other session connected to db; returns how many. */
+int pg_terminate_sessions(struct pg *pg, const char *db, int *terminated);
+
+/* count(*) of a table: FROM ONLY for relkind 'r', with partitions for 'p'. */
+int pg_count_rows(struct pg *pg, const char *schema, const char *table, char relkind,
+                  int64_t *count);
 
 #endif

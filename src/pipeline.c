@@ -14,16 +14,12 @@
 #define READ_CHUNK (1u << 20)
 #define OUT_CHUNK (256u << 10)
 
+/* The canonical (big-endian) hex form that "xxhsum -H2" prints. */
 static void hex128(XXH128_hash_t h, char out[33])
 {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, h);
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = digits[c.digest[i] >> 4];
-        out[2 * i + 1] = digits[c.digest[i] & 15];
-    }
-    out[32] = '\0';
+    hex_encode(c.digest, sizeof(c.digest), out);
 }
 
 /* Writes all of buf, hashing it on the way. */

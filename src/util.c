@@ -193,6 +193,16 @@ char *fmt_size(uint64_t bytes, char buf[static 16])
     return buf;
 }
 
+void hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 const char *os_user(void)
 {
     static char name[64];

@@ -39,6 +39,9 @@ int parse_int(const char *s, long min, long max, long *out);
 /* "1.5 MiB" style size for people. */
 char *fmt_size(uint64_t bytes, char buf[static 16]);
 
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+
 /* The OS user running this process (for audit events). */
 const char *os_user(void);
 
