@@ -700,3 +700,90 @@ void table_recs_free(struct table_rec *t, size_t n)
     }
     free(t);
 }
+
+/* One statement in one BEGIN IMMEDIATE transaction; bind() binds its parameters. */
+static int write_one(struct catalog *c, const char *what, const char *sql,
+                     int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (prepare(c, sql, &st, what) < 0)
+        goto out;
+    if (bind(st, arg) != SQLITE_OK) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (step_done(c, st, what) < 0)
+        goto out;
+    ret = exec(c, "COMMIT", what);
+out:
+    sqlite3_finalize(st);
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+struct restore_args {
+    int64_t id, backup_id, tables, rows;
+    const char *target, *mode, *at, *status, *detail;
+};
+
+static int bind_restore_begin(sqlite3_stmt *st, const void *arg)
+{
+    const struct restore_args *a = arg;
+    return sqlite3_bind_int64(st, 1, a->backup_id) || bind_text(st, 2, a->target) ||
+           bind_text(st, 3, a->mode) || bind_text(st, 4, a->at);
+}
+
+int catalog_restore_begin(struct catalog *c, int64_t backup_id, const char *target_db,
+                          const char *mode, const char *started_at, int64_t *id)
+{
+    struct restore_args a = {
+        .backup_id = backup_id, .target = target_db, .mode = mode, .at = started_at};
+    if (write_one(c, "record the restore",
+                  "INSERT INTO restores (backup_id, target_db, mode, started_at, status)"
+                  " VALUES (?, ?, ?, ?, 'running')",
+                  bind_restore_begin, &a) != 0)
+        return -1;
+    *id = sqlite3_last_insert_rowid(c->db);
+    return 0;
+}
+
+static int bind_restore_finish(sqlite3_stmt *st, const void *arg)
+{
+    const struct restore_args *a = arg;
+    return bind_text(st, 1, a->status) || bind_text(st, 2, a->at) ||
+           sqlite3_bind_int64(st, 3, a->tables) || sqlite3_bind_int64(st, 4, a->rows) ||
+           bind_text(st, 5, a->detail) || sqlite3_bind_int64(st, 6, a->id);
+}
+
+int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
+                           const char *finished_at, int64_t tables_checked, int64_t rows_checked,
+                           const char *detail)
+{
+    struct restore_args a = {.id = id,
+                             .status = status,
+                             .at = finished_at,
+                             .tables = tables_checked,
+                             .rows = rows_checked,
+                             .detail = detail};
+    return write_one(c, "record the restore outcome",
+                     "UPDATE restores SET status = ?, finished_at = ?, tables_checked = ?,"
+                     " rows_checked = ?, detail = ? WHERE id = ?",
+                     bind_restore_finish, &a);
+}
+
+static int bind_verified(sqlite3_stmt *st, const void *arg)
+{
+    const struct restore_args *a = arg;
+    return bind_text(st, 1, a->at) || sqlite3_bind_int64(st, 2, a->id);
+}
+
+int catalog_backup_verified(struct catalog *c, int64_t id, const char *at)
+{
+    struct restore_args a = {.id = id, .at = at};
+    return write_one(c, "record the verification",
+                     "UPDATE backups SET verified_at = ? WHERE id = ?", bind_verified, &a);
+}

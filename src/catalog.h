@@ -115,4 +115,14 @@ int catalog_schema_version(struct catalog *c);
 /* The newest schema version this binary knows. */
 int catalog_schema_latest(void);
 
+/* Inserts a `restores` row as 'running'; sets *id. mode: "swap", "target", "in-place". */
+int catalog_restore_begin(struct catalog *c, int64_t backup_id, const char *target_db,
+                          const char *mode, const char *started_at, int64_t *id);
+/* Closes a `restores` row with its outcome ("complete" or "failed"). */
+int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
+                           const char *finished_at, int64_t tables_checked, int64_t rows_checked,
+                           const char *detail);
+/* Records a successful verification time on a backup. */
+int catalog_backup_verified(struct catalog *c, int64_t id, const char *at);
+
 #endif
