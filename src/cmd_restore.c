@@ -1,12 +1,530 @@
 /*
- * pgvault restore: checksum-verified safe restore (SPEC section 5).
+ * pgvault restore (SPEC section 5): the checksum is verified before any database is
+ * touched; the dump is loaded into a fresh database, whose tables and row counts are
+ * checked against the catalog; only then are the names swapped in one transaction. The
+ * original is never touched before the new database is proven.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
 #include "commands.h"
 #include "err.h"
+#include "fsutil.h"
+#include "log.h"
+#include "output.h"
+#include "pg.h"
+#include "pgtools.h"
+#include "pipeline.h"
+#include "proc.h"
+#include "reader.h"
+#include "repo.h"
+#include "resolve.h"
+#include "util.h"
+
+#define TEMP_COMMENT_PREFIX "pgvault: temporary restore; target="
+#define GLOBALS_DB "@globals"
+
+struct restore_run {
+    const struct options *opt;
+    const struct settings *set;
+    struct catalog *cat;
+    struct backup_rec b;
+    char *path;       /* the backup file */
+    char *target;     /* database to replace or create */
+    char *fresh;      /* the temporary database loaded first */
+    char *old;        /* the name the replaced database gets during the swap */
+    const char *mode; /* "swap", "target", "in-place" */
+    char *psql;
+    struct pg *admin; /* connection to a maintenance database */
+    bool target_exists;
+    int64_t target_size;
+    int sessions;
+    int64_t restore_id;
+    int64_t tables_checked, rows_checked;
+};
+
+static void now_iso(char buf[25])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_iso_ms(&ts, buf);
+}
+
+/* 64-bit FNV-1a: a short, stable tag for a target name in temporary database names. */
+static uint64_t name_tag(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The comment that marks a temporary database of ours for target (hex: unambiguous). */
+static char *temp_comment(const char *target)
+{
+    size_t n = strlen(target);
+    char *hex = xmalloc(2 * n + 1);
+    hex_encode((const unsigned char *)target, n, hex);
+    char *c = xasprintf(TEMP_COMMENT_PREFIX "%s;", hex);
+    free(hex);
+    return c;
+}
+
+/* 1. the checksum and size of the file equal the catalog's, before anything else */
+static int check_file(struct restore_run *rr)
+{
+    char sum[33];
+    uint64_t size;
+    if (pipeline_hash_file(rr->path, sum, &size, &pgvault_interrupted) != 0)
+        return -1;
+    if ((int64_t)size != rr->b.size_bytes)
+        return err_set(ERR_INTEGRITY,
+                       "backup file \"%s\" is %" PRIu64 " bytes, the catalog says %" PRId64
+                       "; no database was touched",
+                       rr->b.file_name, size, rr->b.size_bytes);
+    if (strcmp(sum, rr->b.checksum ? rr->b.checksum : "") != 0)
+        return err_set(ERR_INTEGRITY,
+                       "checksum mismatch for \"%s\": file has %s, the catalog says %s; no "
+                       "database was touched",
+                       rr->b.file_name, sum, rr->b.checksum ? rr->b.checksum : "none");
+    return 0;
+}
+
+/* 2. ask for "yes" on a terminal unless -f */
+static int confirm(struct restore_run *rr)
+{
+    if (rr->opt->force)
+        return 0;
+    if (!isatty(STDIN_FILENO)) {
+        err_set(ERR_USAGE, "refusing to restore without confirmation: stdin is not a terminal");
+        err_hint("run it on a terminal, or add -f to restore without asking");
+        return -1;
+    }
+    char size[16], bsize[16];
+    fmt_size((uint64_t)rr->target_size, size);
+    fmt_size((uint64_t)rr->b.size_bytes, bsize);
+    if (rr->target_exists)
+        fprintf(stderr,
+                "This replaces database \"%s\" (%s, %d session%s will be terminated)\n"
+                "with backup %" PRId64 " of \"%s\" taken %s (%s).\n",
+                rr->target, size, rr->sessions, rr->sessions == 1 ? "" : "s", rr->b.id,
+                rr->b.db_name, rr->b.started_at, bsize);
+    else
+        fprintf(stderr, "This creates database \"%s\" from backup %" PRId64 " taken %s (%s).\n",
+                rr->target, rr->b.id, rr->b.started_at, bsize);
+    fprintf(stderr, "Type \"yes\" to continue: ");
+    fflush(stderr);
+    char line[64] = "";
+    if (!fgets(line, sizeof(line), stdin))
+        line[0] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strcmp(line, "yes") != 0)
+        return err_set(ERR_FAILED, "restore cancelled: the answer was not \"yes\"");
+    return 0;
+}
+
+/* Writes a chunk of the dump to psql's stdin. */
+static int feed_psql(void *ctx, const unsigned char *buf, size_t len)
+{
+    struct proc *p = ctx;
+    while (len > 0) {
+        ssize_t n = write(p->in_fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR && !pgvault_interrupted)
+                continue;
+            if (errno == EPIPE)
+                return err_set(ERR_FAILED, "psql stopped reading its input");
+            return err_sys(errno, "could not write to psql");
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * 3. load the dump into db: psql -X -q -v ON_ERROR_STOP=1 --single-transaction fed by
+ * in-process inflate. If reading fails mid-way, psql is terminated BEFORE its input is
+ * closed: psql would commit a COPY that ends early at end of input.
+ */
+static int load(struct restore_run *rr, const char *db, bool single_transaction)
+{
+    char *connstr = conn_string(&rr->set->conn, db);
+    char *dbarg = xasprintf("--dbname=%s", connstr);
+    const char *argv[] = {rr->psql,
+                          "-X",
+                          "-q",
+                          "--no-password",
+                          "-v",
+                          "ON_ERROR_STOP=1",
+                          single_transaction ? "--single-transaction" : "-v",
+                          dbarg,
+                          NULL};
+    if (!single_transaction)
+        argv[6] = "ON_ERROR_STOP=1"; /* keep the vector's shape: "-v X -v X" is harmless */
+    const char *env[] = {pgtools_passfile_env(), NULL};
+    struct proc p;
+    struct reader_result r;
+    int rc = -1;
+    if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
+        goto out;
+    int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, feed_psql, &p,
+                         &pgvault_interrupted, &r);
+    char *reason = rrc != 0 ? xstrdup(err_msg()) : NULL;
+    enum err_class cls = err_class();
+    err_clear();
+    if (rrc != 0 || pgvault_interrupted)
+        proc_kill(&p, SIGTERM);
+    int wrc = proc_wait(&p);
+    if (pgvault_interrupted) {
+        err_clear();
+        err_set(ERR_FAILED, "restore interrupted by a signal");
+    } else if (wrc == 0 && rrc != 0) {
+        err_set(cls, "%s", reason);
+    }
+    free(reason);
+    if (wrc != 0 || rrc != 0 || pgvault_interrupted)
+        goto out;
+    rc = 0;
+out:
+    proc_free(&p);
+    free(dbarg);
+    free(connstr);
+    return rc;
+}
+
+/* 4. every table of the catalog is there with its row count, and no table is missing */
+static int check_counts(struct restore_run *rr, const char *db)
+{
+    struct pg *pg = NULL;
+    struct table_rec *t = NULL;
+    struct pg_dbinfo info = {0};
+    size_t n = 0;
+    int rc = -1;
+    if (pg_connect(&rr->set->conn, db, &pg) != 0 || pg_dbinfo_read(pg, &info) != 0)
+        goto out;
+    if (catalog_backup_tables(rr->cat, rr->b.id, &t, &n) != 0)
+        goto out;
+    rr->tables_checked = rr->rows_checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t count;
+        if (pgvault_interrupted) {
+            err_set(ERR_FAILED, "restore interrupted by a signal");
+            goto out;
+        }
+        if (pg_count_rows(pg, t[i].schema_name, t[i].table_name, t[i].relkind, &count) != 0) {
+            err_clear();
+            err_set(ERR_INTEGRITY, "table %s.%s of the backup is missing after the load",
+                    t[i].schema_name, t[i].table_name);
+            goto out;
+        }
+        if (count != t[i].row_count) {
+            err_set(ERR_INTEGRITY,
+                    "table %s.%s has %" PRId64 " rows after the load, the catalog says %" PRId64,
+                    t[i].schema_name, t[i].table_name, count, t[i].row_count);
+            goto out;
+        }
+        rr->tables_checked++;
+        rr->rows_checked += count;
+    }
+    /* tables of the database, not counting those an extension created but did not dump */
+    int64_t tables = 0;
+    for (int i = 0; i < info.ntables; i++) {
+        bool listed = false;
+        for (size_t k = 0; info.tables[i].extension_member && k < n && !listed; k++)
+            listed = strcmp(t[k].schema_name, info.tables[i].schema) == 0 &&
+                     strcmp(t[k].table_name, info.tables[i].name) == 0;
+        if (!info.tables[i].extension_member || listed)
+            tables++;
+    }
+    if (tables != rr->b.table_count) {
+        err_set(ERR_INTEGRITY, "%" PRId64 " tables after the load, the catalog says %" PRId64,
+                tables, rr->b.table_count);
+        goto out;
+    }
+    rc = 0;
+out:
+    table_recs_free(t, n);
+    pg_dbinfo_free(&info);
+    pg_free(pg);
+    return rc;
+}
+
+/* Creates db with the properties recorded at backup time (settings come after the load). */
+static int create_db(struct restore_run *rr, const char *db, const char *comment)
+{
+    return pg_create_database(rr->admin, db, rr->b.encoding, rr->b.collate, rr->b.ctype, comment);
+}
+
+static int apply_settings(struct restore_run *rr, const char *db)
+{
+    char **settings = NULL;
+    int n = 0;
+    if (catalog_backup_settings(rr->cat, rr->b.id, &settings, &n) != 0)
+        return -1;
+    int rc = pg_apply_db_settings(rr->admin, db, settings, n);
+    for (int i = 0; i < n; i++)
+        free(settings[i]);
+    free(settings);
+    return rc;
+}
+
+/* Drops temporary databases that an earlier, killed restore of this target left. */
+static int drop_leftovers(struct restore_run *rr)
+{
+    char *comment = temp_comment(rr->target);
+    char **names = NULL;
+    int n = 0;
+    int rc = pg_databases_with_comment(rr->admin, comment, &names, &n);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        log_info("dropping database \"%s\" left by an interrupted restore", names[i]);
+        rc = pg_drop_database(rr->admin, names[i]);
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(comment);
+    return rc;
+}
+
+/* The safe swap: load beside, check, then swap names in one transaction. */
+static int restore_swap(struct restore_run *rr)
+{
+    char *comment = temp_comment(rr->target);
+    int rc = -1, terminated = 0;
+
+    if (drop_leftovers(rr) != 0 || create_db(rr, rr->fresh, comment) != 0)
+        goto out;
+    if (load(rr, rr->fresh, true) != 0 || check_counts(rr, rr->fresh) != 0 ||
+        apply_settings(rr, rr->fresh) != 0)
+        goto fail;
+    /* the new database is proven: put it in place */
+    if (pg_swap_databases(rr->admin, rr->target, rr->fresh, rr->old, rr->target_exists,
+                          &terminated) != 0)
+        goto fail;
+    if (rr->target_exists) {
+        if (rr->opt->keep_old)
+            log_info("the replaced database was kept as \"%s\"", rr->old);
+        else if (pg_drop_database(rr->admin, rr->old) != 0) {
+            log_warn("restore complete, but the replaced database \"%s\" could not be dropped: "
+                     "%s",
+                     rr->old, err_msg());
+            err_clear();
+        }
+    }
+    if (terminated)
+        log_info("terminated %d session%s connected to \"%s\"", terminated,
+                 terminated == 1 ? "" : "s", rr->target);
+    rc = 0;
+    goto out;
+fail:
+    /* before the swap, the original was never touched: only the new database goes */
+    {
+        char *msg = xstrdup(err_msg());
+        enum err_class cls = err_class();
+        err_clear();
+        if (pg_drop_database(rr->admin, rr->fresh) != 0)
+            err_clear();
+        err_set(cls, "%s", msg);
+        free(msg);
+    }
+out:
+    free(comment);
+    return rc;
+}
+
+/* --in-place: the origin's drop, create, load, for hosts without room for two copies. */
+static int restore_in_place(struct restore_run *rr)
+{
+    int terminated = 0;
+    if (rr->target_exists) {
+        if (pg_terminate_sessions(rr->admin, rr->target, &terminated) != 0 ||
+            pg_drop_database(rr->admin, rr->target) != 0)
+            return -1;
+    }
+    if (create_db(rr, rr->target, NULL) != 0)
+        return -1;
+    if (load(rr, rr->target, true) != 0 || check_counts(rr, rr->target) != 0 ||
+        apply_settings(rr, rr->target) != 0) {
+        char *msg = xstrdup(err_msg());
+        enum err_class cls = err_class();
+        err_clear();
+        err_set(cls,
+                "%s (in-place: database \"%s\" was dropped and is incomplete; restore "
+                "again)",
+                msg, rr->target);
+        free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The @globals backup (roles, tablespaces): replayed with psql; what exists is reported. */
+static int restore_globals(struct restore_run *rr)
+{
+    char *maint = xstrdup("postgres");
+    char *connstr = conn_string(&rr->set->conn, maint);
+    char *dbarg = xasprintf("--dbname=%s", connstr);
+    const char *argv[] = {rr->psql, "-X", "-q", "--no-password", dbarg, NULL};
+    const char *env[] = {pgtools_passfile_env(), NULL};
+    struct proc p;
+    struct reader_result r;
+    int rc = -1;
+    if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
+        goto out;
+    int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, feed_psql, &p,
+                         &pgvault_interrupted, &r);
+    if (rrc != 0)
+        proc_kill(&p, SIGTERM);
+    int wrc = proc_wait(&p);
+    if (rrc != 0 || wrc != 0)
+        goto out;
+    char *errs = proc_stderr(&p);
+    if (errs && *errs)
+        log_warn("some statements of the globals backup failed (existing roles are expected): "
+                 "%s",
+                 errs);
+    free(errs);
+    rc = 0;
+out:
+    proc_free(&p);
+    free(dbarg);
+    free(connstr);
+    free(maint);
+    return rc;
+}
+
+static void print_result(const struct restore_run *rr, bool ok, double secs)
+{
+    if (rr->opt->json) {
+        printf("{\"outcome\":\"%s\",\"restore_id\":%" PRId64 ",\"backup_id\":%" PRId64
+               ",\"file_name\":",
+               ok ? "complete" : "failed", rr->restore_id, rr->b.id);
+        json_str(stdout, rr->b.file_name);
+        printf(",\"target_db\":");
+        json_str(stdout, rr->target);
+        printf(",\"mode\":\"%s\",\"tables_checked\":%" PRId64 ",\"rows_checked\":%" PRId64
+               ",\"duration_ms\":%.0f,\"kept_old\":",
+               rr->mode, rr->tables_checked, rr->rows_checked, secs * 1000);
+        json_str_or_null(stdout, rr->target_exists && rr->opt->keep_old ? rr->old : NULL);
+        printf(",\"error\":");
+        json_str_or_null(stdout, ok ? NULL : err_msg());
+        puts("}");
+        return;
+    }
+    if (ok && !log_quiet())
+        printf("restore %" PRId64 " complete: backup %" PRId64 " (%s) into \"%s\"\n"
+               "  %" PRId64 " tables and %" PRId64 " rows checked against the catalog, %.1f s\n",
+               rr->restore_id, rr->b.id, rr->b.file_name, rr->target, rr->tables_checked,
+               rr->rows_checked, secs);
+}
 
 int cmd_restore(const struct options *opt, const struct settings *set)
 {
-    (void)opt;
-    (void)set;
-    return err_set(ERR_USAGE, "command \"restore\" is not implemented yet");
+    struct restore_run rr = {.opt = opt, .set = set};
+    struct repo_lock *lock = NULL;
+    char started[25], finished[25];
+    double t0 = time_mono();
+    int rc = -1;
+
+    /* 1. lock the repository (retention must not remove the file under us) */
+    if (repo_lock(set->dir, &lock) != 0)
+        goto out;
+    if (catalog_open(set->catalog, 0, &rr.cat) != 0)
+        goto out;
+    if (pgtools_passfile_create(set->conn.password) != 0)
+        goto out;
+
+    /* 2. resolve the backup through the catalog */
+    const char *db = opt->db ? opt->db : set->conn.dbname;
+    if (backup_resolve(rr.cat, set, db, opt->args[0], &rr.b) != 0)
+        goto out;
+    if (strcmp(rr.b.status, "complete") != 0) {
+        err_set(ERR_USAGE, "backup %" PRId64 " is %s, not complete: it cannot be restored", rr.b.id,
+                rr.b.status);
+        goto out;
+    }
+    bool globals = strcmp(rr.b.db_name, GLOBALS_DB) == 0;
+    rr.path = path_join(set->dir, rr.b.file_name);
+    rr.target = xstrdup(opt->target ? opt->target : rr.b.db_name);
+    rr.mode = globals ? "globals" : opt->in_place ? "in-place" : opt->target ? "target" : "swap";
+    uint64_t tag = name_tag(rr.target);
+    char stamp[16];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", gmtime(&now));
+    rr.fresh = xasprintf("pgvault_tmp_%016" PRIx64, tag);
+    rr.old = xasprintf("pgvault_old_%016" PRIx64 "_%s", tag, stamp);
+    now_iso(started);
+    if (catalog_restore_begin(rr.cat, rr.b.id, rr.target, rr.mode, started, &rr.restore_id) != 0)
+        goto out;
+
+    /* 3. the file's checksum, before any database is touched */
+    if (check_file(&rr) != 0)
+        goto record;
+
+    /* 4. what will be replaced, and a psql at least as new as the server */
+    const char *maint = strcmp(rr.target, "postgres") == 0 ? "template1" : "postgres";
+    if (pg_connect(&set->conn, maint, &rr.admin) != 0)
+        goto record;
+    if (!globals && pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
+                                      &rr.sessions) != 0)
+        goto record;
+    char *psql_version = NULL;
+    int frc = pgtools_find("psql", pg_server_version_num(rr.admin), set->pg_bindir, &rr.psql,
+                           &psql_version);
+    free(psql_version);
+    if (frc != 0)
+        goto record;
+
+    /* 5. confirmation */
+    if (!globals && confirm(&rr) != 0)
+        goto record;
+
+    /* 6. load, check, swap */
+    if (globals)
+        rc = restore_globals(&rr);
+    else if (opt->in_place)
+        rc = restore_in_place(&rr);
+    else
+        rc = restore_swap(&rr);
+
+record:
+    /* 7. the catalog and the audit trail remember every restore, good or bad */
+    now_iso(finished);
+    {
+        char *msg = rc == 0 ? NULL : xstrdup(err_msg());
+        enum err_class cls = err_class();
+        err_clear();
+        catalog_restore_finish(rr.cat, rr.restore_id, rc == 0 ? "complete" : "failed", finished,
+                               rr.tables_checked, rr.rows_checked, msg);
+        char *detail =
+            xasprintf("into \"%s\" (%s)%s%s", rr.target, rr.mode, msg ? ": " : "", msg ? msg : "");
+        catalog_event(rr.cat, "restore", rr.b.id, rc == 0 ? "ok" : "failed", detail);
+        free(detail);
+        err_clear();
+        if (msg)
+            err_set(cls, "%s", msg);
+        free(msg);
+    }
+    print_result(&rr, rc == 0, time_mono() - t0);
+out:
+    pgtools_passfile_remove();
+    pg_free(rr.admin);
+    backup_rec_free(&rr.b);
+    catalog_close(rr.cat);
+    repo_unlock(lock);
+    free(rr.path);
+    free(rr.target);
+    free(rr.fresh);
+    free(rr.old);
+    free(rr.psql);
+    return rc;
 }

@@ -37,11 +37,15 @@ echo "== pgvault backup"
 "$PGVAULT" backup -d "$repo" --db "$db"
 echo "== pgvault list"
 "$PGVAULT" list -d "$repo"
-if "$PGVAULT" verify --help >/dev/null 2>&1 && "$PGVAULT" verify -d "$repo" --all >/dev/null 2>&1; then
-    echo "== pgvault verify"
-    "$PGVAULT" verify -d "$repo" --all
-fi
-if [ -n "$state" ] && "$PGVAULT" restore -d "$repo" -f --db "$db" latest 2>/dev/null; then
-    echo "== pgvault restore: done"
+echo "== pgvault verify --deep"
+"$PGVAULT" verify -d "$repo" --db "$db" --deep latest
+if [ -n "$state" ]; then
+    echo "== damage the database, then pgvault restore"
+    psql -X -q -d "$db" -c "DELETE FROM pgbench_accounts WHERE aid % 2 = 0"
+    "$PGVAULT" restore -d "$repo" --db "$db" -f latest
+    echo "pgbench_accounts rows after restore: $(psql -X -At -d "$db" -c 'SELECT count(*) FROM pgbench_accounts')"
+else
+    echo "== pgvault restore (beside the original, into ${db}_pgvault_demo)"
+    "$PGVAULT" restore -d "$repo" --db "$db" -f --target "${db}_pgvault_demo" latest
 fi
 echo "== repository: $repo"
