@@ -565,7 +565,7 @@ static void want_args(struct parse *p, int n, const char *what)
 {
     const struct options *o = p->opt;
     if (o->nargs < n)
-        usage_error(p, "no %s given", what);
+        usage_error(p, "no %s given", what ? what : "argument");
     else if (o->nargs > n)
         usage_error(p, "too many command-line arguments (first is \"%s\")", o->args[n]);
 }
