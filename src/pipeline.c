@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "err.h"
+#include "pdeflate.h"
 #include "util.h"
 
 #define READ_CHUNK (1u << 20)
@@ -62,12 +63,25 @@ static int deflate_out(const struct pipeline_opts *o, z_stream *z, XXH3_state_t 
     }
 }
 
+struct out_sink {
+    const struct pipeline_opts *o;
+    XXH3_state_t *h;
+    uint64_t *total;
+};
+
+static int sink_write(void *ctx, const unsigned char *buf, size_t len)
+{
+    struct out_sink *s = ctx;
+    return write_out(s->o, s->h, buf, len, s->total);
+}
+
 int pipeline_run(const struct pipeline_opts *o, struct pipeline_result *r)
 {
     memset(r, 0, sizeof(*r));
     int rc = -1;
     bool z_ready = false;
     z_stream z = {0};
+    struct pdeflate *pd = NULL;
     unsigned char *in = xmalloc(READ_CHUNK);
     unsigned char *out = xmalloc(OUT_CHUNK);
     XXH3_state_t *raw_h = XXH3_createState();
@@ -80,7 +94,12 @@ int pipeline_run(const struct pipeline_opts *o, struct pipeline_result *r)
     XXH3_128bits_reset(out_h);
     r->scan = dumpscan_new();
 
-    if (o->level > 0) {
+    struct out_sink sink = {.o = o, .h = out_h, .total = &r->out_bytes};
+    if (o->level > 0 && o->jobs > 1) {
+        /* deflate on all cores, still one standard gzip member */
+        if (!(pd = pdeflate_new(o->level, o->jobs, sink_write, &sink)))
+            goto out;
+    } else if (o->level > 0) {
         /* windowBits 15 + 16: a gzip wrapper, as gzip(1) writes */
         if (deflateInit2(&z, o->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
             err_set(ERR_FAILED, "could not initialise zlib");
@@ -108,7 +127,10 @@ int pipeline_run(const struct pipeline_opts *o, struct pipeline_result *r)
         r->raw_bytes += (uint64_t)n;
         dumpscan_feed(r->scan, (const char *)in, (size_t)n);
         XXH3_128bits_update(raw_h, in, (size_t)n);
-        if (z_ready) {
+        if (pd) {
+            if (pdeflate_write(pd, in, (size_t)n) != 0)
+                goto out;
+        } else if (z_ready) {
             if (deflate_out(o, &z, out_h, out, in, (size_t)n, Z_NO_FLUSH, &r->out_bytes) != 0)
                 goto out;
         } else if (write_out(o, out_h, in, (size_t)n, &r->out_bytes) != 0) {
@@ -117,12 +139,15 @@ int pipeline_run(const struct pipeline_opts *o, struct pipeline_result *r)
         if (o->progress)
             o->progress(o->progress_ctx, r->raw_bytes, r->out_bytes);
     }
+    if (pd && pdeflate_finish(pd) != 0)
+        goto out;
     if (z_ready && deflate_out(o, &z, out_h, out, NULL, 0, Z_FINISH, &r->out_bytes) != 0)
         goto out;
     hex128(XXH3_128bits_digest(raw_h), r->raw_checksum);
     hex128(XXH3_128bits_digest(out_h), r->checksum);
     rc = 0;
 out:
+    pdeflate_free(pd);
     if (z_ready)
         deflateEnd(&z);
     XXH3_freeState(raw_h);
