@@ -8,7 +8,10 @@ set -eu
 pkgs="gcc make cmake pkg-config libpq-dev libsqlite3-dev zlib1g-dev libxxhash-dev
       postgresql postgresql-client xxhash sqlite3 util-linux"
 if [ "${1:-}" = "--test" ]; then
-    pkgs="$pkgs python3 procps strace clang"
+    # prometheus ships promtool, which checks the metrics file (tests/integration/ops_*.sh)
+    pkgs="$pkgs python3 procps strace clang prometheus"
+    # the package test (tests/integration/package_deb.sh): build, check and install the .deb
+    pkgs="$pkgs dpkg-dev debhelper lintian systemd man-db bash-completion"
 fi
 
 missing=""

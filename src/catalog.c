@@ -787,3 +787,720 @@ int catalog_backup_verified(struct catalog *c, int64_t id, const char *at)
     return write_one(c, "record the verification",
                      "UPDATE backups SET verified_at = ? WHERE id = ?", bind_verified, &a);
 }
+
+/* --- the audit surface: show, log, query, diff, check, import --- */
+
+int catalog_events(struct catalog *c, const char *since, int64_t backup_id, const char *db,
+                   struct event_rec **out, size_t *n)
+{
+    const char *what = "read the audit trail";
+    sqlite3_stmt *st = NULL;
+    struct event_rec *arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    /* ISO-8601 UTC text sorts as time, so "at >= since" is a time comparison */
+    if (prepare(c,
+                "SELECT e.id, e.at, e.action, e.backup_id, e.actor, e.outcome, e.detail, "
+                "b.db_name, b.file_name FROM events e LEFT JOIN backups b ON b.id = e.backup_id "
+                "WHERE (?1 IS NULL OR e.at >= ?1) AND (?2 <= 0 OR e.backup_id = ?2) "
+                "AND (?3 IS NULL OR b.db_name = ?3) ORDER BY e.at DESC, e.id DESC",
+                &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, since) || sqlite3_bind_int64(st, 2, backup_id) || bind_text(st, 3, db)) {
+        db_fail(c, what);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 64;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        arr[len++] = (struct event_rec){
+            .id = sqlite3_column_int64(st, 0),
+            .at = col_text(st, 1),
+            .action = col_text(st, 2),
+            .backup_id = sqlite3_column_int64(st, 3),
+            .actor = col_text(st, 4),
+            .outcome = col_text(st, 5),
+            .detail = col_text(st, 6),
+            .db_name = col_text(st, 7),
+            .file_name = col_text(st, 8),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    event_recs_free(arr, len);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+void event_recs_free(struct event_rec *e, size_t n)
+{
+    for (size_t i = 0; e && i < n; i++) {
+        free(e[i].at);
+        free(e[i].action);
+        free(e[i].actor);
+        free(e[i].outcome);
+        free(e[i].detail);
+        free(e[i].db_name);
+        free(e[i].file_name);
+    }
+    free(e);
+}
+
+int catalog_restore_history(struct catalog *c, int64_t backup_id, struct restore_history_rec **out,
+                            size_t *n)
+{
+    const char *what = "read the restore history";
+    sqlite3_stmt *st = NULL;
+    struct restore_history_rec *arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c,
+                "SELECT id, backup_id, target_db, mode, started_at, finished_at, status, "
+                "tables_checked, rows_checked, detail FROM restores "
+                "WHERE ?1 <= 0 OR backup_id = ?1 ORDER BY started_at DESC, id DESC",
+                &st, what) < 0)
+        goto out;
+    if (sqlite3_bind_int64(st, 1, backup_id)) {
+        db_fail(c, what);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        arr[len++] = (struct restore_history_rec){
+            .id = sqlite3_column_int64(st, 0),
+            .backup_id = sqlite3_column_int64(st, 1),
+            .target_db = col_text(st, 2),
+            .mode = col_text(st, 3),
+            .started_at = col_text(st, 4),
+            .finished_at = col_text(st, 5),
+            .status = col_text(st, 6),
+            .tables_checked =
+                sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7),
+            .rows_checked =
+                sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8),
+            .detail = col_text(st, 9),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    restore_history_recs_free(arr, len);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+void restore_history_recs_free(struct restore_history_rec *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++) {
+        free(r[i].target_db);
+        free(r[i].mode);
+        free(r[i].started_at);
+        free(r[i].finished_at);
+        free(r[i].status);
+        free(r[i].detail);
+    }
+    free(r);
+}
+
+int catalog_db_names(struct catalog *c, char ***out, size_t *n)
+{
+    const char *what = "list the databases";
+    sqlite3_stmt *st = NULL;
+    char **arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    /* walks the backups_db_time index */
+    if (prepare(c, "SELECT DISTINCT db_name FROM backups ORDER BY db_name", &st, what) < 0)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        arr[len++] = col_text(st, 0);
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    for (size_t i = 0; arr && i < len; i++)
+        free(arr[i]);
+    free(arr);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int catalog_newest_backup(struct catalog *c, const char *db, enum catalog_newest which,
+                          struct backup_rec *out, bool *found)
+{
+    static const char *const filters[] = {
+        [CATALOG_NEWEST_COMPLETE] = "status = 'complete'",
+        [CATALOG_NEWEST_FINISHED] = "status <> 'running'",
+        [CATALOG_NEWEST_ANY] = "1",
+    };
+    const char *what = "read the newest backup";
+    char *sql = xasprintf("SELECT " BACKUP_COLUMNS " FROM backups WHERE db_name = ? AND %s "
+                          "ORDER BY started_at DESC, id DESC LIMIT 1",
+                          filters[which]);
+    sqlite3_stmt *st = NULL;
+    int ret = -1, rc;
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    if (prepare(c, sql, &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, db)) {
+        db_fail(c, what);
+        goto out;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_backup(st, out);
+        *found = true;
+    } else if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    return ret;
+}
+
+int catalog_backup_import(struct catalog *c, struct backup_rec *b, const struct table_rec *tables,
+                          size_t ntables)
+{
+    const char *what = "record the imported backup";
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (prepare(c,
+                "INSERT INTO backups (db_name, file_name, format, compression, "
+                "compression_level, size_bytes, raw_bytes, checksum, raw_checksum, "
+                "checksum_algo, table_count, row_count, server_version, pg_dump_version, "
+                "encoding, with_owners, started_at, finished_at, duration_ms, status, suspect, "
+                "label, pid, host, origin) VALUES (?, ?, 'plain', ?, NULLIF(?, 0), ?, ?, ?, ?, "
+                "'XXH3-128', ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1), 'complete', ?, ?, ?, ?, "
+                "'import')",
+                &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, b->db_name) || bind_text(st, 2, b->file_name) ||
+        bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
+        sqlite3_bind_int64(st, 5, b->size_bytes) || sqlite3_bind_int64(st, 6, b->raw_bytes) ||
+        bind_text(st, 7, b->checksum) || bind_text(st, 8, b->raw_checksum) ||
+        sqlite3_bind_int64(st, 9, b->table_count) || sqlite3_bind_int64(st, 10, b->row_count) ||
+        bind_text(st, 11, b->server_version) || bind_text(st, 12, b->pg_dump_version) ||
+        bind_text(st, 13, b->encoding) || sqlite3_bind_int(st, 14, b->with_owners) ||
+        bind_text(st, 15, b->started_at) || bind_text(st, 16, b->finished_at) ||
+        sqlite3_bind_int64(st, 17, b->duration_ms) || sqlite3_bind_int(st, 18, b->suspect) ||
+        bind_text(st, 19, b->label) || sqlite3_bind_int64(st, 20, b->pid) ||
+        bind_text(st, 21, b->host)) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (step_done(c, st, what) < 0)
+        goto out;
+    int64_t id = sqlite3_last_insert_rowid(c->db);
+    if (store_tables(c, id, tables, ntables, what) < 0 || exec(c, "COMMIT", what) < 0)
+        goto out;
+    b->id = id;
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+/* What a `pgvault query` statement may do: read. The first action denied is kept for
+ * the message. */
+struct query_guard {
+    char denied[64];
+};
+
+static int query_authorize(void *ctx, int action, const char *a1, const char *a2, const char *a3,
+                           const char *a4)
+{
+    (void)a3;
+    (void)a4;
+    struct query_guard *g = ctx;
+    /* pragmas that only report; with an argument, only those that read a schema object */
+    static const char *const read_pragmas[] = {
+        "table_info",      "table_xinfo",   "table_list",       "index_info",
+        "index_xinfo",     "index_list",    "foreign_key_list", "foreign_key_check",
+        "collation_list",  "function_list", "pragma_list",      "module_list",
+        "integrity_check", "quick_check",   "database_list",    "compile_options",
+    };
+    const char *name = NULL;
+    switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE:
+        return SQLITE_OK;
+    case SQLITE_UPDATE:
+        /* SQLite asks this while it declares a pragma function's columns
+         * (SELECT * FROM pragma_table_info('backups')); a real UPDATE of the schema table
+         * is not read-only and is refused below */
+        if (a1 && (sqlite3_stricmp(a1, "sqlite_master") == 0 ||
+                   sqlite3_stricmp(a1, "sqlite_schema") == 0))
+            return SQLITE_OK;
+        name = "a statement that writes";
+        break;
+    case SQLITE_FUNCTION:
+        if (a2 && (sqlite3_stricmp(a2, "load_extension") == 0 ||
+                   sqlite3_stricmp(a2, "readfile") == 0 || sqlite3_stricmp(a2, "writefile") == 0))
+            name = a2;
+        else
+            return SQLITE_OK;
+        break;
+    case SQLITE_PRAGMA:
+        if (!a2) {
+            /* a bare pragma reads a setting, except the ones that act */
+            if (sqlite3_stricmp(a1, "optimize") != 0 && sqlite3_stricmp(a1, "shrink_memory") != 0 &&
+                sqlite3_stricmp(a1, "wal_checkpoint") != 0 &&
+                sqlite3_stricmp(a1, "incremental_vacuum") != 0)
+                return SQLITE_OK;
+        } else {
+            for (size_t i = 0; i < sizeof(read_pragmas) / sizeof(read_pragmas[0]); i++)
+                if (sqlite3_stricmp(a1, read_pragmas[i]) == 0)
+                    return SQLITE_OK;
+        }
+        name = "a PRAGMA that changes a setting or data";
+        break;
+    case SQLITE_ATTACH:
+        name = "ATTACH";
+        break;
+    case SQLITE_DETACH:
+        name = "DETACH";
+        break;
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+        name = "transaction control";
+        break;
+    default:
+        name = "a statement that writes";
+        break;
+    }
+    if (!g->denied[0])
+        snprintf(g->denied, sizeof(g->denied), "%s", name);
+    return SQLITE_DENY;
+}
+
+/* A statement the guard refused, or one that would write: a usage error. */
+static int query_refused(const char *why)
+{
+    err_set(ERR_USAGE, "statement refused: %s is not allowed, the catalog is read-only here", why);
+    err_hint("pgvault query runs one read-only statement (SELECT, WITH … SELECT, reading "
+             "PRAGMAs)");
+    return -1;
+}
+
+int catalog_query(struct catalog *c, const char *sql, catalog_row_fn fn, void *ctx)
+{
+    const char *what = "run the query";
+    struct query_guard guard = {{0}};
+    sqlite3_stmt *st = NULL, *next = NULL;
+    const char *tail = NULL;
+    const char **names = NULL;
+    struct catalog_value *vals = NULL;
+    int ret = -1, rc;
+
+    /* 1. only a read-only connection, with writes, ATTACH and the rest refused */
+    if (sqlite3_db_readonly(c->db, "main") != 1)
+        return err_set(ERR_FAILED, "internal error: catalog \"%s\" is not open read-only", c->path);
+    if (exec(c, "PRAGMA query_only = 1", what) < 0)
+        return -1;
+    sqlite3_limit(c->db, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_set_authorizer(c->db, query_authorize, &guard);
+
+    /* 2. exactly one statement */
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, &tail) != SQLITE_OK) {
+        if (sqlite3_errcode(c->db) == SQLITE_AUTH || guard.denied[0])
+            query_refused(guard.denied[0] ? guard.denied : "this statement");
+        else
+            err_set(ERR_USAGE, "invalid SQL: %s", sqlite3_errmsg(c->db));
+        goto out;
+    }
+    if (!st) {
+        err_set(ERR_USAGE, "no SQL statement given");
+        goto out;
+    }
+    if (tail && *tail) {
+        /* anything but blanks and comments after the first statement is a second one */
+        rc = sqlite3_prepare_v2(c->db, tail, -1, &next, NULL);
+        if (rc != SQLITE_OK || next) {
+            err_set(ERR_USAGE, "only one SQL statement is allowed");
+            goto out;
+        }
+    }
+
+    /* 3. it must not write, whatever the authorizer let through */
+    if (!sqlite3_stmt_readonly(st)) {
+        query_refused("a statement that writes");
+        goto out;
+    }
+
+    /* 4. the column names, then every row */
+    int ncols = sqlite3_column_count(st);
+    names = xcalloc((size_t)ncols + 1, sizeof(*names));
+    vals = xcalloc((size_t)ncols + 1, sizeof(*vals));
+    for (int i = 0; i < ncols; i++) {
+        const char *nm = sqlite3_column_name(st, i);
+        names[i] = nm ? nm : "?";
+    }
+    if (fn(ctx, ncols, names, NULL) != 0)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < ncols; i++) {
+            int type = sqlite3_column_type(st, i);
+            vals[i].type = type == SQLITE_INTEGER ? CATALOG_INTEGER
+                           : type == SQLITE_FLOAT ? CATALOG_REAL
+                           : type == SQLITE_BLOB  ? CATALOG_BLOB
+                           : type == SQLITE_NULL  ? CATALOG_NULL
+                                                  : CATALOG_TEXT;
+            if (type == SQLITE_BLOB)
+                vals[i].text = sqlite3_column_blob(st, i);
+            else
+                vals[i].text = (const char *)sqlite3_column_text(st, i);
+            vals[i].len = (size_t)sqlite3_column_bytes(st, i);
+        }
+        if (fn(ctx, ncols, names, vals) != 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        if (rc == SQLITE_READONLY || rc == SQLITE_AUTH)
+            query_refused("a statement that writes");
+        else
+            db_fail(c, what);
+        goto out;
+    }
+    ret = 0;
+out:
+    free(names);
+    free(vals);
+    sqlite3_finalize(next);
+    sqlite3_finalize(st);
+    sqlite3_set_authorizer(c->db, NULL, NULL);
+    return ret;
+}
+
+/* --- retention, pins and crash recovery (retention.h, cmd_pin.c, recover.c) --- */
+
+/* Inserts an audit event inside the caller's transaction. */
+static int insert_event_tx(struct catalog *c, const char *action, int64_t backup_id,
+                           const char *outcome, const char *detail, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    struct timespec now;
+    char at[25];
+    int ret = -1;
+    clock_gettime(CLOCK_REALTIME, &now);
+    time_iso_ms(&now, at);
+    if (prepare(c,
+                "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                &st, what) < 0)
+        goto out;
+    if (bind_text(st, 1, at) || bind_text(st, 2, action) ||
+        (backup_id > 0 ? sqlite3_bind_int64(st, 3, backup_id) : sqlite3_bind_null(st, 3)) ||
+        bind_text(st, 4, os_user()) || bind_text(st, 5, outcome) || bind_text(st, 6, detail)) {
+        db_fail(c, what);
+        goto out;
+    }
+    ret = step_done(c, st, what);
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/*
+ * In one transaction: runs sql (which changes row id and whose parameters are the texts
+ * a[0..na) followed by id), fails with ERR_FAILED "backup N <not_changed>" if no row
+ * changed, then records the audit event.
+ */
+static int update_with_event(struct catalog *c, const char *what, const char *sql,
+                             const char *const *a, int na, int64_t id, const char *not_changed,
+                             const char *action, const char *outcome, const char *detail)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (prepare(c, sql, &st, what) < 0)
+        goto out;
+    for (int i = 0; i < na; i++) {
+        if (bind_text(st, i + 1, a[i])) {
+            db_fail(c, what);
+            goto out;
+        }
+    }
+    if (sqlite3_bind_int64(st, na + 1, id)) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (step_done(c, st, what) < 0)
+        goto out;
+    if (sqlite3_changes(c->db) != 1) {
+        err_set(ERR_FAILED, "backup %" PRId64 " %s", id, not_changed);
+        goto out;
+    }
+    if (insert_event_tx(c, action, id, outcome, detail, what) < 0)
+        goto out;
+    ret = exec(c, "COMMIT", what);
+out:
+    sqlite3_finalize(st);
+    if (ret < 0)
+        rollback(c);
+    return ret;
+}
+
+/* By database, then newest first: started_at (ISO text sorts as time) and id descending. */
+static int cmp_retention_row(const void *x, const void *y)
+{
+    const struct retention_row *a = x, *b = y;
+    int c = strcmp(a->db_name, b->db_name);
+    if (c == 0)
+        c = -strcmp(a->started_at, b->started_at);
+    if (c == 0)
+        c = a->id < b->id ? 1 : a->id > b->id ? -1 : 0;
+    return c;
+}
+
+int catalog_retention_rows(struct catalog *c, const char *db, struct retention_row **out, size_t *n)
+{
+    const char *what = "list backups for retention";
+    /* sorted here rather than by SQLite: a temporary b-tree costs more than qsort */
+    char *sql = xasprintf("SELECT id, db_name, file_name, started_at, status = 'complete', "
+                          "pinned, size_bytes FROM backups "
+                          "WHERE %s AND +status IN ('complete', 'failed')",
+                          db ? "db_name = ?1" : "1");
+    sqlite3_stmt *st = NULL;
+    struct retention_row *arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c, sql, &st, what) < 0)
+        goto out;
+    if (db && bind_text(st, 1, db)) {
+        db_fail(c, what);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 64;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        struct retention_row *r = &arr[len];
+        r->id = sqlite3_column_int64(st, 0);
+        r->db_name = col_text(st, 1);
+        r->file_name = col_text(st, 2);
+        r->started_at = col_text(st, 3);
+        r->complete = sqlite3_column_int(st, 4) != 0;
+        r->pinned = sqlite3_column_int(st, 5) != 0;
+        r->size_bytes = sqlite3_column_int64(st, 6);
+        len++;
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    if (len > 1)
+        qsort(arr, len, sizeof(*arr), cmp_retention_row);
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    retention_rows_free(arr, len);
+    sqlite3_finalize(st);
+    free(sql);
+    return ret;
+}
+
+void retention_rows_free(struct retention_row *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++) {
+        free(r[i].db_name);
+        free(r[i].file_name);
+        free(r[i].started_at);
+    }
+    free(r);
+}
+
+int catalog_backup_retire(struct catalog *c, int64_t id, const char *status, const char *at,
+                          const char *rule, const char *detail)
+{
+    const char *a[] = {status, at, rule};
+    return update_with_event(c, "record the pruned backup",
+                             "UPDATE backups SET status = ?, pruned_at = ?, prune_rule = ? "
+                             "WHERE id = ? AND status = 'complete'",
+                             a, 3, id, "is no longer complete", "prune",
+                             strcmp(status, "pruned") == 0 ? "ok" : status, detail);
+}
+
+int catalog_backup_set_pinned(struct catalog *c, int64_t id, bool pinned, const char *detail)
+{
+    return update_with_event(c, pinned ? "pin the backup" : "unpin the backup",
+                             pinned ? "UPDATE backups SET pinned = 1 WHERE id = ?"
+                                    : "UPDATE backups SET pinned = 0 WHERE id = ?",
+                             NULL, 0, id, "not found in the catalog", pinned ? "pin" : "unpin",
+                             "ok", detail);
+}
+
+int catalog_running_backups(struct catalog *c, struct backup_rec **out, size_t *n)
+{
+    const char *what = "list interrupted backups";
+    sqlite3_stmt *st = NULL;
+    struct backup_rec *arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE status = 'running' ORDER BY id",
+                &st, what) < 0)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        memset(&arr[len], 0, sizeof(*arr));
+        read_backup(st, &arr[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    backup_recs_free(arr, len);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int catalog_backup_interrupted(struct catalog *c, int64_t id, const char *at, const char *error,
+                               const char *detail)
+{
+    const char *a[] = {at, error};
+    return update_with_event(c, "record the interrupted backup",
+                             "UPDATE backups SET status = 'failed', finished_at = ?, error = ? "
+                             "WHERE id = ? AND status = 'running'",
+                             a, 2, id, "is no longer running", "recover", "ok", detail);
+}
+
+int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, size_t *n)
+{
+    const char *what = "summarise the databases";
+    sqlite3_stmt *agg = NULL, *last = NULL, *fin = NULL;
+    struct catalog_db_summary *arr = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1, rc;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c,
+                "SELECT db_name, sum(status = 'complete'), "
+                "coalesce(sum(CASE WHEN status = 'complete' THEN size_bytes END), 0) "
+                "FROM backups GROUP BY db_name ORDER BY db_name",
+                &agg, what) < 0 ||
+        prepare(c,
+                "SELECT " BACKUP_COLUMNS " FROM backups WHERE db_name = ?1 AND "
+                "status = 'complete' ORDER BY started_at DESC, id DESC LIMIT 1",
+                &last, what) < 0 ||
+        prepare(c,
+                "SELECT status FROM backups WHERE db_name = ?1 AND status <> 'running' "
+                "ORDER BY started_at DESC, id DESC LIMIT 1",
+                &fin, what) < 0)
+        goto out;
+    while ((rc = sqlite3_step(agg)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        struct catalog_db_summary *s = &arr[len++];
+        memset(s, 0, sizeof(*s));
+        s->db_name = col_text(agg, 0);
+        s->complete_count = sqlite3_column_int64(agg, 1);
+        s->complete_bytes = sqlite3_column_int64(agg, 2);
+
+        /* the newest complete backup, and how the newest run that ended went */
+        sqlite3_reset(last);
+        sqlite3_reset(fin);
+        if (bind_text(last, 1, s->db_name) || bind_text(fin, 1, s->db_name)) {
+            db_fail(c, what);
+            goto out;
+        }
+        if ((rc = sqlite3_step(last)) == SQLITE_ROW) {
+            read_backup(last, &s->last_complete);
+            s->has_complete = true;
+        } else if (rc != SQLITE_DONE) {
+            db_fail(c, what);
+            goto out;
+        }
+        if ((rc = sqlite3_step(fin)) == SQLITE_ROW) {
+            s->last_status = col_text(fin, 0);
+        } else if (rc != SQLITE_DONE) {
+            db_fail(c, what);
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(c, what);
+        goto out;
+    }
+    *out = arr;
+    *n = len;
+    arr = NULL;
+    ret = 0;
+out:
+    catalog_db_summaries_free(arr, len);
+    sqlite3_finalize(agg);
+    sqlite3_finalize(last);
+    sqlite3_finalize(fin);
+    return ret;
+}
+
+void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].db_name);
+        backup_rec_free(&s[i].last_complete);
+        free(s[i].last_status);
+    }
+    free(s);
+}

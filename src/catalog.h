@@ -125,4 +125,132 @@ int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
 /* Records a successful verification time on a backup. */
 int catalog_backup_verified(struct catalog *c, int64_t id, const char *at);
 
+/* --- the audit surface: show, log, query, diff, check, import --- */
+
+/* A row of `events`, with the database and file of its backup (NULL when none). */
+struct event_rec {
+    int64_t id;
+    char *at;
+    char *action;
+    int64_t backup_id; /* 0 when the event names no backup */
+    char *actor;
+    char *outcome;
+    char *detail;
+    char *db_name;
+    char *file_name;
+};
+
+/* A row of `restores`; tables_checked and rows_checked are -1 when NULL. */
+struct restore_history_rec {
+    int64_t id;
+    int64_t backup_id;
+    char *target_db;
+    char *mode;
+    char *started_at;
+    char *finished_at;
+    char *status;
+    int64_t tables_checked;
+    int64_t rows_checked;
+    char *detail;
+};
+
+/* Events newest first (at DESC, id DESC). since: ISO-8601 UTC, NULL for all; backup_id > 0:
+ * only that backup's; db: only events of that database's backups, NULL for all. */
+int catalog_events(struct catalog *c, const char *since, int64_t backup_id, const char *db,
+                   struct event_rec **out, size_t *n);
+void event_recs_free(struct event_rec *e, size_t n);
+
+/* Restores newest first; backup_id > 0: only that backup's. */
+int catalog_restore_history(struct catalog *c, int64_t backup_id, struct restore_history_rec **out,
+                            size_t *n);
+void restore_history_recs_free(struct restore_history_rec *r, size_t n);
+
+/* The names of every database that has a backup row (any status), sorted. */
+int catalog_db_names(struct catalog *c, char ***out, size_t *n);
+
+enum catalog_newest {
+    CATALOG_NEWEST_COMPLETE, /* status 'complete' */
+    CATALOG_NEWEST_FINISHED, /* any status but 'running': the last run that ended */
+    CATALOG_NEWEST_ANY,
+};
+/* The newest backup of db (started_at, then id) of that kind; *found false if none. */
+int catalog_newest_backup(struct catalog *c, const char *db, enum catalog_newest which,
+                          struct backup_rec *out, bool *found);
+
+/* Inserts an adopted dump as one 'complete' row with origin 'import' (columns from b; level
+ * 0 and duration_ms -1 store NULL) and its tables, in one transaction; sets b->id. */
+int catalog_backup_import(struct catalog *c, struct backup_rec *b, const struct table_rec *tables,
+                          size_t ntables);
+
+/* One value of a query result; text is the value as text (blob: its bytes), NULL for NULL. */
+enum catalog_type { CATALOG_NULL, CATALOG_INTEGER, CATALOG_REAL, CATALOG_TEXT, CATALOG_BLOB };
+struct catalog_value {
+    enum catalog_type type;
+    const char *text;
+    size_t len;
+};
+/* Called once with values NULL (the header), then once per row; non-zero stops. */
+typedef int (*catalog_row_fn)(void *ctx, int ncols, const char *const *names,
+                              const struct catalog_value *values);
+
+/*
+ * Runs one read-only statement on a catalog opened CATALOG_READONLY (pgvault query). Refused
+ * with ERR_USAGE, before anything runs: more than one statement, a statement for which
+ * sqlite3_stmt_readonly is false, ATTACH/DETACH (also SQLITE_LIMIT_ATTACHED 0), transaction
+ * control, PRAGMAs that set a value, anything but reading (an authorizer allows only
+ * SELECT, READ, FUNCTION, RECURSIVE and reading PRAGMAs). Invalid SQL is ERR_USAGE too.
+ */
+int catalog_query(struct catalog *c, const char *sql, catalog_row_fn fn, void *ctx);
+
+/* --- retention, pins and crash recovery --- */
+
+/* A backup as retention sees it: small, since prune reads every row of the catalog. */
+struct retention_row {
+    int64_t id;
+    char *db_name;
+    char *file_name;
+    char *started_at;
+    bool complete; /* else failed */
+    bool pinned;
+    int64_t size_bytes;
+};
+
+/* The rows retention decides or cleans up: status 'complete' or 'failed' (db NULL: every
+ * database), ordered by db_name, then newest first (started_at DESC, id DESC). */
+int catalog_retention_rows(struct catalog *c, const char *db, struct retention_row **out,
+                           size_t *n);
+void retention_rows_free(struct retention_row *r, size_t n);
+
+/* In one transaction: a 'complete' row becomes status ('pruned' or 'missing') with
+ * pruned_at and prune_rule, and an audit event "prune" with detail is recorded. */
+int catalog_backup_retire(struct catalog *c, int64_t id, const char *status, const char *at,
+                          const char *rule, const char *detail);
+
+/* In one transaction: sets or clears `pinned` and records the event "pin" or "unpin". */
+int catalog_backup_set_pinned(struct catalog *c, int64_t id, bool pinned, const char *detail);
+
+/* The rows with status 'running', oldest first. */
+int catalog_running_backups(struct catalog *c, struct backup_rec **out, size_t *n);
+
+/* In one transaction: a 'running' row becomes 'failed' with finished_at and error, and
+ * the event "recover" with detail is recorded. */
+int catalog_backup_interrupted(struct catalog *c, int64_t id, const char *at, const char *error,
+                               const char *detail);
+
+/* --- monitoring: metrics --- */
+
+/* One database of the catalog, as monitoring sees it. */
+struct catalog_db_summary {
+    char *db_name;
+    bool has_complete;
+    struct backup_rec last_complete; /* the newest complete backup, when has_complete */
+    char *last_status;               /* of the newest row that is not 'running'; NULL if none */
+    int64_t complete_count;          /* complete backups */
+    int64_t complete_bytes;          /* their size_bytes, summed */
+};
+
+/* Every database with a backup row (any status), sorted by name. */
+int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, size_t *n);
+void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n);
+
 #endif

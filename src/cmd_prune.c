@@ -1,12 +1,484 @@
 /*
- * pgvault prune: catalog-driven retention (SPEC section 6).
+ * pgvault prune: catalog-driven retention (SPEC section 6), and the retention that
+ * backup applies after a successful run (retention_apply). The decisions come from
+ * retention_plan(); this file reads the catalog, prints the plan and carries it out.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "catalog.h"
 #include "commands.h"
 #include "err.h"
+#include "fsutil.h"
+#include "log.h"
+#include "output.h"
+#include "recover.h"
+#include "repo.h"
+#include "retention.h"
+#include "util.h"
+
+/* What happened to one row when the plan was carried out. */
+enum outcome { OUT_NONE = 0, OUT_KEPT, OUT_PRUNED, OUT_MISSING, OUT_LEFTOVER, OUT_ERROR };
+
+static const char *const outcome_names[] = {"", "kept", "pruned", "missing", "removed", "error"};
+
+/* The plan of every database: rows grouped by database, newest first within each. */
+struct plan {
+    struct retention_row *rows;
+    size_t n;
+    struct retention_decision *dec; /* per row; failed rows: SKIP */
+    bool *leftover;                 /* per row: a failed backup whose file is still there */
+    enum outcome *done;             /* per row, after plan_apply */
+    bool *refused;                  /* per row: its database's plan was refused */
+};
+
+static void plan_free(struct plan *pl)
+{
+    retention_rows_free(pl->rows, pl->n);
+    free(pl->dec);
+    free(pl->leftover);
+    free(pl->done);
+    free(pl->refused);
+    memset(pl, 0, sizeof(*pl));
+}
+
+/* The first error of a run that keeps going: later ones are printed as they happen. */
+struct first_error {
+    enum err_class cls;
+    char *msg, *hint;
+};
+
+static void keep_error(struct first_error *fe)
+{
+    if (!fe->msg) {
+        fe->cls = err_class();
+        fe->msg = xstrdup(err_msg());
+        fe->hint = xstrdup(err_hint_msg());
+    } else {
+        log_error("%s", err_msg());
+    }
+    err_clear();
+}
+
+/* Sets the kept error again (for main to print); returns 0 if there was none, else -1. */
+static int restore_error(struct first_error *fe)
+{
+    if (!fe->msg)
+        return 0;
+    err_clear();
+    err_set(fe->cls, "%s", fe->msg);
+    if (fe->hint[0])
+        err_hint("%s", fe->hint);
+    free(fe->msg);
+    free(fe->hint);
+    fe->msg = fe->hint = NULL;
+    return -1;
+}
+
+/* True if dir/name is there to be removed (a symlink counts; a directory does not). */
+static bool file_present(const char *dir, const char *name)
+{
+    char *path = path_join(dir, name);
+    struct stat st;
+    bool present = lstat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+    free(path);
+    return present;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m 1..12). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* n decimal digits at s, or -1. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/*
+ * A started_at as the catalog writes it ("2026-11-25T15:27:54.123Z"), parsed without
+ * sscanf and timegm: prune reads every row of the catalog. Other shapes go through
+ * time_parse_iso.
+ */
+static int parse_started(const char *s, time_t *out)
+{
+    if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':')
+        return time_parse_iso(s, out);
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
+        mi = digits(s + 14, 2), se = digits(s + 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        se < 0 || se > 60)
+        return time_parse_iso(s, out);
+    const char *rest = s + 19;
+    if (*rest == '.')
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+            ;
+    if (strcmp(rest, "Z") != 0)
+        return time_parse_iso(s, out);
+    *out = (time_t)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se);
+    return 0;
+}
+
+/* Decides the rows rows[from..to) of one database. */
+static int plan_database(struct plan *pl, const struct retention_policy *pol, size_t from,
+                         size_t to, time_t now)
+{
+    const char *db = pl->rows[from].db_name;
+    struct retention_backup *rb = xcalloc(to - from + 1, sizeof(*rb));
+    int rc = -1;
+    for (size_t i = from; i < to; i++) {
+        const struct retention_row *r = &pl->rows[i];
+        struct retention_backup *x = &rb[i - from];
+        x->id = r->id;
+        x->complete = r->complete;
+        x->pinned = r->pinned;
+        if (parse_started(r->started_at, &x->started) != 0) {
+            err_set(ERR_FAILED,
+                    "refusing to prune database \"%s\": backup %" PRId64
+                    " has an invalid start time \"%s\"",
+                    db, r->id, r->started_at);
+            goto out;
+        }
+    }
+    rc = retention_plan(db, rb, to - from, pol, now, &pl->dec[from]);
+out:
+    free(rb);
+    return rc;
+}
+
+/*
+ * Reads the rows of db (NULL: all databases) and decides them. A database whose plan is
+ * refused (clock skew) is left undecided and its error kept in fe; other databases go on.
+ */
+static int plan_build(struct catalog *cat, const struct settings *set, const char *db,
+                      struct plan *pl, struct first_error *fe)
+{
+    struct retention_policy pol;
+    retention_policy_from(set, &pol);
+    memset(pl, 0, sizeof(*pl));
+    if (catalog_retention_rows(cat, db, &pl->rows, &pl->n) != 0)
+        return -1;
+    pl->dec = xcalloc(pl->n + 1, sizeof(*pl->dec));
+    pl->leftover = xcalloc(pl->n + 1, sizeof(*pl->leftover));
+    pl->done = xcalloc(pl->n + 1, sizeof(*pl->done));
+    pl->refused = xcalloc(pl->n + 1, sizeof(*pl->refused));
+    time_t now = time(NULL);
+
+    for (size_t from = 0, to; from < pl->n; from = to) {
+        for (to = from + 1; to < pl->n && strcmp(pl->rows[to].db_name, pl->rows[from].db_name) == 0;
+             to++)
+            ;
+        if (plan_database(pl, &pol, from, to, now) != 0) {
+            keep_error(fe);
+            for (size_t i = from; i < to; i++) {
+                pl->refused[i] = true;
+                pl->dec[i].action = RETENTION_SKIP;
+            }
+            continue;
+        }
+        /* a failed backup's leftover file goes too */
+        for (size_t i = from; i < to; i++)
+            pl->leftover[i] =
+                !pl->rows[i].complete && file_present(set->dir, pl->rows[i].file_name);
+    }
+    return 0;
+}
+
+/* Deletes one removed backup's file and retires its row. */
+static int remove_backup(struct catalog *cat, const struct settings *set, struct plan *pl, size_t i,
+                         const char *prefix, bool report, struct retention_result *res)
+{
+    const struct retention_row *r = &pl->rows[i];
+    const char *rule = pl->dec[i].reason;
+    struct timespec ts;
+    char at[25];
+
+    /* 1. the file: only the plain name the catalog recorded, inside the repository */
+    bool present = file_present(set->dir, r->file_name);
+    if (present && fsutil_unlink(set->dir, r->file_name) != 0)
+        return -1;
+
+    /* 2. the row stays, marked with the time and the rule; the event says what happened */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_iso_ms(&ts, at);
+    char *detail = present ? xasprintf("%s removed: %s", r->file_name, rule)
+                           : xasprintf("%s was already missing: %s", r->file_name, rule);
+    int rc = catalog_backup_retire(cat, r->id, present ? "pruned" : "missing", at, rule, detail);
+    free(detail);
+    if (rc != 0)
+        return -1;
+    if (present) {
+        pl->done[i] = OUT_PRUNED;
+        res->removed++;
+        res->freed_bytes += r->size_bytes;
+        if (report)
+            printf("%sremoved backup %" PRId64 " %s (%s)\n", prefix, r->id, r->file_name, rule);
+    } else {
+        pl->done[i] = OUT_MISSING;
+        res->missing++;
+        if (report)
+            printf("%sbackup %" PRId64 " %s was already missing; marked missing (%s)\n", prefix,
+                   r->id, r->file_name, rule);
+    }
+    return 0;
+}
+
+/* Deletes the leftover file of a failed backup. */
+static int remove_leftover(struct catalog *cat, const struct settings *set, struct plan *pl,
+                           size_t i, const char *prefix, bool report, struct retention_result *res)
+{
+    const struct retention_row *r = &pl->rows[i];
+    if (fsutil_unlink(set->dir, r->file_name) != 0)
+        return -1;
+    pl->done[i] = OUT_LEFTOVER;
+    res->leftovers++;
+    char *detail = xasprintf("%s removed: leftover of failed backup", r->file_name);
+    int rc = catalog_event(cat, "prune", r->id, "ok", detail);
+    free(detail);
+    if (report)
+        printf("%sremoved leftover file %s of failed backup %" PRId64 "\n", prefix, r->file_name,
+               r->id);
+    return rc;
+}
+
+/* Carries the plan out, going on after a problem (kept in fe). */
+static void plan_apply(struct catalog *cat, const struct settings *set, struct plan *pl,
+                       const char *prefix, bool report, struct retention_result *res,
+                       struct first_error *fe)
+{
+    bool changed = false;
+    for (size_t i = 0; i < pl->n; i++) {
+        if (pgvault_interrupted) {
+            err_set(ERR_FAILED, "prune interrupted by a signal");
+            keep_error(fe);
+            break;
+        }
+        int rc = 0;
+        if (pl->dec[i].action == RETENTION_KEEP) {
+            pl->done[i] = OUT_KEPT;
+            res->kept++;
+        } else if (pl->dec[i].action == RETENTION_REMOVE) {
+            rc = remove_backup(cat, set, pl, i, prefix, report, res);
+            changed = true;
+        } else if (pl->leftover[i]) {
+            rc = remove_leftover(cat, set, pl, i, prefix, report, res);
+            changed = true;
+        }
+        if (rc != 0) {
+            pl->done[i] = OUT_ERROR;
+            keep_error(fe);
+        }
+    }
+    /* the removals are durable once the directory is */
+    if (changed && fsutil_fsync_dir(set->dir) != 0)
+        keep_error(fe);
+}
+
+static void print_summary(const struct retention_result *res, const char *prefix, bool dry_run)
+{
+    char sz[16];
+    const char *remove = dry_run ? "would remove" : "removed";
+    const char *keep = dry_run ? "keep" : "kept";
+    if (res->removed + res->missing + res->leftovers == 0) {
+        printf("%snothing to remove, %s %zu backup%s\n", prefix, keep, res->kept,
+               res->kept == 1 ? "" : "s");
+        return;
+    }
+    printf("%s%s %zu backup%s (%s)", prefix, remove, res->removed, res->removed == 1 ? "" : "s",
+           fmt_size((uint64_t)res->freed_bytes, sz));
+    if (res->missing)
+        printf(", %zu already missing", res->missing);
+    if (res->leftovers)
+        printf(", %zu leftover file%s of failed backups", res->leftovers,
+               res->leftovers == 1 ? "" : "s");
+    printf(", %s %zu\n", keep, res->kept);
+}
+
+int retention_apply(struct catalog *cat, const struct settings *set, const char *db,
+                    const char *prefix, bool report, struct retention_result *res)
+{
+    struct plan pl;
+    struct first_error fe = {0};
+    memset(res, 0, sizeof(*res));
+    if (plan_build(cat, set, db, &pl, &fe) != 0) {
+        restore_error(&fe);
+        return -1;
+    }
+    plan_apply(cat, set, &pl, prefix, report, res, &fe);
+    plan_free(&pl);
+    if (report)
+        print_summary(res, prefix, false);
+    return restore_error(&fe);
+}
+
+/* What a plan would do, counted as a result (for --dry-run). */
+static void plan_count(const struct plan *pl, struct retention_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    for (size_t i = 0; i < pl->n; i++) {
+        if (pl->dec[i].action == RETENTION_KEEP) {
+            res->kept++;
+        } else if (pl->dec[i].action == RETENTION_REMOVE) {
+            res->removed++;
+            res->freed_bytes += pl->rows[i].size_bytes;
+        } else if (pl->leftover[i]) {
+            res->leftovers++;
+        }
+    }
+}
+
+/* True if row i appears in the plan's listing. */
+static bool listed(const struct plan *pl, size_t i)
+{
+    return pl->dec[i].action != RETENTION_SKIP || pl->leftover[i];
+}
+
+static const char *action_of(const struct plan *pl, size_t i)
+{
+    return pl->dec[i].action == RETENTION_KEEP ? "KEEP" : "REMOVE";
+}
+
+static const char *reason_of(const struct plan *pl, size_t i)
+{
+    return pl->dec[i].action == RETENTION_SKIP ? "leftover of failed backup" : pl->dec[i].reason;
+}
+
+/* One line per backup: id, file, date, KEEP or REMOVE, and why. */
+static void plan_print_table(const struct plan *pl)
+{
+    size_t w = strlen("FILE");
+    for (size_t i = 0; i < pl->n; i++)
+        if (listed(pl, i) && strlen(pl->rows[i].file_name) > w)
+            w = strlen(pl->rows[i].file_name);
+    printf("%6s  %-*s  %-19s  %-6s  %s\n", "ID", (int)w, "FILE", "DATE (UTC)", "ACTION", "REASON");
+    for (size_t i = 0; i < pl->n; i++) {
+        if (!listed(pl, i))
+            continue;
+        const struct retention_row *r = &pl->rows[i];
+        char date[20];
+        snprintf(date, sizeof(date), "%.19s", r->started_at);
+        if (date[10] == 'T')
+            date[10] = ' ';
+        printf("%6" PRId64 "  %-*s  %-19s  %-6s  %s\n", r->id, (int)w, r->file_name, date,
+               action_of(pl, i), reason_of(pl, i));
+    }
+}
+
+static void plan_print_json(const struct plan *pl, const struct retention_result *res, bool dry_run)
+{
+    printf("{\"dry_run\":%s,\"kept\":%zu,\"removed\":%zu,\"missing\":%zu,\"leftovers\":%zu,"
+           "\"freed_bytes\":%" PRId64 ",\"backups\":[",
+           dry_run ? "true" : "false", res->kept, res->removed, res->missing, res->leftovers,
+           res->freed_bytes);
+    bool first = true;
+    for (size_t i = 0; i < pl->n; i++) {
+        if (!listed(pl, i))
+            continue;
+        const struct retention_row *r = &pl->rows[i];
+        printf("%s{\"id\":%" PRId64 ",\"db_name\":", first ? "" : ",", r->id);
+        json_str(stdout, r->db_name);
+        printf(",\"file_name\":");
+        json_str(stdout, r->file_name);
+        printf(",\"started_at\":");
+        json_str_or_null(stdout, r->started_at);
+        printf(",\"status\":");
+        json_str(stdout, r->complete ? "complete" : "failed");
+        printf(",\"pinned\":%s,\"action\":\"%s\",\"reason\":", r->pinned ? "true" : "false",
+               pl->dec[i].action == RETENTION_KEEP ? "keep" : "remove");
+        json_str(stdout, reason_of(pl, i));
+        printf(",\"outcome\":");
+        json_str_or_null(stdout, dry_run ? NULL : outcome_names[pl->done[i]]);
+        putchar('}');
+        first = false;
+    }
+    puts("]}");
+}
 
 int cmd_prune(const struct options *opt, const struct settings *set)
 {
-    (void)opt;
-    (void)set;
-    return err_set(ERR_USAGE, "command \"prune\" is not implemented yet");
+    struct repo_lock *lock = NULL;
+    struct catalog *cat = NULL;
+    struct plan pl = {0};
+    struct first_error fe = {0};
+    struct retention_result res = {0};
+    int rc = -1;
+
+    /* 1. a repository without a catalog has nothing to prune */
+    struct stat st;
+    if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
+        if (opt->json)
+            printf("{\"dry_run\":%s,\"kept\":0,\"removed\":0,\"missing\":0,\"leftovers\":0,"
+                   "\"freed_bytes\":0,\"backups\":[]}\n",
+                   opt->dry_run ? "true" : "false");
+        else
+            log_info("nothing to prune: catalog \"%s\" does not exist", set->catalog);
+        return 0;
+    }
+
+    /* 2. a dry run only reads; a real one locks the repository and recovers it first */
+    if (opt->dry_run) {
+        if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0)
+            goto out;
+    } else {
+        if (repo_lock(set->dir, &lock) != 0 || catalog_open(set->catalog, 0, &cat) != 0 ||
+            recover_repository(cat, set->dir) != 0)
+            goto out;
+    }
+
+    /* 3. decide every backup of the selected database(s) */
+    if (plan_build(cat, set, opt->db, &pl, &fe) != 0)
+        goto out;
+    if (pl.n == 0 && !opt->json)
+        log_info("no backups%s%s%s in the catalog", opt->db ? " of database \"" : "",
+                 opt->db ? opt->db : "", opt->db ? "\"" : "");
+
+    /* 4. print the plan, or carry it out */
+    if (opt->dry_run) {
+        plan_count(&pl, &res);
+        if (opt->json) {
+            plan_print_json(&pl, &res, true);
+        } else if (pl.n > 0) {
+            plan_print_table(&pl);
+            print_summary(&res, "dry run: ", true);
+        }
+    } else {
+        bool report = !opt->json && !log_quiet();
+        plan_apply(cat, set, &pl, "", report, &res, &fe);
+        if (opt->json)
+            plan_print_json(&pl, &res, false);
+        else if (report && pl.n > 0)
+            print_summary(&res, "", false);
+    }
+    rc = 0;
+out:
+    if (rc == 0) {
+        rc = restore_error(&fe);
+    } else if (fe.msg) {
+        /* a later fatal error is the one main prints; the earlier one still shows */
+        log_error("%s", fe.msg);
+        free(fe.msg);
+        free(fe.hint);
+    }
+    plan_free(&pl);
+    catalog_close(cat);
+    repo_unlock(lock);
+    return rc;
 }

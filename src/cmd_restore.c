@@ -20,8 +20,8 @@
 #include "output.h"
 #include "pg.h"
 #include "pgtools.h"
-#include "pipeline.h"
 #include "proc.h"
+#include "progress.h"
 #include "reader.h"
 #include "repo.h"
 #include "resolve.h"
@@ -81,10 +81,18 @@ static char *temp_comment(const char *target)
 /* 1. the checksum and size of the file equal the catalog's, before anything else */
 static int check_file(struct restore_run *rr)
 {
-    char sum[33];
-    uint64_t size;
-    if (pipeline_hash_file(rr->path, sum, &size, &pgvault_interrupted) != 0)
+    struct reader_result r;
+    char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): checksum", rr->target, rr->b.id);
+    struct progress_tee tee = {
+        .progress = progress_start(rr->opt, label, (uint64_t)rr->b.size_bytes, false, 0),
+    };
+    free(label);
+    int rc = reader_run(rr->path, false, progress_tee_sink, &tee, &pgvault_interrupted, &r);
+    progress_free(tee.progress);
+    if (rc != 0)
         return -1;
+    const char *sum = r.checksum;
+    uint64_t size = r.file_bytes;
     if ((int64_t)size != rr->b.size_bytes)
         return err_set(ERR_INTEGRITY,
                        "backup file \"%s\" is %" PRIu64 " bytes, the catalog says %" PRId64
@@ -176,8 +184,16 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
     int rc = -1;
     if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
         goto out;
-    int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, feed_psql, &p,
+    char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): load", rr->target, rr->b.id);
+    struct progress_tee tee = {
+        .sink = feed_psql,
+        .ctx = &p,
+        .progress = progress_start(rr->opt, label, (uint64_t)rr->b.raw_bytes, false, 0),
+    };
+    free(label);
+    int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, progress_tee_sink, &tee,
                          &pgvault_interrupted, &r);
+    progress_free(tee.progress);
     char *reason = rrc != 0 ? xstrdup(err_msg()) : NULL;
     enum err_class cls = err_class();
     err_clear();

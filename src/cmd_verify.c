@@ -19,7 +19,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "output.h"
-#include "pipeline.h"
+#include "progress.h"
 #include "reader.h"
 #include "resolve.h"
 #include "util.h"
@@ -65,9 +65,10 @@ static int compare_counts(struct catalog *cat, const struct backup_rec *b,
 }
 
 /* Verifies one backup; returns 0, or -1 with the reason set. */
-static int verify_one(struct catalog *cat, const struct settings *set, const struct backup_rec *b,
-                      bool deep)
+static int verify_one(struct catalog *cat, const struct options *opt, const struct settings *set,
+                      const struct backup_rec *b)
 {
+    bool deep = opt->deep;
     char *path = path_join(set->dir, b->file_name);
     struct dumpscan *scan = NULL;
     int rc = -1;
@@ -91,17 +92,25 @@ static int verify_one(struct catalog *cat, const struct settings *set, const str
         goto out;
     }
 
-    /* 2. the checksum of the bytes on disk */
+    /* 2. the checksum of the bytes on disk (--deep: inflated, into the dump scanner), with
+     *    a progress line over the file's bytes (--deep: the dump's) */
     struct reader_result r;
+    char *label = xasprintf("verify %" PRId64 " (%s)", b->id, b->file_name);
+    struct progress_tee tee = {
+        .progress =
+            progress_start(opt, label, (uint64_t)(deep ? b->raw_bytes : b->size_bytes), false, 0),
+    };
+    free(label);
     if (deep) {
         scan = dumpscan_new();
-        if (reader_run(path, strcmp(b->compression, "gzip") == 0, feed_scanner, scan,
-                       &pgvault_interrupted, &r) != 0)
-            goto out;
-    } else {
-        if (pipeline_hash_file(path, r.checksum, &r.file_bytes, &pgvault_interrupted) != 0)
-            goto out;
+        tee.sink = feed_scanner;
+        tee.ctx = scan;
     }
+    int rrc = reader_run(path, deep && strcmp(b->compression, "gzip") == 0, progress_tee_sink, &tee,
+                         &pgvault_interrupted, &r);
+    progress_free(tee.progress);
+    if (rrc != 0)
+        goto out;
     if (strcmp(r.checksum, b->checksum ? b->checksum : "") != 0) {
         err_set(ERR_INTEGRITY, "checksum mismatch: file has %s, the catalog says %s", r.checksum,
                 b->checksum ? b->checksum : "none");
@@ -178,7 +187,7 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     for (size_t i = 0; i < n; i++) {
         double t0 = time_mono();
         bool is_complete = strcmp(b[i].status, "complete") == 0;
-        int rc = is_complete ? verify_one(cat, set, &b[i], opt->deep)
+        int rc = is_complete ? verify_one(cat, opt, set, &b[i])
                              : err_set(ERR_USAGE, "backup is %s, not complete", b[i].status);
         char *reason = rc == 0 ? NULL : xstrdup(err_msg());
         if (pgvault_interrupted) {

@@ -23,6 +23,9 @@
 
 static const char trailer_text[] = " PostgreSQL database dump complete";
 #define TRAILER_LEN ((int)sizeof(trailer_text) - 1)
+/* pg_dumpall's (the output of --globals-only ends with it) */
+static const char cluster_trailer_text[] = " PostgreSQL database cluster dump complete";
+#define CLUSTER_TRAILER_LEN ((int)sizeof(cluster_trailer_text) - 1)
 
 #define FNV_BASIS UINT64_C(14695981039346656037)
 #define FNV_PRIME UINT64_C(1099511628211)
@@ -95,7 +98,8 @@ struct tablist {
 struct dumpscan {
     struct tablist copies, creates;
     bool trailer_ok;
-    bool overflow; /* SQL after "FROM stdin;" too long to replay after the block */
+    bool cluster_trailer; /* the trailer seen was pg_dumpall's */
+    bool overflow;        /* SQL after "FROM stdin;" too long to replay after the block */
     unsigned char cls[256];
 
     /* COPY mode */
@@ -109,6 +113,7 @@ struct dumpscan {
     bool last_nl; /* the byte before the next one fed was a newline */
     bool dash_bol;
     int tmatch; /* bytes of trailer_text matched in this comment, -1 if not */
+    int cmatch; /* the same for cluster_trailer_text */
     int cdepth;
     bool cstar, cslash;
     bool cont_nl;
@@ -299,6 +304,12 @@ static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
     } else if (s->np == NP_FAIL) {
         s->sk = SK_OTHER;
     }
+}
+
+/* One more byte c of a comment line against a trailer text: the bytes matched, or -1. */
+static int trailer_step(int matched, const char *text, int len, unsigned char c)
+{
+    return matched >= 0 && matched < len && c == (unsigned char)text[matched] ? matched + 1 : -1;
 }
 
 /* Handles one complete token of the current statement. */
@@ -492,6 +503,7 @@ static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
             if (c == '-') {
                 p++;
                 s->tmatch = (s->dash_bol && s->ntok == 0) ? 0 : -1;
+                s->cmatch = s->tmatch;
                 s->st = L_LINE_COMMENT;
             } else {
                 on_token(s, T_OP, "-", 1);
@@ -511,7 +523,7 @@ static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
             }
             break;
         case L_LINE_COMMENT:
-            if (s->tmatch < 0) {
+            if (s->tmatch < 0 && s->cmatch < 0) {
                 while (p < end && *p != '\n' && *p != '\r')
                     p++;
                 if (p == end)
@@ -520,13 +532,14 @@ static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
             }
             p++;
             if (c == '\n' || c == '\r') {
-                if (s->tmatch == TRAILER_LEN)
+                if (s->tmatch == TRAILER_LEN || s->cmatch == CLUSTER_TRAILER_LEN) {
                     s->trailer_ok = true;
+                    s->cluster_trailer = s->cmatch == CLUSTER_TRAILER_LEN;
+                }
                 s->st = L_NORMAL;
-            } else if (s->tmatch < TRAILER_LEN && c == (unsigned char)trailer_text[s->tmatch]) {
-                s->tmatch++;
             } else {
-                s->tmatch = -1;
+                s->tmatch = trailer_step(s->tmatch, trailer_text, TRAILER_LEN, c);
+                s->cmatch = trailer_step(s->cmatch, cluster_trailer_text, CLUSTER_TRAILER_LEN, c);
             }
             break;
         case L_BLOCK:
@@ -907,6 +920,7 @@ struct dumpscan *dumpscan_new(void)
     s->std_strings = true;
     s->last_nl = true;
     s->tmatch = -1;
+    s->cmatch = -1;
     s->setval = -1;
     s->sk = SK_START;
     name_reset(s);
@@ -1003,5 +1017,10 @@ const struct dumpscan_table *dumpscan_create(const struct dumpscan *s, size_t i)
 
 bool dumpscan_trailer_ok(const struct dumpscan *s)
 {
-    return s->trailer_ok;
+    return s->trailer_ok && !s->cluster_trailer;
+}
+
+bool dumpscan_cluster_trailer_ok(const struct dumpscan *s)
+{
+    return s->trailer_ok && s->cluster_trailer;
 }

@@ -11,7 +11,7 @@
  * meta-commands) so that only a real "COPY <table> (…) FROM stdin;" statement starts a
  * data block, and counts the rows (lines) of each block up to its "\." line. It also
  * records "CREATE TABLE" statements and whether the stream ended with pg_dump's
- * "-- PostgreSQL database dump complete" trailer.
+ * "-- PostgreSQL database dump complete" trailer (or pg_dumpall's cluster trailer).
  */
 struct dumpscan;
 
@@ -41,5 +41,9 @@ const struct dumpscan_table *dumpscan_create(const struct dumpscan *s, size_t i)
 /* True if a line "-- PostgreSQL database dump complete" occurred and nothing but blank
  * lines, "--" comment lines and psql meta-commands (\unrestrict …) followed it. */
 bool dumpscan_trailer_ok(const struct dumpscan *s);
+
+/* The same for pg_dumpall's "-- PostgreSQL database cluster dump complete" trailer
+ * (the output of pg_dumpall --globals-only). At most one of the two is true. */
+bool dumpscan_cluster_trailer_ok(const struct dumpscan *s);
 
 #endif

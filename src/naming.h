@@ -18,6 +18,11 @@ char *naming_backup_file(const char *db, time_t when, bool compressed, int seq);
 /* Splits a backup file name into database, time and compression; -1 if it does not match. */
 int naming_parse_file(const char *file, char **db, time_t *when, bool *compressed);
 
+/* The db_name under which "backup --all" catalogues the cluster's roles and tablespaces
+ * (pg_dumpall --globals-only); its files are named "%40globals_…". A database that is
+ * really called "@globals" is refused by backup rather than mixed up with them. */
+#define NAMING_GLOBALS_DB "@globals"
+
 /* True if a database name is acceptable (1..63 bytes, no NUL). */
 bool naming_db_ok(const char *db);
 

@@ -83,6 +83,12 @@ int pg_server_version_num(struct pg *pg)
     return PQserverVersion(pg->conn);
 }
 
+const char *pg_server_version(struct pg *pg)
+{
+    const char *v = PQparameterStatus(pg->conn, "server_version");
+    return v ? v : "";
+}
+
 /* Runs a query with text parameters; returns the result or NULL with the error set. */
 static PGresult *query(struct pg *pg, const char *what, const char *sql, int nparams,
                        const char *const *params)

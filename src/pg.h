@@ -39,6 +39,8 @@ void pg_free(struct pg *pg);
 /* The database actually connected to (libpq's PQdb). */
 const char *pg_dbname(struct pg *pg);
 int pg_server_version_num(struct pg *pg);
+/* The server's version text as it reports it ("15.18 (Debian 15.18-0+deb12u1)"). */
+const char *pg_server_version(struct pg *pg);
 
 /* Reads server version, size, properties and user tables (relkind r, p; not in
  * pg_catalog/information_schema/pg_toast) of the connected database. */

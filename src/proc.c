@@ -151,7 +151,13 @@ int proc_spawn(struct proc *p, const char *const argv[], const char *const env_e
     sigaddset(&dfl, SIGXFSZ);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dfl);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    short spawn_flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (flags & PROC_NEW_PGROUP) {
+        /* its own group, so that a timeout reaches what it started too */
+        posix_spawnattr_setpgroup(&attr, 0);
+        spawn_flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&attr, spawn_flags);
 
     /* Spawn and register with termination signals held, so proc_kill_all cannot miss it */
     sigemptyset(&block);
@@ -334,6 +340,46 @@ int proc_run_capture(const char *const argv[], const char *const env_extra[], ch
     rc = 0;
 out:
     sbuf_free(&b);
+    proc_free(&p);
+    return rc;
+}
+
+/* Polls (WNOWAIT: the child stays a zombie, so its pid and group id stay taken) until
+ * the child has exited or the monotonic deadline passes; true if it exited. */
+static bool exited_by(struct proc *p, double deadline)
+{
+    for (;;) {
+        siginfo_t info;
+        memset(&info, 0, sizeof(info));
+        if (waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid == p->pid)
+            return true;
+        if (time_mono() >= deadline)
+            return false;
+        /* hooks are rare and short: a 20 ms tick costs nothing */
+        struct timespec tick = {0, 20 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+}
+
+int proc_run_timeout(const char *const argv[], const char *const env_extra[], long timeout_s)
+{
+    struct proc p;
+    if (proc_spawn(&p, argv, env_extra, PROC_STDOUT_NULL | PROC_NEW_PGROUP) < 0)
+        return -1;
+    int rc;
+    if (exited_by(&p, time_mono() + (double)timeout_s)) {
+        rc = proc_wait(&p);
+    } else {
+        /* too late: the whole group gets SIGTERM, then SIGKILL for what is left */
+        kill(-p.pid, SIGTERM);
+        exited_by(&p, time_mono() + 5.0);
+        kill(-p.pid, SIGKILL);
+        proc_wait(&p);
+        err_clear();
+        rc =
+            err_set(ERR_FAILED, "%s did not finish within %ld s and was killed", p.name, timeout_s);
+    }
     proc_free(&p);
     return rc;
 }

@@ -14,6 +14,7 @@ enum {
     PROC_STDOUT_PIPE = 1 << 0, /* p->out_fd reads the child's stdout */
     PROC_STDIN_PIPE = 1 << 1,  /* p->in_fd writes the child's stdin */
     PROC_STDOUT_NULL = 1 << 2, /* child's stdout goes to /dev/null */
+    PROC_NEW_PGROUP = 1 << 3,  /* child leads a process group of its own */
 };
 
 struct proc {
@@ -46,6 +47,14 @@ void proc_free(struct proc *p);
 
 /* Runs argv to completion and returns its stdout (up to 64 KiB) in *out; 0 on exit 0. */
 int proc_run_capture(const char *const argv[], const char *const env_extra[], char **out);
+
+/*
+ * Runs argv (stdin and stdout on /dev/null, stderr captured) in a process group of its
+ * own and waits at most timeout_s seconds; then the group gets SIGTERM, and SIGKILL 5 s
+ * later. Returns 0 if it exited 0, else -1 with proc_wait's message, or with
+ * "<name> did not finish within N s and was killed".
+ */
+int proc_run_timeout(const char *const argv[], const char *const env_extra[], long timeout_s);
 
 /* PIDs of running children, for the signal handler to forward a termination to. */
 void proc_kill_all(int sig);

@@ -75,7 +75,9 @@ int reader_run(const char *path, bool gzip, reader_sink sink, void *ctx,
         XXH3_128bits_update(file_h, in, (size_t)n);
         r->file_bytes += (uint64_t)n;
         if (!gzip) {
-            if (emit(raw_h, sink, ctx, in, (size_t)n, &r->raw_bytes) != 0)
+            /* plain: the raw stream is the file itself, hashed once */
+            r->raw_bytes += (uint64_t)n;
+            if (sink && sink(ctx, in, (size_t)n) != 0)
                 goto out;
             continue;
         }
@@ -110,7 +112,10 @@ int reader_run(const char *path, bool gzip, reader_sink sink, void *ctx,
         goto out;
     }
     hex128(XXH3_128bits_digest(file_h), r->checksum);
-    hex128(XXH3_128bits_digest(raw_h), r->raw_checksum);
+    if (gzip)
+        hex128(XXH3_128bits_digest(raw_h), r->raw_checksum);
+    else
+        memcpy(r->raw_checksum, r->checksum, sizeof(r->raw_checksum));
     rc = 0;
 out:
     if (fd >= 0)

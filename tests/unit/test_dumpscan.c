@@ -140,6 +140,7 @@ static struct dumpscan *scan_len(const char *text, size_t len, int *fin)
         CHECK(same_tables(whole, o, true));
         CHECK(same_tables(whole, o, false));
         CHECK_INT(dumpscan_trailer_ok(o), dumpscan_trailer_ok(whole));
+        CHECK_INT(dumpscan_cluster_trailer_ok(o), dumpscan_cluster_trailer_ok(whole));
         dumpscan_free(o);
     }
     *fin = f_whole;
@@ -718,6 +719,100 @@ static void test_trailer(void)
     sbuf_free(&b);
 }
 
+/* pg_dumpall --globals-only of PostgreSQL 15, as "pgvault backup --all" stores it */
+static const char globals_sample[] =
+    "--\n"
+    "-- PostgreSQL database cluster dump\n"
+    "--\n"
+    "\n"
+    "\\restrict KZ52wf6hfz35UFeYVNokNUVZFAg0lOW2\n"
+    "\n"
+    "SET default_transaction_read_only = off;\n"
+    "\n"
+    "SET client_encoding = 'UTF8';\n"
+    "SET standard_conforming_strings = on;\n"
+    "\n"
+    "--\n"
+    "-- Roles\n"
+    "--\n"
+    "\n"
+    "CREATE ROLE postgres;\n"
+    "ALTER ROLE postgres WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION "
+    "BYPASSRLS;\n"
+    "\n"
+    "\\unrestrict KZ52wf6hfz35UFeYVNokNUVZFAg0lOW2\n"
+    "\n"
+    "--\n"
+    "-- PostgreSQL database cluster dump complete\n"
+    "--\n"
+    "\n";
+
+static void test_cluster_trailer(void)
+{
+    int fin;
+    struct dumpscan *s;
+
+    /* pg_dumpall's trailer is not pg_dump's, and the other way round */
+    s = scan(globals_sample, &fin);
+    CHECK_INT(fin, 0);
+    CHECK(dumpscan_cluster_trailer_ok(s));
+    CHECK(!dumpscan_trailer_ok(s));
+    CHECK_INT(dumpscan_copy_count(s), 0);
+    dumpscan_free(s);
+    s = scan(real_sample, &fin);
+    CHECK(dumpscan_trailer_ok(s));
+    CHECK(!dumpscan_cluster_trailer_ok(s));
+    dumpscan_free(s);
+
+    /* cut anywhere before the end of the trailer line: not complete */
+    size_t len = strlen(globals_sample);
+    size_t tpos = (size_t)(strstr(globals_sample, "cluster dump complete") - globals_sample) + 21;
+    for (size_t n = 0; n < len; n++) {
+        s = feed(globals_sample, n, 0, &fin);
+        bool lone_dash = n >= 2 && globals_sample[n - 1] == '-' && globals_sample[n - 2] == '\n';
+        CHECK_INT(dumpscan_cluster_trailer_ok(s), n >= tpos && !lone_dash);
+        CHECK(!dumpscan_trailer_ok(s));
+        dumpscan_free(s);
+    }
+
+    /* the header line, near misses, and a statement after it do not count */
+    static const char *const not_ok[] = {
+        "-- PostgreSQL database cluster dump\n",
+        "-- PostgreSQL database cluster dump completed\n",
+        "-- PostgreSQL database cluster dump complet\n",
+        "-- PostgreSQL database cluster  dump complete\n",
+        " -- PostgreSQL database cluster dump complete\n",
+        "SELECT 1; -- PostgreSQL database cluster dump complete\n",
+        "-- PostgreSQL database cluster dump complete\nCREATE ROLE x;\n",
+        "SELECT '\n-- PostgreSQL database cluster dump complete\n';\n",
+    };
+    for (size_t i = 0; i < sizeof(not_ok) / sizeof(not_ok[0]); i++) {
+        s = scan(not_ok[i], &fin);
+        CHECK(!dumpscan_cluster_trailer_ok(s));
+        CHECK(!dumpscan_trailer_ok(s));
+        dumpscan_free(s);
+    }
+
+    /* the last trailer decides which kind it is; CRLF and no final newline are fine */
+    s = scan("-- PostgreSQL database dump complete\n-- PostgreSQL database cluster dump complete\n",
+             &fin);
+    CHECK(dumpscan_cluster_trailer_ok(s));
+    CHECK(!dumpscan_trailer_ok(s));
+    dumpscan_free(s);
+    s = scan("-- PostgreSQL database cluster dump complete\n-- PostgreSQL database dump complete\n",
+             &fin);
+    CHECK(!dumpscan_cluster_trailer_ok(s));
+    CHECK(dumpscan_trailer_ok(s));
+    dumpscan_free(s);
+    s = scan("--\r\n-- PostgreSQL database cluster dump complete\r\n--\r\n", &fin);
+    CHECK(dumpscan_cluster_trailer_ok(s));
+    dumpscan_free(s);
+    s = scan("-- PostgreSQL database cluster dump complete", &fin);
+    CHECK(dumpscan_cluster_trailer_ok(s));
+    CHECK_INT(fin, 0);
+    dumpscan_free(s);
+}
+
 static void test_many_tables(void)
 {
     struct sbuf b = {0};
@@ -954,6 +1049,7 @@ int main(void)
     RUN(test_statement_ends);
     RUN(test_truncated);
     RUN(test_trailer);
+    RUN(test_cluster_trailer);
     RUN(test_many_tables);
     RUN(test_long_column_list);
     RUN(test_create_table);

@@ -1,0 +1,153 @@
+/*
+ * Crash recovery: what a killed pgvault left behind becomes 'failed', and its partial
+ * files go (SPEC section 4, step 1).
+ */
+#include "recover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fsutil.h"
+#include "log.h"
+#include "naming.h"
+#include "util.h"
+
+#define PARTIAL_SUFFIX ".partial"
+
+bool recover_is_partial_name(const char *name)
+{
+    size_t len = strlen(name), slen = strlen(PARTIAL_SUFFIX);
+    if (len <= slen || strcmp(name + len - slen, PARTIAL_SUFFIX) != 0 || strchr(name, '/'))
+        return false;
+    char *stem = xstrndup(name, len - slen);
+    char *db = NULL;
+    time_t when;
+    bool compressed;
+    bool ok = naming_parse_file(stem, &db, &when, &compressed) == 0;
+    free(db);
+    free(stem);
+    return ok;
+}
+
+/* Removes dir/name if it is a regular file (never through a symlink); true if removed.
+ * A failure is a warning: recovery must not block the next backup. */
+static bool remove_partial(const char *dir, const char *name)
+{
+    char *path = path_join(dir, name);
+    struct stat st;
+    bool removed = false;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT)
+            log_warn("could not stat partial file \"%s\": %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        log_warn("left \"%s\" alone: not a regular file", path);
+    } else if (fsutil_unlink(dir, name) != 0) {
+        log_warn("%s", err_msg());
+        err_clear();
+    } else {
+        removed = true;
+    }
+    free(path);
+    return removed;
+}
+
+/* Marks the dead 'running' rows 'failed' and removes their partial files. */
+static int recover_rows(struct catalog *cat, const char *dir, const char *host)
+{
+    struct backup_rec *rows = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (catalog_running_backups(cat, &rows, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct backup_rec *b = &rows[i];
+        const char *bhost = b->host && b->host[0] ? b->host : "an unknown host";
+        /* our own run is alive by definition */
+        if (b->pid == (int64_t)getpid() && strcmp(bhost, host) == 0)
+            continue;
+
+        char *partial = xasprintf("%s" PARTIAL_SUFFIX, b->file_name);
+        bool removed = remove_partial(dir, partial);
+        char *error = xasprintf("interrupted (process %" PRId64 " on %s is gone)", b->pid, bhost);
+        char *detail =
+            xasprintf("backup %" PRId64 " of \"%s\" marked failed: %s%s%s", b->id, b->db_name,
+                      error, removed ? "; removed " : "", removed ? partial : "");
+        struct timespec now;
+        char at[25];
+        clock_gettime(CLOCK_REALTIME, &now);
+        time_iso_ms(&now, at);
+        int urc = catalog_backup_interrupted(cat, b->id, at, error, detail);
+        if (urc == 0)
+            log_info("recovered: %s", detail);
+        free(partial);
+        free(error);
+        free(detail);
+        if (urc != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    backup_recs_free(rows, n);
+    return rc;
+}
+
+/* Removes partial files that no running row explains. */
+static int recover_strays(struct catalog *cat, const char *dir, const char *host)
+{
+    /* the partial file of our own running row, if any, stays */
+    struct backup_rec *rows = NULL;
+    size_t n = 0;
+    if (catalog_running_backups(cat, &rows, &n) != 0)
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d) {
+        log_warn("could not open directory \"%s\": %s", dir, strerror(errno));
+        backup_recs_free(rows, n);
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!recover_is_partial_name(e->d_name))
+            continue;
+        bool ours = false;
+        for (size_t i = 0; i < n && !ours; i++) {
+            size_t flen = strlen(rows[i].file_name);
+            ours = rows[i].pid == (int64_t)getpid() && rows[i].host &&
+                   strcmp(rows[i].host, host) == 0 &&
+                   strncmp(e->d_name, rows[i].file_name, flen) == 0 &&
+                   strcmp(e->d_name + flen, PARTIAL_SUFFIX) == 0;
+        }
+        if (ours || !remove_partial(dir, e->d_name))
+            continue;
+        char *detail = xasprintf("removed stray partial file %s", e->d_name);
+        log_info("recovered: %s", detail);
+        if (catalog_event(cat, "recover", 0, "ok", detail) != 0) {
+            log_warn("%s", err_msg());
+            err_clear();
+        }
+        free(detail);
+    }
+    closedir(d);
+    backup_recs_free(rows, n);
+    return 0;
+}
+
+int recover_repository(struct catalog *cat, const char *dir)
+{
+    char host[HOST_NAME_MAX + 1] = "";
+    gethostname(host, sizeof(host) - 1);
+
+    /* 1. rows left 'running' by a process that is gone */
+    if (recover_rows(cat, dir, host) != 0)
+        return -1;
+
+    /* 2. partial files without such a row */
+    return recover_strays(cat, dir, host);
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The repository lock (SPEC section 1): every writer (backup, prune, pin, unpin) takes
+# DIR/.lock without waiting; a second writer exits 4 at once, naming the holder's pid;
+# readers (list, prune --dry-run) take no lock and work while a backup runs.
+# shellcheck source=SCRIPTDIR/../harness/lib.sh
+source "$TESTLIB"
+require_cmd sqlite3 flock
+
+DB=pgv_lock
+create_db "$DB"
+psql_script "$DB" >/dev/null <<'SQL'
+CREATE TABLE t (a int, b text);
+INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100) g;
+SQL
+REPO=$SCRATCH/repo
+run_pgvault backup -d "$REPO" --db "$DB"
+expect_rc 0 "first backup"
+FIRST=$(catalog_q "$REPO" "SELECT max(id) FROM backups")
+
+# wait_for WHAT CONDITION…: polls a command for up to 30 s.
+wait_for() {
+    local what=$1
+    shift
+    for _ in $(seq 300); do
+        if "$@"; then return 0; fi
+        sleep 0.1
+    done
+    fail "timed out waiting for $what"
+}
+
+lock_held() {
+    ! flock -n "$REPO/.lock" true
+}
+
+# expect_busy WHAT PID ARGS…: pgvault ARGS exits 4 within 2 s, naming PID.
+expect_busy() {
+    local what=$1 pid=$2 t0 t1
+    shift 2
+    t0=$(date +%s%N)
+    run_pgvault "$@"
+    t1=$(date +%s%N)
+    expect_rc 4 "$what"
+    expect_error_line "$what"
+    assert_contains "${ERR%%$'\n'*}" "is busy: pgvault process $pid holds its lock" "$what"
+    (((t1 - t0) / 1000000 < 2000)) || fail "$what took $(((t1 - t0) / 1000000)) ms: it waited"
+}
+
+# (a) Another process holds the lock (and wrote its pid, as pgvault does).
+note "(a) lock held by another process"
+# flock runs the command as its child; that child writes its pid and becomes sleep
+: >"$REPO/.lock"
+# shellcheck disable=SC2016
+flock "$REPO/.lock" bash -c 'echo $$ >"$1"; exec sleep 60' _ "$REPO/.lock" &
+flock_pid=$!
+wait_for "the lock holder" lock_held
+wait_for "the holder's pid" grep -qxE '[0-9]+' "$REPO/.lock"
+holder=$(cat "$REPO/.lock")
+assert_ne "$holder" "$$" "holder pid"
+expect_busy "backup while locked" "$holder" backup -d "$REPO" --db "$DB"
+expect_busy "prune while locked" "$holder" prune -d "$REPO"
+expect_busy "pin while locked" "$holder" pin -d "$REPO" "$FIRST"
+expect_busy "unpin while locked" "$holder" unpin -d "$REPO" "$FIRST"
+assert_eq "$(catalog_q "$REPO" "SELECT count(*) FROM backups")" 1 "backups after refused writers"
+# readers need no lock
+run_pgvault list -d "$REPO"
+expect_rc 0 "list while locked"
+assert_contains "$OUT" "$(catalog_q "$REPO" "SELECT file_name FROM backups WHERE id = $FIRST")" \
+    "list while locked"
+run_pgvault prune -d "$REPO" --dry-run
+expect_rc 0 "prune --dry-run while locked"
+kill "$holder"
+wait "$flock_pid" 2>/dev/null || true
+
+# (b) Two real backups at once: the second exits 4 at once, naming the first pgvault.
+note "(b) two concurrent backups"
+FAKE=$SCRATCH/fake_slow
+mkdir -p "$FAKE"
+# a pg_dump that answers --version like 15.18 and writes a small dump slowly
+cat >"$FAKE/pg_dump" <<'EOF'
+#!/usr/bin/env bash
+for a in "$@"; do
+    case "$a" in --version | -V) echo "pg_dump (PostgreSQL) 15.18"; exit 0 ;; esac
+done
+cat <<'DUMP'
+--
+-- PostgreSQL database dump
+--
+
+CREATE TABLE public.t (
+    a integer,
+    b text
+);
+
+COPY public.t (a, b) FROM stdin;
+DUMP
+for i in $(seq 1 30); do
+    printf '%d\trow %d\n' "$i" "$i"
+    sleep 0.1
+done
+printf '\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n'
+EOF
+chmod 0755 "$FAKE/pg_dump"
+PGVAULT_PG_BINDIR=$FAKE "$PGVAULT_BIN" backup -d "$REPO" --db "$DB" --no-prune \
+    </dev/null >"$SCRATCH/bg.out" 2>"$SCRATCH/bg.err" &
+first=$!
+running() {
+    [[ "$(catalog_q "$REPO" "SELECT count(*) FROM backups WHERE status = 'running'")" == 1 ]]
+}
+wait_for "the first backup to start" running
+expect_busy "second backup during a backup" "$first" backup -d "$REPO" --db "$DB"
+expect_busy "prune during a backup" "$first" prune -d "$REPO"
+run_pgvault list -d "$REPO" --all-status
+expect_rc 0 "list during a backup"
+assert_contains "$OUT" running "list during a backup shows the running row"
+rc=0
+wait "$first" || rc=$?
+assert_eq "$rc" 0 "exit code of the first backup (stderr: $(cat "$SCRATCH/bg.err"))"
+assert_eq "$(catalog_q "$REPO" "SELECT group_concat(status) FROM (SELECT status FROM backups ORDER BY id)")" \
+    "complete,complete" "catalog after two concurrent backups"
+
+# (c) The lock is released when the holder ends: the next writer goes through.
+note "(c) after the holder ends"
+run_pgvault backup -d "$REPO" --db "$DB"
+expect_rc 0 "backup after the lock was released"
+run_pgvault pin -d "$REPO" "$FIRST"
+expect_rc 0 "pin after the lock was released"
+
+pass

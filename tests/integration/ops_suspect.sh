@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The size anomaly check (SPEC sections 4, 8): a backup whose raw size is under half the
+# median of that database's last five complete backups is flagged suspect: a warning on
+# stderr (the backup itself succeeds), suspect = 1 in the catalog, "!" in list, true in
+# list --json, 1 in the metrics, WARNING from check. A normal backup is not flagged.
+# shellcheck source=SCRIPTDIR/../harness/lib.sh
+source "$TESTLIB"
+require_cmd sqlite3 python3
+
+DB=pgv_ops_suspect
+create_db "$DB"
+psql_script "$DB" >/dev/null <<'SQL'
+CREATE TABLE orders (id int PRIMARY KEY, note text);
+INSERT INTO orders SELECT g, 'order number ' || g FROM generate_series(1, 50000) g;
+SQL
+REPO=$SCRATCH/repo
+PROM=$SCRATCH/pgvault.prom
+
+note "three ordinary backups: none suspect"
+for i in 1 2 3; do
+    run_pgvault backup -d "$REPO" --db "$DB" --metrics-file "$PROM"
+    expect_rc 0 "backup $i"
+    assert_not_contains "$ERR" "suspect" "backup $i: no warning"
+done
+assert_eq "$(catalog_q "$REPO" "SELECT count(*) FROM backups WHERE suspect = 1")" 0 "no suspect"
+assert_contains "$(cat "$PROM")" "pgvault_last_backup_suspect{db=\"$DB\"} 0" "metrics: not suspect"
+
+note "most rows deleted: the fourth backup is suspect"
+psql_q "$DB" "DELETE FROM orders WHERE id > 1000" >/dev/null
+run_pgvault backup -d "$REPO" --db "$DB" --metrics-file "$PROM"
+expect_rc 0 "a suspect backup still succeeds"
+id=$(catalog_q "$REPO" "SELECT max(id) FROM backups")
+assert_match "$ERR" "^pgvault: warning: backup $id of \"$DB\" is suspect: [0-9]+ raw bytes" \
+    "warning on stderr"
+assert_eq "$(catalog_q "$REPO" "SELECT suspect FROM backups WHERE id = $id")" 1 "catalog flag"
+assert_eq "$(catalog_q "$REPO" "SELECT count(*) FROM backups WHERE suspect = 1")" 1 "only one"
+assert_eq "$(catalog_q "$REPO" "SELECT row_count FROM backups WHERE id = $id")" 1000 "rows"
+
+run_pgvault list -d "$REPO" --db "$DB"
+expect_rc 0 "list"
+line=$(grep -E "^ +$id " <<<"$OUT") || fail "backup $id not listed: $OUT"
+assert_contains "$line" "complete!" "list marks the suspect backup"
+n=$(grep -c 'complete!' <<<"$OUT" || true)
+assert_eq "$n" 1 "only the suspect backup is marked"
+
+run_pgvault list -d "$REPO" --db "$DB" --json
+expect_rc 0 "list --json"
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+rows = {r["id"]: r for r in json.load(sys.stdin)}
+want = int(sys.argv[1])
+assert rows[want]["suspect"] is True, rows[want]
+assert all(r["suspect"] is False for i, r in rows.items() if i != want), rows
+' "$id" || fail "list --json: $OUT"
+
+assert_contains "$(cat "$PROM")" "pgvault_last_backup_suspect{db=\"$DB\"} 1" "metrics: suspect"
+
+run_pgvault check -d "$REPO" --db "$DB"
+expect_rc 1 "check warns about a suspect backup"
+assert_contains "$(tr '[:upper:]' '[:lower:]' <<<"$OUT")" "suspect" "check names the reason"
+
+pass
