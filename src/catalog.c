@@ -27,7 +27,7 @@ struct catalog {
     "checksum, raw_checksum, checksum_algo, table_count, row_count, server_version, "              \
     "pg_dump_version, db_size_bytes, encoding, lc_collate, lc_ctype, with_owners, started_at, "    \
     "finished_at, duration_ms, status, pinned, suspect, label, error, verified_at, pruned_at, "    \
-    "prune_rule, pid, host, origin"
+    "prune_rule, pid, host, origin, locale_provider, icu_locale"
 
 /* Records the connection's last error: busy means another writer, anything else fails. */
 static int db_fail(struct catalog *c, const char *what)
@@ -123,6 +123,8 @@ static void read_backup(sqlite3_stmt *st, struct backup_rec *b)
     b->pid = sqlite3_column_int64(st, i++);
     b->host = col_text(st, i++);
     b->origin = col_text(st, i++);
+    b->locale_provider = col_text(st, i++);
+    b->icu_locale = col_text(st, i++);
 }
 
 int catalog_schema_latest(void)
@@ -208,6 +210,28 @@ static int prepare_file(const char *path, int flags)
     return 0;
 }
 
+/* Opens path read-only through a "file:…?immutable=1" URI (no locks, no -shm). */
+static int open_immutable(struct catalog *c, const char *path)
+{
+    struct sbuf uri = {0};
+    sbuf_puts(&uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p))
+            sbuf_add(&uri, (const char *)p, 1);
+        else
+            sbuf_printf(&uri, "%%%02X", *p);
+    }
+    sbuf_puts(&uri, "?immutable=1");
+    int rc = sqlite3_open_v2(uri.data, &c->db,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    sbuf_free(&uri);
+    if (rc != SQLITE_OK)
+        return err_set(ERR_FAILED, "could not open catalog \"%s\": %s", path,
+                       c->db ? sqlite3_errmsg(c->db) : "out of memory");
+    return read_user_version(c, &c->version);
+}
+
 int catalog_open(const char *path, int flags, struct catalog **out)
 {
     bool readonly = flags & CATALOG_READONLY;
@@ -231,7 +255,19 @@ int catalog_open(const char *path, int flags, struct catalog **out)
     sqlite3_busy_timeout(c->db, CATALOG_BUSY_TIMEOUT_MS);
 
     /* The first read checks the header: a damaged file fails here, not later. */
-    if (read_user_version(c, &c->version) < 0)
+    if (readonly && read_user_version(c, &c->version) < 0 &&
+        sqlite3_errcode(c->db) == SQLITE_CANTOPEN) {
+        /* a WAL catalog on read-only storage (a mounted copy, a read-only bind mount):
+         * SQLite cannot create the -shm file; read it as an immutable file instead */
+        err_clear();
+        sqlite3_close(c->db);
+        c->db = NULL;
+        if (open_immutable(c, path) < 0)
+            goto out;
+    } else if (!readonly && read_user_version(c, &c->version) < 0) {
+        goto out;
+    }
+    if (err_is_set())
         goto out;
     if (c->version > catalog_schema_latest()) {
         err_set(ERR_USAGE, "catalog \"%s\" has schema version %d, this pgvault knows up to %d",
@@ -369,7 +405,8 @@ int catalog_backup_finish(struct catalog *c, const struct backup_rec *b,
                 "raw_checksum = ?, checksum_algo = COALESCE(?, checksum_algo), "
                 "table_count = ?, row_count = ?, server_version = ?, pg_dump_version = ?, "
                 "db_size_bytes = ?, encoding = ?, lc_collate = ?, lc_ctype = ?, finished_at = ?, "
-                "duration_ms = ?, status = ?, suspect = ?, error = ? WHERE id = ?",
+                "duration_ms = ?, status = ?, suspect = ?, error = ?, locale_provider = ?, "
+                "icu_locale = ? WHERE id = ?",
                 &st, what) < 0)
         goto out;
     if (sqlite3_bind_int64(st, 1, b->size_bytes) || sqlite3_bind_int64(st, 2, b->raw_bytes) ||
@@ -382,7 +419,8 @@ int catalog_backup_finish(struct catalog *c, const struct backup_rec *b,
         sqlite3_bind_int64(st, 15, b->duration_ms) ||
         bind_text(st, 16, b->status ? b->status : "complete") ||
         sqlite3_bind_int(st, 17, b->suspect) || bind_text(st, 18, b->error) ||
-        sqlite3_bind_int64(st, 19, b->id)) {
+        bind_text(st, 19, b->locale_provider) || bind_text(st, 20, b->icu_locale) ||
+        sqlite3_bind_int64(st, 21, b->id)) {
         db_fail(c, what);
         goto out;
     }
@@ -671,14 +709,14 @@ void backup_rec_free(struct backup_rec *b)
 {
     if (!b)
         return;
-    char **strs[] = {&b->db_name,       &b->file_name,      &b->format,
-                     &b->compression,   &b->checksum,       &b->raw_checksum,
-                     &b->checksum_algo, &b->server_version, &b->pg_dump_version,
-                     &b->encoding,      &b->collate,        &b->ctype,
-                     &b->started_at,    &b->finished_at,    &b->status,
-                     &b->label,         &b->error,          &b->verified_at,
-                     &b->pruned_at,     &b->prune_rule,     &b->host,
-                     &b->origin};
+    char **strs[] = {&b->db_name,       &b->file_name,       &b->format,
+                     &b->compression,   &b->checksum,        &b->raw_checksum,
+                     &b->checksum_algo, &b->server_version,  &b->pg_dump_version,
+                     &b->encoding,      &b->collate,         &b->ctype,
+                     &b->started_at,    &b->finished_at,     &b->status,
+                     &b->label,         &b->error,           &b->verified_at,
+                     &b->pruned_at,     &b->prune_rule,      &b->host,
+                     &b->origin,        &b->locale_provider, &b->icu_locale};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -1503,4 +1541,18 @@ void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n)
         free(s[i].last_status);
     }
     free(s);
+}
+
+static int bind_interrupted(sqlite3_stmt *st, const void *arg)
+{
+    return bind_text(st, 1, arg);
+}
+
+int catalog_restores_interrupted(struct catalog *c, const char *at)
+{
+    return write_one(
+        c, "record interrupted restores",
+        "UPDATE restores SET status = 'failed', finished_at = ?,"
+        " detail = 'interrupted: the pgvault process is gone' WHERE status = 'running'",
+        bind_interrupted, at);
 }

@@ -56,6 +56,8 @@ struct backup_rec {
     int64_t pid;
     char *host;
     char *origin;
+    char *locale_provider; /* 'c' libc, 'i' ICU, NULL unknown */
+    char *icu_locale;
 };
 
 /* A row of `backup_tables`. */
@@ -252,5 +254,9 @@ struct catalog_db_summary {
 /* Every database with a backup row (any status), sorted by name. */
 int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, size_t *n);
 void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n);
+
+/* Marks every 'running' restore 'failed' ("interrupted"); only called under the
+ * repository lock, when no other restore can be running. */
+int catalog_restores_interrupted(struct catalog *c, const char *at);
 
 #endif

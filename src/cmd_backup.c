@@ -380,6 +380,7 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     size_t ntables = 0;
     struct backup_rec b = {0};
     int fd = -1, rc = -1;
+    bool placed = false;
     char started[25], finished[25], host[HOST_NAME_MAX + 1] = "";
     double t0 = time_mono();
 
@@ -456,6 +457,8 @@ static int backup_dump(struct backup_run *br, const char *want_db)
         goto fail;
     close(fd);
     fd = -1;
+    /* from here the final name may be ours: a failure (e.g. the directory fsync) removes it */
+    placed = true;
     if (fsutil_rename_durable(br->set->dir, partial, file) != 0)
         goto fail;
 
@@ -477,6 +480,8 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     b.encoding = info.encoding;
     b.collate = info.collate;
     b.ctype = info.ctype;
+    b.locale_provider = info.locale_provider;
+    b.icu_locale = info.icu_locale;
     b.finished_at = finished;
     b.duration_ms = (int64_t)(secs * 1000);
     b.status = "complete";
@@ -516,6 +521,8 @@ fail:
         fd = -1;
     }
     fsutil_unlink(br->set->dir, partial);
+    if (placed)
+        fsutil_unlink(br->set->dir, file);
     if (b.id > 0) {
         char *msg = xstrdup(err_msg());
         enum err_class cls = err_class();

@@ -29,6 +29,7 @@
 #include "output.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "recover.h"
 #include "repo.h"
 #include "util.h"
 
@@ -642,7 +643,8 @@ int cmd_import(const struct options *opt, const struct settings *set)
         goto out;
     if (repo_lock(set->dir, &lock) != 0)
         goto out;
-    if (catalog_open(set->catalog, CATALOG_CREATE, &ir.cat) != 0)
+    if (catalog_open(set->catalog, CATALOG_CREATE, &ir.cat) != 0 ||
+        recover_repository(ir.cat, set->dir) != 0)
         goto out;
 
     /* 2. the files: those named, or every dump in the repository the catalog does not know */

@@ -211,12 +211,9 @@ static int remove_backup(struct catalog *cat, const struct settings *set, struct
     struct timespec ts;
     char at[25];
 
-    /* 1. the file: only the plain name the catalog recorded, inside the repository */
+    /* 1. the row first, marked with the time and the rule: a crash after this leaves a
+     *    file that recovery deletes, never a 'complete' row without its file */
     bool present = file_present(set->dir, r->file_name);
-    if (present && fsutil_unlink(set->dir, r->file_name) != 0)
-        return -1;
-
-    /* 2. the row stays, marked with the time and the rule; the event says what happened */
     clock_gettime(CLOCK_REALTIME, &ts);
     time_iso_ms(&ts, at);
     char *detail = present ? xasprintf("%s removed: %s", r->file_name, rule)
@@ -224,6 +221,10 @@ static int remove_backup(struct catalog *cat, const struct settings *set, struct
     int rc = catalog_backup_retire(cat, r->id, present ? "pruned" : "missing", at, rule, detail);
     free(detail);
     if (rc != 0)
+        return -1;
+
+    /* 2. then the file: only the plain name the catalog recorded, inside the repository */
+    if (present && fsutil_unlink(set->dir, r->file_name) != 0)
         return -1;
     if (present) {
         pl->done[i] = OUT_PRUNED;

@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "progress.h"
 #include "reader.h"
+#include "recover.h"
 #include "repo.h"
 #include "resolve.h"
 #include "util.h"
@@ -194,19 +195,34 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
     int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, progress_tee_sink, &tee,
                          &pgvault_interrupted, &r);
     progress_free(tee.progress);
+    /* the bytes loaded must be the bytes verified: the file may have changed since */
+    if (rrc == 0 && (strcmp(r.checksum, rr->b.checksum ? rr->b.checksum : "") != 0 ||
+                     (int64_t)r.file_bytes != rr->b.size_bytes))
+        rrc = err_set(ERR_INTEGRITY,
+                      "backup file \"%s\" changed during the restore (checksum %s, the catalog "
+                      "says %s); the load was abandoned",
+                      rr->b.file_name, r.checksum, rr->b.checksum ? rr->b.checksum : "none");
     char *reason = rrc != 0 ? xstrdup(err_msg()) : NULL;
     enum err_class cls = err_class();
     err_clear();
+    /* stop psql BEFORE its input closes: at end of input it would commit */
     if (rrc != 0 || pgvault_interrupted)
         proc_kill(&p, SIGTERM);
     int wrc = proc_wait(&p);
-    if (pgvault_interrupted) {
-        err_clear();
+    char *psql_msg = wrc != 0 ? xstrdup(err_msg()) : NULL;
+    err_clear();
+    if (pgvault_interrupted)
         err_set(ERR_FAILED, "restore interrupted by a signal");
-    } else if (wrc == 0 && rrc != 0) {
-        err_set(cls, "%s", reason);
+    else if (rrc != 0)
+        err_set(cls, "%s", reason); /* we stopped psql: the reader's reason is the cause */
+    else if (wrc != 0) {
+        err_set(ERR_FAILED, "could not load backup %" PRId64 " into database \"%s\": %s", rr->b.id,
+                db, psql_msg);
+        err_hint("nothing was replaced; a missing role needs the @globals backup restored first "
+                 "(or a backup taken without --with-owners)");
     }
     free(reason);
+    free(psql_msg);
     if (wrc != 0 || rrc != 0 || pgvault_interrupted)
         goto out;
     rc = 0;
@@ -277,7 +293,8 @@ out:
 /* Creates db with the properties recorded at backup time (settings come after the load). */
 static int create_db(struct restore_run *rr, const char *db, const char *comment)
 {
-    return pg_create_database(rr->admin, db, rr->b.encoding, rr->b.collate, rr->b.ctype, comment);
+    return pg_create_database(rr->admin, db, rr->b.encoding, rr->b.collate, rr->b.ctype,
+                              rr->b.locale_provider, rr->b.icu_locale, comment);
 }
 
 static int apply_settings(struct restore_run *rr, const char *db)
@@ -301,6 +318,9 @@ static int drop_leftovers(struct restore_run *rr)
     int n = 0;
     int rc = pg_databases_with_comment(rr->admin, comment, &names, &n);
     for (int i = 0; rc == 0 && i < n; i++) {
+        /* the comment and the name together: never a database that merely carries it */
+        if (strncmp(names[i], "pgvault_tmp_", 12) != 0)
+            continue;
         log_info("dropping database \"%s\" left by an interrupted restore", names[i]);
         rc = pg_drop_database(rr->admin, names[i]);
     }
@@ -454,7 +474,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     /* 1. lock the repository (retention must not remove the file under us) */
     if (repo_lock(set->dir, &lock) != 0)
         goto out;
-    if (catalog_open(set->catalog, 0, &rr.cat) != 0)
+    if (catalog_open(set->catalog, 0, &rr.cat) != 0 || recover_repository(rr.cat, set->dir) != 0)
         goto out;
     if (pgtools_passfile_create(set->conn.password) != 0)
         goto out;

@@ -171,8 +171,21 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     int code = -1;
 
     /* 1. open the catalog (verify takes no repository lock: it only reads files) */
-    if (catalog_open(set->catalog, 0, &cat) != 0)
-        goto out;
+    bool record = true;
+    if (catalog_open(set->catalog, 0, &cat) != 0) {
+        /* read-only storage (a mounted copy of a repository) can still be verified */
+        char *why = xstrdup(err_msg());
+        err_clear();
+        if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0) {
+            err_clear();
+            err_set(ERR_FAILED, "%s", why);
+            free(why);
+            goto out;
+        }
+        log_warn("the catalog is read-only here: results will not be recorded (%s)", why);
+        free(why);
+        record = false;
+    }
     if (select_backups(cat, opt, set, &b, &n) != 0)
         goto out;
     if (n == 0) {
@@ -204,12 +217,13 @@ int cmd_verify(const struct options *opt, const struct settings *set)
         char at[25];
         clock_gettime(CLOCK_REALTIME, &now);
         time_iso_ms(&now, at);
-        if (rc == 0)
+        if (record && rc == 0)
             catalog_backup_verified(cat, b[i].id, at);
         char *detail =
             xasprintf("%s%s%s", opt->deep ? "deep: " : "", b[i].file_name, reason ? ": " : "");
         char *full = xasprintf("%s%s", detail, reason ? reason : "");
-        catalog_event(cat, "verify", b[i].id, rc == 0 ? "ok" : "failed", full);
+        if (record)
+            catalog_event(cat, "verify", b[i].id, rc == 0 ? "ok" : "failed", full);
         free(detail);
         free(full);
         err_clear();

@@ -134,6 +134,24 @@ int pg_dbinfo_read(struct pg *pg, struct pg_dbinfo *d)
     d->ctype = xstrdup(PQgetvalue(res, 0, 4));
     PQclear(res);
 
+    /* the locale provider (15+; the ICU locale column is datlocale from 17) */
+    if (d->server_version_num >= 150000) {
+        res = query(pg, "read the locale provider",
+                    d->server_version_num >= 170000
+                        ? "SELECT datlocprovider::text, datlocale FROM pg_catalog.pg_database"
+                          " WHERE datname = pg_catalog.current_database()"
+                        : "SELECT datlocprovider::text, daticulocale FROM pg_catalog.pg_database"
+                          " WHERE datname = pg_catalog.current_database()",
+                    0, NULL);
+        if (!res)
+            goto fail;
+        if (PQntuples(res) == 1) {
+            d->locale_provider = dup_or_null(res, 0, 0);
+            d->icu_locale = dup_or_null(res, 0, 1);
+        }
+        PQclear(res);
+    }
+
     /* ALTER DATABASE … SET (for all roles) */
     res = query(pg, "read database settings",
                 "SELECT pg_catalog.unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s"
@@ -190,6 +208,8 @@ void pg_dbinfo_free(struct pg_dbinfo *d)
     free(d->encoding);
     free(d->collate);
     free(d->ctype);
+    free(d->locale_provider);
+    free(d->icu_locale);
     for (int i = 0; i < d->nsettings; i++)
         free(d->settings[i]);
     free(d->settings);
@@ -273,13 +293,16 @@ int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *si
 }
 
 int pg_create_database(struct pg *pg, const char *name, const char *encoding, const char *collate,
-                       const char *ctype, const char *comment)
+                       const char *ctype, const char *locale_provider, const char *icu_locale,
+                       const char *comment)
 {
     struct sbuf sql = {0};
-    char *id = ident(pg, name), *e = NULL, *c = NULL, *t = NULL, *m = NULL;
+    char *id = ident(pg, name), *e = NULL, *c = NULL, *t = NULL, *m = NULL, *u = NULL;
     int rc = -1;
+    bool icu = locale_provider && strcmp(locale_provider, "i") == 0 && icu_locale;
     if (!id || (encoding && !(e = literal(pg, encoding))) ||
-        (collate && !(c = literal(pg, collate))) || (ctype && !(t = literal(pg, ctype))))
+        (collate && !(c = literal(pg, collate))) || (ctype && !(t = literal(pg, ctype))) ||
+        (icu && !(u = literal(pg, icu_locale))))
         goto out;
     sbuf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0", id);
     if (e)
@@ -288,6 +311,8 @@ int pg_create_database(struct pg *pg, const char *name, const char *encoding, co
         sbuf_printf(&sql, " LC_COLLATE %s", c);
     if (t)
         sbuf_printf(&sql, " LC_CTYPE %s", t);
+    if (u)
+        sbuf_printf(&sql, " LOCALE_PROVIDER icu ICU_LOCALE %s", u);
     if (command(pg, "create database", sql.data) != 0)
         goto out;
     if (comment) {
@@ -306,6 +331,7 @@ out:
     free(c);
     free(t);
     free(m);
+    free(u);
     return rc;
 }
 
@@ -340,36 +366,50 @@ int pg_databases_with_comment(struct pg *pg, const char *prefix, char ***names, 
     return 0;
 }
 
+/*
+ * Inside a transaction: "<alter_prefix> SET name FROM CURRENT" after a transaction-local
+ * set_config, so that list values keep their quoting and a setting such as
+ * default_transaction_read_only never touches this session.
+ */
+static int apply_setting(struct pg *pg, const char *alter_prefix, const char *setting)
+{
+    const char *eq = strchr(setting, '=');
+    if (!eq)
+        return 0;
+    char *name = xstrndup(setting, (size_t)(eq - setting));
+    const char *params[] = {name, eq + 1};
+    char *nid = ident(pg, name);
+    int rc = -1;
+    if (!nid)
+        goto out;
+    PGresult *res =
+        query(pg, "apply a setting", "SELECT pg_catalog.set_config($1, $2, true)", 2, params);
+    if (!res)
+        goto out;
+    PQclear(res);
+    char *alter = xasprintf("%s SET %s FROM CURRENT", alter_prefix, nid);
+    rc = command(pg, "apply a setting", alter);
+    free(alter);
+out:
+    free(nid);
+    free(name);
+    return rc;
+}
+
 int pg_apply_db_settings(struct pg *pg, const char *db, char *const *settings, int n)
 {
     char *dbid = ident(pg, db);
     if (!dbid)
         return -1;
-    int rc = -1;
-    for (int i = 0; i < n; i++) {
-        const char *eq = strchr(settings[i], '=');
-        if (!eq)
-            continue;
-        char *name = xstrndup(settings[i], (size_t)(eq - settings[i]));
-        const char *params[] = {name, eq + 1};
-        char *nid = ident(pg, name);
-        PGresult *res = nid ? query(pg, "apply database setting",
-                                    "SELECT pg_catalog.set_config($1, $2, false)", 2, params)
-                            : NULL;
-        PQclear(res);
-        char *alter = nid ? xasprintf("ALTER DATABASE %s SET %s FROM CURRENT", dbid, nid) : NULL;
-        char *reset = nid ? xasprintf("RESET %s", nid) : NULL;
-        int ok = res && command(pg, "apply database setting", alter) == 0 &&
-                 command(pg, "reset setting", reset) == 0;
-        free(alter);
-        free(reset);
-        free(nid);
-        free(name);
-        if (!ok)
-            goto out;
-    }
-    rc = 0;
-out:
+    char *prefix = xasprintf("ALTER DATABASE %s", dbid);
+    int rc = command(pg, "apply database settings", "BEGIN");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = apply_setting(pg, prefix, settings[i]);
+    if (rc == 0)
+        rc = command(pg, "apply database settings", "COMMIT");
+    else
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+    free(prefix);
     free(dbid);
     return rc;
 }
@@ -393,6 +433,98 @@ int pg_terminate_sessions(struct pg *pg, const char *db, int *terminated)
     return 0;
 }
 
+/*
+ * Inside the swap transaction: the restored database takes over what the replaced one
+ * was as an object (owner, connection limit, comment, privileges, per-role settings);
+ * a restored database that replaces nothing loses the temporary comment.
+ */
+static int copy_identity(struct pg *pg, const char *from, const char *to, bool from_exists)
+{
+    char *t = ident(pg, to);
+    struct sbuf sql = {0};
+    PGresult *res = NULL;
+    int rc = -1;
+    const char *params[] = {from};
+    if (!t)
+        goto out;
+    if (!from_exists) {
+        sbuf_printf(&sql, "COMMENT ON DATABASE %s IS NULL", t);
+        rc = command(pg, "clear the temporary comment", sql.data);
+        goto out;
+    }
+    res = query(pg, "read the replaced database",
+                "SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.datdba)),"
+                " d.datconnlimit, pg_catalog.quote_literal("
+                "  pg_catalog.shobj_description(d.oid, 'pg_database')),"
+                " d.datacl IS NOT NULL FROM pg_catalog.pg_database d WHERE d.datname = $1",
+                1, params);
+    if (!res || PQntuples(res) != 1)
+        goto out;
+    sbuf_printf(&sql, "ALTER DATABASE %s OWNER TO %s", t, PQgetvalue(res, 0, 0));
+    if (command(pg, "keep the owner", sql.data) != 0)
+        goto out;
+    sql.len = 0;
+    sbuf_printf(&sql, "ALTER DATABASE %s CONNECTION LIMIT %s", t, PQgetvalue(res, 0, 1));
+    if (command(pg, "keep the connection limit", sql.data) != 0)
+        goto out;
+    sql.len = 0;
+    sbuf_printf(&sql, "COMMENT ON DATABASE %s IS %s", t,
+                PQgetisnull(res, 0, 2) ? "NULL" : PQgetvalue(res, 0, 2));
+    if (command(pg, "keep the comment", sql.data) != 0)
+        goto out;
+    bool has_acl = PQgetvalue(res, 0, 3)[0] == 't';
+    PQclear(res);
+    res = NULL;
+
+    /* privileges: the replaced database's ACL, entry by entry */
+    if (has_acl) {
+        sql.len = 0;
+        sbuf_printf(&sql, "REVOKE ALL ON DATABASE %s FROM PUBLIC", t);
+        if (command(pg, "keep the privileges", sql.data) != 0)
+            goto out;
+        res = query(pg, "read the privileges",
+                    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident("
+                    " pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
+                    " a.is_grantable FROM pg_catalog.pg_database d,"
+                    " pg_catalog.aclexplode(d.datacl) a WHERE d.datname = $1",
+                    1, params);
+        if (!res)
+            goto out;
+        for (int i = 0; i < PQntuples(res); i++) {
+            sql.len = 0;
+            sbuf_printf(&sql, "GRANT %s ON DATABASE %s TO %s%s", PQgetvalue(res, i, 1), t,
+                        PQgetvalue(res, i, 0),
+                        PQgetvalue(res, i, 2)[0] == 't' ? " WITH GRANT OPTION" : "");
+            if (command(pg, "keep the privileges", sql.data) != 0)
+                goto out;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+
+    /* ALTER ROLE … IN DATABASE … SET */
+    res = query(pg, "read per-role settings",
+                "SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(s.setrole)),"
+                " pg_catalog.unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s"
+                " JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase"
+                " WHERE d.datname = $1 AND s.setrole <> 0",
+                1, params);
+    if (!res)
+        goto out;
+    for (int i = 0; i < PQntuples(res); i++) {
+        sql.len = 0;
+        sbuf_printf(&sql, "ALTER ROLE %s IN DATABASE %s", PQgetvalue(res, i, 0), t);
+        if (apply_setting(pg, sql.data, PQgetvalue(res, i, 1)) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    sbuf_free(&sql);
+    free(t);
+    return rc;
+}
+
 int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, const char *old_name,
                       bool target_exists, int *terminated)
 {
@@ -411,6 +543,7 @@ int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, cons
         bool ok = (!target_exists || (pg_terminate_sessions(pg, target, &killed) == 0 &&
                                       command(pg, "rename the old database", r1) == 0)) &&
                   command(pg, "rename the restored database", r2) == 0 &&
+                  copy_identity(pg, old_name, target, target_exists) == 0 &&
                   command(pg, "commit the swap", "COMMIT") == 0;
         *terminated += killed;
         if (ok)

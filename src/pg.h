@@ -25,6 +25,8 @@ struct pg_dbinfo {
     char *encoding;
     char *collate;
     char *ctype;
+    char *locale_provider; /* 'c' or 'i' (PostgreSQL 15+), NULL before */
+    char *icu_locale;
     char **settings; /* "name=value" from ALTER DATABASE … SET (database-wide, any role) */
     int nsettings;
     struct pg_table *tables;
@@ -58,7 +60,8 @@ int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *si
 /* CREATE DATABASE name TEMPLATE template0 with the given properties (NULL = server
  * default), then COMMENT ON DATABASE with comment (if not NULL). */
 int pg_create_database(struct pg *pg, const char *name, const char *encoding, const char *collate,
-                       const char *ctype, const char *comment);
+                       const char *ctype, const char *locale_provider, const char *icu_locale,
+                       const char *comment);
 
 /* DROP DATABASE IF EXISTS name WITH (FORCE). */
 int pg_drop_database(struct pg *pg, const char *name);

@@ -97,14 +97,16 @@ static char **child_env(const char *const extra[])
         m++;
     char **env = xmalloc((n + m + 1) * sizeof(*env));
     for (size_t i = 0; i < n; i++) {
-        bool drop = same_name(environ[i], "PGPASSWORD");
+        /* passwords reach children only through a passfile */
+        bool drop = same_name(environ[i], "PGPASSWORD") || same_name(environ[i], "DB_PASSWORD");
         for (size_t j = 0; j < m && !drop; j++)
             drop = same_name(environ[i], extra[j]);
         if (!drop)
             env[k++] = environ[i];
     }
     for (size_t j = 0; j < m; j++)
-        if (strchr(extra[j], '=') && !same_name(extra[j], "PGPASSWORD"))
+        if (strchr(extra[j], '=') && !same_name(extra[j], "PGPASSWORD") &&
+            !same_name(extra[j], "DB_PASSWORD"))
             env[k++] = (char *)extra[j];
     env[k] = NULL;
     return env;

@@ -75,6 +75,13 @@ static int recover_rows(struct catalog *cat, const char *dir, const char *host)
 
         char *partial = xasprintf("%s" PARTIAL_SUFFIX, b->file_name);
         bool removed = remove_partial(dir, partial);
+        /* killed between the rename and the catalog update: the file was never catalogued
+         * complete, so it is a leftover too (the name was free when the run chose it) */
+        if (!removed && remove_partial(dir, b->file_name)) {
+            free(partial);
+            partial = xstrdup(b->file_name);
+            removed = true;
+        }
         char *error = xasprintf("interrupted (process %" PRId64 " on %s is gone)", b->pid, bhost);
         char *detail =
             xasprintf("backup %" PRId64 " of \"%s\" marked failed: %s%s%s", b->id, b->db_name,
@@ -98,6 +105,35 @@ out:
     return rc;
 }
 
+/*
+ * Prune marks a row 'pruned' before it deletes the file, so that a crash in between
+ * never leaves a 'complete' row without its file; the file such a crash leaves is
+ * deleted here.
+ */
+static void remove_if_pruned(struct catalog *cat, const char *dir, const char *name)
+{
+    char *db = NULL;
+    time_t when;
+    bool gz;
+    if (naming_parse_file(name, &db, &when, &gz) != 0)
+        return;
+    free(db);
+    struct backup_rec b;
+    if (catalog_backup_by_file(cat, name, &b) != 0) {
+        err_clear();
+        return;
+    }
+    if (strcmp(b.status, "pruned") == 0 && fsutil_unlink(dir, name) == 0) {
+        char *detail = xasprintf("removed file %s of pruned backup", name);
+        log_info("recovered: %s", detail);
+        if (catalog_event(cat, "recover", b.id, "ok", detail) != 0)
+            log_warn("%s", err_msg());
+        free(detail);
+    }
+    err_clear();
+    backup_rec_free(&b);
+}
+
 /* Removes partial files that no running row explains. */
 static int recover_strays(struct catalog *cat, const char *dir, const char *host)
 {
@@ -114,8 +150,10 @@ static int recover_strays(struct catalog *cat, const char *dir, const char *host
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!recover_is_partial_name(e->d_name))
+        if (!recover_is_partial_name(e->d_name)) {
+            remove_if_pruned(cat, dir, e->d_name);
             continue;
+        }
         bool ours = false;
         for (size_t i = 0; i < n && !ours; i++) {
             size_t flen = strlen(rows[i].file_name);
@@ -148,6 +186,14 @@ int recover_repository(struct catalog *cat, const char *dir)
     if (recover_rows(cat, dir, host) != 0)
         return -1;
 
-    /* 2. partial files without such a row */
+    /* 2. restores that a killed process left 'running' */
+    struct timespec now;
+    char at[25];
+    clock_gettime(CLOCK_REALTIME, &now);
+    time_iso_ms(&now, at);
+    if (catalog_restores_interrupted(cat, at) != 0)
+        return -1;
+
+    /* 3. partial files without such a row, and files of pruned rows */
     return recover_strays(cat, dir, host);
 }

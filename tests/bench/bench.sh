@@ -332,7 +332,6 @@ for ((r = 1; r <= runs; r++)); do
         measure verify "$ds" "cat FILE > /dev/null" "$r" "$f" bash -c 'cat "$1" >/dev/null' _ "$f"
         measure verify "$ds" "xxh128sum FILE" "$r" "$f" bash -c 'xxh128sum "$1" >/dev/null' _ "$f"
         measure verify "$ds" "pgvault verify --deep" "$r" "$f" "$PGV" verify -d "$WORK/keep-$ds" --deep "${KEEP_ID[$ds]}"
-        measure verify "$ds" "gzip -t FILE" "$r" "$f" gzip -t "$f"
     done
 done
 log "verify done"
@@ -348,6 +347,15 @@ for ((r = 1; r <= runs; r++)); do
         f=${KEEP_FILE[$ds]}
         measure restore "$ds" "pgvault restore -f (swap)" "$r" - \
             "$PGV" restore -d "$WORK/keep-$ds" -f "${KEEP_ID[$ds]}"
+        # pgvault 6b75647 leaves its "temporary restore" comment on the database it swapped
+        # in, so the NEXT restore takes the live database for a leftover and drops it.
+        # Report it, and clear the comment (not timed) so that every run measures a restore.
+        cmt=$("$PSQL" -X -At -d postgres -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '${DB[$ds]}'")
+        if [[ "$cmt" == "pgvault: temporary restore"* ]]; then
+            grep -q '^restore_comment_left=' "$FACTS" || fact restore_comment_left "$cmt"
+            "$PSQL" -X -q -d postgres -c "COMMENT ON DATABASE \"${DB[$ds]}\" IS NULL"
+        fi
+        dbexists "${DB[$ds]}" || die "database ${DB[$ds]} is gone after pgvault restore"
         bdb=pgvbench_gunzip
         if dbexists "$bdb"; then "$PSQL" -X -q -d postgres -c "DROP DATABASE \"$bdb\" WITH (FORCE)"; fi
         created_dbs+=("$bdb")

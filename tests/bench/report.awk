@@ -28,6 +28,7 @@ function mb(x) { return x == "NA" ? "n/a" : sprintf("%.0f", x / 1000000) }
 function ratio(a, b) { return (a == "NA" || b == "NA" || b == 0) ? "n/a" : sprintf("%.2f", a / b) }
 function pct(a, b) { return (a == "NA" || b == "NA" || b == 0) ? "n/a" : sprintf("%+.1f %%", (a / b - 1) * 100) }
 function verdict(ok) { return ok ? "**met**" : "**not met**" }
+function esc(s) { gsub(/\|/, "\\|", s); return s }
 
 # the median of column col over the runs of (section, ds, variant); sets MIN, MAX
 function m(s, d, v, col,    key) {
@@ -138,7 +139,7 @@ END {
             w = m("backup", d, v, "wall")
             sz = m("backup", d, v, "size")
             own = v ~ /^pgvault/ ? f1(m("backup", d, v, "self_cpu")) : "–"
-            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", v, wallcell("backup", d, v), ratio(w, wa), ratio(w, wc), (w == "NA" ? "n/a" : sprintf("%.0f", raw / w / 1e6)), mb(sz), (sz == "NA" ? "–" : pct(sz, gz)), own, f1(m("backup", d, v, "tree_cpu")), f1(m("backup", d, v, "srv_cpu")), foreign("backup", d, v), rsscell("backup", d, v)
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", esc(v), wallcell("backup", d, v), ratio(w, wa), ratio(w, wc), (w == "NA" ? "n/a" : sprintf("%.0f", raw / w / 1e6)), mb(sz), (sz == "NA" ? "–" : pct(sz, gz)), own, f1(m("backup", d, v, "tree_cpu")), f1(m("backup", d, v, "srv_cpu")), foreign("backup", d, v), rsscell("backup", d, v)
             W[d, v] = w; SZ[d, v] = sz; OWN[d, v] = m("backup", d, v, "self_cpu")
         }
         printf "| zlib -6 alone, 1 core (reference) | – | – | – | %s | %s | %s | %s (deflate only) | – | – | – | – |\n", (zcpu[d, 6] == "NA" ? "n/a" : sprintf("%.0f", raw / zcpu[d, 6] / 1e6)), mb(zsize[d, 6]), pct(zsize[d, 6], gz), f1(zcpu[d, 6])
@@ -166,7 +167,7 @@ END {
         d = kv[1]; v = kv[2]
         w = m("verify", d, v, "wall"); sz = m("verify", d, v, "size")
         wcat = m("verify", d, "cat FILE > /dev/null", "wall")
-        printf "| %s | %s | %s | %s | %s | %s |\n", d, v, wallcell("verify", d, v), (w == "NA" || w == 0 ? "n/a" : sprintf("%.0f", sz / w / 1e6)), ratio(wcat, w), rsscell("verify", d, v)
+        printf "| %s | %s | %s | %s | %s | %s |\n", d, esc(v), wallcell("verify", d, v), (w == "NA" || w == 0 ? "n/a" : sprintf("%.0f", sz / w / 1e6)), ratio(wcat, w), rsscell("verify", d, v)
         W[d, v] = w
     }
     print ""
@@ -186,7 +187,7 @@ END {
         w = m("restore", d, v, "wall")
         wb = m("restore", d, "createdb; gunzip -c | psql", "wall")
         own = v ~ /^pgvault/ ? f1(m("restore", d, v, "self_cpu")) : "–"
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, v, wallcell("restore", d, v), ratio(w, wb), own, f1(m("restore", d, v, "tree_cpu")), f1(m("restore", d, v, "srv_cpu")), foreign("restore", d, v), rsscell("restore", d, v)
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, esc(v), wallcell("restore", d, v), ratio(w, wb), own, f1(m("restore", d, v, "tree_cpu")), f1(m("restore", d, v, "srv_cpu")), foreign("restore", d, v), rsscell("restore", d, v)
         W[d, v] = w
     }
     for (oi = 1; oi <= norder["extra"]; oi++) {
@@ -194,6 +195,8 @@ END {
         printf "\nCount checks alone on %s (`SELECT count(*)` of every table, once): %s s.", kv[1], f2(m("extra", kv[1], kv[2], "wall"))
     }
     print "\n"
+    if ("restore_comment_left" in fact)
+        printf "**Warning:** after a successful swap the restored database still carries the comment \"%s\", which makes the next restore of the same database drop it as a leftover of an interrupted restore (the benchmark cleared the comment after each run).\n\n", fact["restore_comment_left"]
 
     printf "## Catalog of %s backups\n\n", fact["catalog_rows"]
     printf "A copy of a real catalog (%s MB with its per-table rows and events).\n\n", mb(fact["catalog_bytes"])

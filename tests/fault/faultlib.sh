@@ -93,6 +93,7 @@ try() {
     rc=$?
     set -e
     [[ -z "$saved" ]] || eval "$saved"
+    # shellcheck disable=SC2034 # read by the caller
     TRY_RC=$rc
     return 0
 }
@@ -373,6 +374,7 @@ run_shim() {
     else
         RC=$?
     fi
+    # shellcheck disable=SC2034 # read by the caller
     OUT=$(cat "$out")
     ERR=$(cat "$err")
     if [[ $RC -eq 124 ]]; then

@@ -37,6 +37,7 @@ if ! "$cc" -fsanitize=fuzzer "$probe" -o "$out/probe" 2>/dev/null; then
     exit 0
 fi
 
+# shellcheck disable=SC2054 # the commas belong to -fsanitize=
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -D_GNU_SOURCE -DPGVAULT_VERSION='"fuzz"' -DPGVAULT_SYSCONFDIR='"/nonexistent"'
        -I"$src/src")

@@ -35,7 +35,7 @@ iteration() {
     run_shim FAILSHIM_OP=write,pwrite,fsync,rename FAILSHIM_MATCH="$REPO" \
         FAILSHIM_NTH="$n" FAILSHIM_ACTION=kill -- backup -d "$REPO" --db "$DB" -j 2
     if [[ $RC -eq 0 ]]; then
-        echo done >"$SCRATCH/iter.state"
+        echo "done" >"$SCRATCH/iter.state"
         no_partial "$REPO" "N=$n (not killed)"
         no_running "$REPO" "N=$n (not killed)"
         complete_sane "$REPO" "N=$n (not killed)"

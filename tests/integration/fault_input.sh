@@ -78,7 +78,7 @@ case_config_numbers() {
             $'\v5' $'\f5' '"5"x' '""')
         for v in "${values[@]}"; do
             printf '# pgvault\n\n%s = %s\n' "$key" "$v" >"$conf"
-            try config_value_refused "$key" "$v" "$conf"
+            try config_value_refused "$key" "$v" "$conf" 2>/dev/null
             [[ $TRY_RC -eq 0 ]] || bad+=("$key = [$(printf '%q' "$v")]")
         done
     done
@@ -130,6 +130,7 @@ case_conflicts() {
 
 # encode NAME: the file-name form of a database name (SPEC section 1).
 encode() {
+    # shellcheck disable=SC2016 # python, not shell
     python3 -c '
 import sys
 b = sys.argv[1].encode()
@@ -160,6 +161,7 @@ one_name() {
     local file enc
     file=$(catalog_q "$HOSTILE_REPO" "SELECT file_name FROM backups ORDER BY id DESC LIMIT 1")
     enc=$(encode "$name")
+    # shellcheck disable=SC2016 # a sed expression
     assert_match "$file" "^$(printf '%s' "$enc" | sed 's/[][\.*^$(){}?+|/]/\\&/g')_[0-9]{8}_[0-9]{6}(_[0-9]+)?\\.sql\\.gz\$" \
         "file name of database [$name]"
     [[ "$file" != */* && "$file" != -* && "$file" != .* && "$file" != *$'\n'* ]] ||

@@ -122,10 +122,10 @@ case_signal_backup() {
     after_backup_failure "SIG$1 mid-backup"
 }
 
-# start_restore_big [ARGS…]: a restore of the reference backup of $BIG over $BIG in the
+# start_restore_big: a restore of the reference backup of $BIG over $BIG in the
 # background, until the load into the temporary database is under way; PSQL_PID.
 start_restore_big() {
-    start_pgvault restore -d "$REPO" -f "$@" "$BIG_ID"
+    start_pgvault restore -d "$REPO" -f "$BIG_ID"
     wait_for "the COPY into the temporary database" 90 copy_running
     PSQL_PID=$(child_pid "$BG_PID" psql)
     [[ -n "$PSQL_PID" ]] || fail "no psql child of pgvault $BG_PID"
