@@ -38,7 +38,9 @@
  *
  * Built without sanitizers: it must not depend on the runtime it is preloaded beside.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
