@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "pdeflate.h"
+#include "reader.h"
 #include "util.h"
 
 #define READ_CHUNK (1u << 20)
@@ -160,37 +161,10 @@ out:
 int pipeline_hash_file(const char *path, char out[33], uint64_t *size,
                        volatile sig_atomic_t *cancel)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return err_sys(errno, "could not open file \"%s\"", path);
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    int rc = -1;
-    unsigned char *buf = xmalloc(READ_CHUNK);
-    XXH3_state_t *h = XXH3_createState();
-    XXH3_128bits_reset(h);
-    *size = 0;
-    for (;;) {
-        if (cancel && *cancel) {
-            err_set(ERR_FAILED, "interrupted");
-            goto out;
-        }
-        ssize_t n = read(fd, buf, READ_CHUNK);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            err_sys(errno, "could not read file \"%s\"", path);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        XXH3_128bits_update(h, buf, (size_t)n);
-        *size += (uint64_t)n;
-    }
-    hex128(XXH3_128bits_digest(h), out);
-    rc = 0;
-out:
-    XXH3_freeState(h);
-    free(buf);
-    close(fd);
-    return rc;
+    struct reader_result r;
+    if (reader_run(path, false, NULL, NULL, cancel, &r) != 0)
+        return -1;
+    memcpy(out, r.checksum, 33);
+    *size = r.file_bytes;
+    return 0;
 }
