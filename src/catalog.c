@@ -196,6 +196,12 @@ out:
 static int prepare_file(const char *path, int flags)
 {
     struct stat sb;
+    /* nothing follows a symlink out of the repository: the catalog is a file itself */
+    if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        err_set(ERR_FAILED, "catalog \"%s\" is a symbolic link; refusing to follow it", path);
+        err_hint("point --catalog at the real file if it lives elsewhere");
+        return -1;
+    }
     if (stat(path, &sb) == 0)
         return 0;
     if (errno != ENOENT)

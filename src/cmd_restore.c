@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
+#include "naming.h"
 #include "output.h"
 #include "pg.h"
 #include "pgtools.h"
@@ -82,6 +84,15 @@ static char *temp_comment(const char *target)
 /* 1. the checksum and size of the file equal the catalog's, before anything else */
 static int check_file(struct restore_run *rr)
 {
+    struct stat st;
+    if (lstat(rr->path, &st) != 0 && errno == ENOENT)
+        return err_set(ERR_INTEGRITY, "backup file \"%s\" is missing; no database was touched",
+                       rr->b.file_name);
+    if (lstat(rr->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return err_set(ERR_INTEGRITY,
+                       "backup file \"%s\" is not a regular file (a symbolic link?); no database "
+                       "was touched",
+                       rr->b.file_name);
     struct reader_result r;
     char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): checksum", rr->target, rr->b.id);
     struct progress_tee tee = {
@@ -490,6 +501,11 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     }
     bool globals = strcmp(rr.b.db_name, GLOBALS_DB) == 0;
     rr.path = path_join(set->dir, rr.b.file_name);
+    if (opt->target && !naming_db_ok(opt->target)) {
+        err_set(ERR_USAGE, "database name \"%.63s…\" is longer than 63 bytes", opt->target);
+        err_hint("PostgreSQL would truncate it to another name");
+        goto out;
+    }
     rr.target = xstrdup(opt->target ? opt->target : rr.b.db_name);
     rr.mode = globals ? "globals" : opt->in_place ? "in-place" : opt->target ? "target" : "swap";
     uint64_t tag = name_tag(rr.target);

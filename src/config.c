@@ -300,6 +300,13 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
         pw = fv.password;
     s->conn.password = pw && *pw ? xstrdup(pw) : NULL;
 
+    /* a name PostgreSQL would truncate (NAMEDATALEN 64) means another database */
+    if (s->conn.dbname && strlen(s->conn.dbname) > 63) {
+        err_set(ERR_USAGE, "database name \"%.63s…\" is longer than 63 bytes", s->conn.dbname);
+        err_hint("PostgreSQL would truncate it and reach another database");
+        goto fail;
+    }
+
     /* 3. repository and catalog */
     s->dir = pick(opt->dir, env, "BACKUP_DIR", NULL, fv.dir);
     if (!s->dir)

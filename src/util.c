@@ -170,8 +170,8 @@ int parse_int(const char *s, long min, long max, long *out)
     long v = strtol(s, &end, 10);
     if (errno || *end != '\0' || end == s || v < min || v > max)
         return -1;
-    /* strtol accepts leading spaces and '+'; a number option should not */
-    if (s[0] == ' ' || s[0] == '\t' || s[0] == '+')
+    /* strtol accepts leading white space of any kind and '+'; a number should not */
+    if (!(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
         return -1;
     *out = v;
     return 0;

@@ -238,7 +238,9 @@ expect_error_line "diff with one backup"
 OLD=$SCRATCH/old
 cp -a "$REPO" "$OLD"
 sqlite3 "$OLD/catalog.db" "DROP VIEW latest_backups; DROP VIEW table_history;
-    DROP VIEW restore_history; DROP VIEW database_summary; PRAGMA user_version = 1"
+    DROP VIEW restore_history; DROP VIEW database_summary;
+    ALTER TABLE backups DROP COLUMN locale_provider; ALTER TABLE backups DROP COLUMN icu_locale;
+    PRAGMA user_version = 1"
 run_pgvault query -d "$OLD" --json "SELECT id FROM latest_backups"
 expect_rc 0 "query of a version 1 catalog"
 json_assert "query of a version 1 catalog" "assert d == [{'id': $id2}]"

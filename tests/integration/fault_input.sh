@@ -183,6 +183,9 @@ case_hostile_names() {
     local n63 t63
     n63=$(printf 'n%.0s' {1..60})_63
     t63=$(printf 't%.0s' {1..60})_63
+    # a short directory: the names must stay within 63 bytes (longer ones are refused)
+    local PWN
+    PWN=$(mktemp -d /tmp/pwn.XXXXXX)
     local -a names=(
         "a\"; DROP DATABASE $VICTIM; --"
         "../x"
@@ -192,7 +195,7 @@ case_hostile_names() {
         "my db  with spaces "
         "ünï€ode_数据库"
         $'line1\nline2'
-        "\$(touch $SCRATCH/pwned_db)"
+        "\$(touch $PWN/d)"
         ".hidden"
         "'quoted' \\back\\slash %41"
         "$n63"
@@ -206,7 +209,7 @@ case_hostile_names() {
         "r my db  with spaces "
         "r_ünï€ode_数据库"
         $'r\nline2'
-        "\$(touch $SCRATCH/pwned_target)"
+        "\$(touch $PWN/t)"
         ".r"
         "r 'quoted' \\back\\slash %41"
         "$t63"
@@ -218,7 +221,8 @@ case_hostile_names() {
         [[ $TRY_RC -eq 0 ]] || fail "database [${names[$i]}] (above)"
     done
     assert_ne "$(db_oid "$VICTIM")" "" "the victim database"
-    [[ ! -e "$SCRATCH/pwned_db" && ! -e "$SCRATCH/pwned_target" ]] || fail "a database name ran a command"
+    [[ ! -e "$PWN/d" && ! -e "$PWN/t" ]] || fail "a database name ran a command"
+    rm -rf "$PWN"
     local left
     left=$(find "$SCRATCH" -mindepth 1 -maxdepth 2 \( -name 'x_*' -o -name 'r_*' \) -newer "$HOSTILE_REPO" -print)
     [[ -z "$left" ]] || fail "files outside the repository: $left"

@@ -26,12 +26,19 @@ CREATE TABLE s (id int PRIMARY KEY, v text);
 INSERT INTO s SELECT g, 'v' || g FROM generate_series(1, 200) g;
 SQL
 
-MOUNTS=()
+# The mounts a case made (cases run in subshells: the list is a file), unmounted when the
+# test ends, before the scratch directory is removed.
+track_mount() {
+    echo "$1" >>"$SCRATCH/.mounts"
+}
 cleanup_mounts() {
     local m
-    for m in ${MOUNTS[@]+"${MOUNTS[@]}"}; do
-        umount -l "$m" 2>/dev/null || true
-    done
+    [[ -f "$SCRATCH/.mounts" ]] || return 0
+    while read -r m; do
+        if mountpoint -q "$m" 2>/dev/null; then
+            umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+        fi
+    done < <(tac "$SCRATCH/.mounts")
 }
 at_exit cleanup_mounts
 
@@ -73,7 +80,7 @@ case_disk_full() {
     local mnt=$SCRATCH/full
     mkdir -p "$mnt"
     mount -t tmpfs -o size=2m,mode=0700 tmpfs "$mnt"
-    MOUNTS+=("$mnt")
+    track_mount "$mnt"
     REPO=$mnt/repo
     run_pgvault backup -d "$REPO" --db "$SMALL"
     expect_rc 0 "backup of the small database on the tmpfs"
@@ -105,7 +112,7 @@ case_readonly_repo() {
     local before
     before=$(sqlite3 "$src/repo/catalog.db" .dump | md5sum)
     mount --bind "$src" "$mnt"
-    MOUNTS+=("$mnt")
+    track_mount "$mnt"
     mount -o remount,bind,ro "$mnt"
     if touch "$mnt/repo/x" 2>/dev/null; then
         fail "the read-only bind mount is writable"
@@ -135,7 +142,7 @@ case_readonly_readers() {
     run_pgvault backup -d "$src/repo" --db "$SMALL"
     expect_rc 0 "backup before the repository turns read-only"
     mount --bind "$src" "$mnt"
-    MOUNTS+=("$mnt")
+    track_mount "$mnt"
     mount -o remount,bind,ro "$mnt"
     run_pgvault list -d "$mnt/repo"
     expect_rc 0 "list on a read-only repository"
