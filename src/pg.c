@@ -16,9 +16,17 @@ static const char *pg_message(PGconn *conn)
 {
     static _Thread_local char buf[512];
     snprintf(buf, sizeof(buf), "%s", conn ? PQerrorMessage(conn) : "out of memory");
-    for (char *p = buf; *p; p++)
-        if (*p == '\n')
-            *p = p[1] ? ' ' : '\0';
+    /* one line: line breaks and tabs become single spaces */
+    char *w = buf;
+    for (char *p = buf; *p; p++) {
+        char c = (*p == '\n' || *p == '\t') ? ' ' : *p;
+        if (c == ' ' && (w == buf || w[-1] == ' '))
+            continue;
+        *w++ = c;
+    }
+    while (w > buf && w[-1] == ' ')
+        w--;
+    *w = '\0';
     return buf;
 }
 
@@ -47,7 +55,8 @@ int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out
     /* expand_dbname = 0: a database named "host=x" is a name, not a connection string */
     PGconn *conn = PQconnectdbParams(keys, vals, 0);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        err_set(ERR_CONNECT, "could not connect to database: %s", pg_message(conn));
+        const char *name = conn && PQdb(conn) ? PQdb(conn) : "";
+        err_set(ERR_CONNECT, "could not connect to database \"%s\": %s", name, pg_message(conn));
         PQfinish(conn);
         return -1;
     }
