@@ -62,7 +62,7 @@ static void now_iso(char buf[25])
 /* 64-bit FNV-1a: a short, stable tag for a target name in temporary database names. */
 static uint64_t name_tag(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 14695981039346656037ULL; /* FNV offset basis */
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ULL;

@@ -302,7 +302,10 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
 
     /* a name PostgreSQL would truncate (NAMEDATALEN 64) means another database */
     if (s->conn.dbname && strlen(s->conn.dbname) > 63) {
-        err_set(ERR_USAGE, "database name \"%.63s…\" is longer than 63 bytes", s->conn.dbname);
+        const char *db_env = env_get(env, "DB_NAME");
+        const char *from = opt->db ? "--db" : db_env && *db_env ? "DB_NAME" : path;
+        err_set(ERR_USAGE, "database name \"%.63s…\" (from %s) is longer than 63 bytes",
+                s->conn.dbname, from);
         err_hint("PostgreSQL would truncate it and reach another database");
         goto fail;
     }

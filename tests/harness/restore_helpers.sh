@@ -16,10 +16,25 @@ pgvault_dbs() {
 # The ones that existed before this test started (other tests' business).
 _PGV_DBS_BEFORE=$(pgvault_dbs)
 
-# new_pgvault_dbs: those that appeared since this test started.
+# pgv_tag NAME: the 16-hex tag pgvault puts in the temporary and replaced databases'
+# names for target NAME (64-bit FNV-1a of its bytes; bash arithmetic wraps mod 2^64).
+pgv_tag() {
+    local h=-3750763034362895579 b # 14695981039346656037 as a signed 64-bit number
+    for b in $(printf '%s' "$1" | od -An -v -tu1); do
+        h=$(((h ^ b) * 1099511628211))
+    done
+    printf '%016x\n' "$h"
+}
+
+# new_pgvault_dbs: those that appeared since this test started, for this test's own
+# databases (other tests running at the same time restore theirs).
 new_pgvault_dbs() {
+    local tags="" d
+    for d in "${_TEST_DBS[@]}"; do
+        tags+="$(pgv_tag "$d")|"
+    done
     comm -13 <(printf '%s\n' "$_PGV_DBS_BEFORE" | LC_ALL=C sort) \
-        <(pgvault_dbs | LC_ALL=C sort) | grep -v '^$' || true
+        <(pgvault_dbs | LC_ALL=C sort) | grep -E "_(${tags%|})(_|\$)" || true
 }
 
 # expect_no_leftover_dbs WHAT: no pgvault_tmp_* / pgvault_old_* database appeared.

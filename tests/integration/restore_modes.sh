@@ -135,7 +135,7 @@ expect_rc 0 "restore --keep-old"
 after=$(psql_q postgres "SELECT datname FROM pg_database ORDER BY 1")
 # only pgvault's names: other tests create and drop databases at the same time
 kept=$(comm -13 <(printf '%s\n' "$before" | LC_ALL=C sort) <(printf '%s\n' "$after" | LC_ALL=C sort) |
-    grep '^pgvault_old_' || true)
+    grep "^pgvault_old_$(pgv_tag "$DB")_" || true)
 for k in $kept; do register_db "$k"; done
 [[ $(printf '%s\n' "$kept" | grep -c .) -eq 1 ]] ||
     fail "restore --keep-old: expected exactly one new database, got [$kept]"
