@@ -216,9 +216,15 @@ db_fingerprint() {
     printf '%s\n' "$out"
 }
 
-# temp_dbs: pgvault's temporary restore databases that exist.
+# temp_dbs TARGET…: pgvault's temporary and replaced databases for these restore targets
+# (other tests restore theirs at the same time).
 temp_dbs() {
-    psql_q postgres "SELECT string_agg(datname, ' ') FROM pg_database WHERE datname LIKE 'pgvault\\_tmp\\_%' OR datname LIKE 'pgvault\\_old\\_%'"
+    local re="" t
+    for t in "$@"; do
+        re+="$(pgv_tag "$t")|"
+    done
+    psql_q postgres "SELECT string_agg(datname, ' ') FROM pg_database
+                     WHERE datname ~ '^pgvault_(tmp|old)_(${re%|})(_|\$)'"
 }
 
 # --- background runs --------------------------------------------------------------------

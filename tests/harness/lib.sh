@@ -179,6 +179,16 @@ psql_script() {
     "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$@" -d "$db" -f -
 }
 
+# pgv_tag NAME: the 16-hex tag pgvault puts in the temporary and replaced databases'
+# names for target NAME (64-bit FNV-1a of its bytes; bash arithmetic wraps mod 2^64).
+pgv_tag() {
+    local h=-3750763034362895579 b # 14695981039346656037 as a signed 64-bit number
+    for b in $(printf '%s' "$1" | od -An -v -tu1); do
+        h=$(((h ^ b) * 1099511628211))
+    done
+    printf '%016x\n' "$h"
+}
+
 # drop_db NAME
 drop_db() {
     printf 'SET client_min_messages = warning;\nDROP DATABASE IF EXISTS :"db" WITH (FORCE);\n' |

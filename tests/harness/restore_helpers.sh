@@ -16,16 +16,6 @@ pgvault_dbs() {
 # The ones that existed before this test started (other tests' business).
 _PGV_DBS_BEFORE=$(pgvault_dbs)
 
-# pgv_tag NAME: the 16-hex tag pgvault puts in the temporary and replaced databases'
-# names for target NAME (64-bit FNV-1a of its bytes; bash arithmetic wraps mod 2^64).
-pgv_tag() {
-    local h=-3750763034362895579 b # 14695981039346656037 as a signed 64-bit number
-    for b in $(printf '%s' "$1" | od -An -v -tu1); do
-        h=$(((h ^ b) * 1099511628211))
-    done
-    printf '%016x\n' "$h"
-}
-
 # new_pgvault_dbs: those that appeared since this test started, for this test's own
 # databases (other tests running at the same time restore theirs).
 new_pgvault_dbs() {

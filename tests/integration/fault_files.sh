@@ -55,7 +55,7 @@ damaged() {
     expect_error_line "restore --target of a backup with $what"
     assert_eq "$(db_oid "$TARGET")" "" "restore --target of a backup with $what: the target database"
     assert_eq "$(db_oid "$DB") $(db_fingerprint "$DB")" "$DB_PRINT" "$DB after the restores of a backup with $what"
-    assert_eq "$(temp_dbs)" "" "temporary databases after the restores of a backup with $what"
+    assert_eq "$(temp_dbs "$DB" "$TARGET")" "" "temporary databases after the restores of a backup with $what"
 }
 
 # with_saved ID FUNCTION: runs FUNCTION on backup ID's file and puts the file back after.

@@ -132,13 +132,13 @@ start_restore_big() {
     sleep 0.5
 }
 copy_running() {
-    [[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'pgvault\\_tmp\\_%' AND query ILIKE 'COPY%'")" != 0 ]]
+    [[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pgvault_tmp_$(pgv_tag "$BIG")' AND query ILIKE 'COPY%'")" != 0 ]]
 }
 
 # after_restore_failure WHAT: $BIG untouched, no temporary database, the restore failed.
 after_restore_failure() {
     assert_eq "$(quick_fingerprint "$BIG")" "$BIG_PRINT" "$1: $BIG (oid and row counts)"
-    assert_eq "$(temp_dbs)" "" "$1: temporary databases left"
+    assert_eq "$(temp_dbs "$BIG")" "" "$1: temporary databases left"
     assert_eq "$(catalog_q "$REPO" "SELECT status FROM restores ORDER BY id DESC LIMIT 1")" failed \
         "$1: the restore row"
     verify_all "$REPO" "$1"
@@ -180,7 +180,7 @@ case_kill_pgvault_restore() {
     # the next restore of the same target drops the leftover and completes
     run_pgvault restore -d "$REPO" -f "$BIG_ID"
     expect_rc 0 "the restore after the killed one"
-    assert_eq "$(temp_dbs)" "" "temporary databases after the next restore"
+    assert_eq "$(temp_dbs "$BIG")" "" "temporary databases after the next restore"
     local now
     now=$(quick_fingerprint "$BIG")
     assert_eq "${now#* }" "${BIG_PRINT#* }" "row counts of $BIG after the next restore"
