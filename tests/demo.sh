@@ -29,7 +29,8 @@ repo=${BACKUP_DIR:-$(mktemp -d /tmp/pgvault-demo-repo-XXXXXX)/backups}
 
 if [ -n "$state" ]; then
     echo "== sample data: database $db (pgbench scale 5)"
-    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    PGOPTIONS=--client-min-messages=warning psql -X -q -d postgres \
+        -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
     "$PG_BINDIR/pgbench" -q -i -s 5 "$db" >/dev/null 2>&1
 fi
 

@@ -347,9 +347,9 @@ for ((r = 1; r <= runs; r++)); do
         f=${KEEP_FILE[$ds]}
         measure restore "$ds" "pgvault restore -f (swap)" "$r" - \
             "$PGV" restore -d "$WORK/keep-$ds" -f "${KEEP_ID[$ds]}"
-        # pgvault 6b75647 leaves its "temporary restore" comment on the database it swapped
-        # in, so the NEXT restore takes the live database for a leftover and drops it.
-        # Report it, and clear the comment (not timed) so that every run measures a restore.
+        # Builds before e137b07 left the "temporary restore" comment on the database they
+        # swapped in, so the NEXT restore took the live database for a leftover and dropped
+        # it. Report it if seen, and clear the comment (not timed) so every run measures.
         cmt=$("$PSQL" -X -At -d postgres -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '${DB[$ds]}'")
         if [[ "$cmt" == "pgvault: temporary restore"* ]]; then
             grep -q '^restore_comment_left=' "$FACTS" || fact restore_comment_left "$cmt"
@@ -446,6 +446,8 @@ cat "$report"
 if [[ -n "$out_file" ]]; then
     cp "$report" "$out_file"
     cp "$RES" "${out_file%.md}.tsv"
-    log "report written to $out_file (raw measurements: ${out_file%.md}.tsv)"
+    cp "$FACTS" "${out_file%.md}.facts"
+    log "report written to $out_file (raw measurements: ${out_file%.md}.tsv and .facts;"
+    log "  awk -F'\t' -v nproc=N -f tests/bench/report.awk FILE.facts FILE.tsv remakes it)"
 fi
 log "done in $(($(date +%s) - T_START)) s"
