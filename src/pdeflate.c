@@ -12,6 +12,8 @@
 
 #define BLOCK_SIZE (512u << 10)
 #define DICT_SIZE (32u << 10)
+/* a block that shrinks at least this much is deflated inline */
+#define INLINE_RATIO 8
 
 enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_QUEUED, SLOT_WORKING, SLOT_DONE };
 
@@ -27,6 +29,7 @@ struct slot {
     size_t out_len, out_cap;
     uLong crc;
     bool failed;
+    bool by_worker;
 };
 
 struct pdeflate {
@@ -49,6 +52,14 @@ struct pdeflate {
     uLong crc;
     uint64_t total_in;
     bool header_done;
+    /* Blocks that compress well (fast deflate) are compressed on the caller's thread, in
+     * one continuous stream: on a machine whose cores are busy with pg_dump and the
+     * server, handing them to threads only adds work. Poorly compressible blocks (slow
+     * deflate, the bottleneck) go to the pool. */
+    z_stream iz;
+    bool iz_ready;
+    bool prev_inline; /* the previous block went through iz: no dictionary needed */
+    bool inline_next; /* decided from the last block's compression ratio */
 };
 
 /* Compresses one block as part of a larger raw deflate stream. */
@@ -87,6 +98,7 @@ static void *worker(void *arg)
             continue;
         }
         job->state = SLOT_WORKING;
+        job->by_worker = true;
         pthread_mutex_unlock(&p->mu);
         if (ok)
             compress_block(&z, p->level, job);
@@ -125,6 +137,8 @@ struct pdeflate *pdeflate_new(int level, int jobs, pdeflate_sink sink, void *ctx
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work_ready, NULL);
     pthread_cond_init(&p->work_done, NULL);
+    p->iz_ready = deflateInit2(&p->iz, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+    p->inline_next = true; /* the first block tells how compressible the stream is */
     p->threads = xcalloc((size_t)jobs, sizeof(pthread_t));
     for (int i = 0; i < jobs; i++) {
         if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
@@ -160,6 +174,8 @@ static int drain(struct pdeflate *p, bool wait)
             rc = err_set(ERR_FAILED, "could not compress: zlib error");
         else if (s->out_len)
             rc = p->sink(p->ctx, s->out, s->out_len);
+        if (s->by_worker) /* how compressible the stream is now */
+            p->inline_next = s->in_len >= INLINE_RATIO * s->out_len;
         p->crc = crc32_combine(p->crc, s->crc, (z_off_t)s->in_len);
         pthread_mutex_lock(&p->mu);
         s->state = SLOT_FREE;
@@ -179,6 +195,26 @@ static struct slot *free_slot(struct pdeflate *p)
 }
 
 /* Queues the block being filled; waits for a free slot if all are in use. */
+/* Deflates a block on the caller's thread, continuing the inline stream when the
+ * previous block also went through it. */
+static void compress_inline(struct pdeflate *p, struct slot *s)
+{
+    z_stream *z = &p->iz;
+    if (!p->prev_inline) {
+        deflateReset(z);
+        if (s->dict_len)
+            deflateSetDictionary(z, s->dict, (uInt)s->dict_len);
+    }
+    z->next_in = s->in;
+    z->avail_in = (uInt)s->in_len;
+    z->next_out = s->out;
+    z->avail_out = (uInt)s->out_cap;
+    int rc = deflate(z, s->last ? Z_FINISH : Z_SYNC_FLUSH);
+    s->failed = s->last ? rc != Z_STREAM_END : (rc != Z_OK || z->avail_in != 0);
+    s->out_len = s->out_cap - z->avail_out;
+    s->crc = crc32(0L, s->in, (uInt)s->in_len);
+}
+
 static int submit(struct pdeflate *p, bool last)
 {
     struct slot *s = p->filling;
@@ -196,10 +232,18 @@ static int submit(struct pdeflate *p, bool last)
         memcpy(p->prev_tail + keep, s->in, s->in_len);
         p->prev_tail_len = keep + s->in_len;
     }
+    bool inline_block = p->inline_next && p->iz_ready;
+    s->by_worker = false;
+    if (inline_block) {
+        compress_inline(p, s);
+        p->inline_next = s->in_len >= INLINE_RATIO * s->out_len;
+    }
+    p->prev_inline = inline_block;
     pthread_mutex_lock(&p->mu);
-    s->state = SLOT_QUEUED;
+    s->state = inline_block ? SLOT_DONE : SLOT_QUEUED;
     p->filling = NULL;
-    pthread_cond_signal(&p->work_ready);
+    if (!inline_block)
+        pthread_cond_signal(&p->work_ready);
     int rc = drain(p, false);
     while (rc == 0 && !last && !free_slot(p))
         rc = drain(p, true);
@@ -289,6 +333,8 @@ void pdeflate_free(struct pdeflate *p)
     }
     free(p->slots);
     free(p->threads);
+    if (p->iz_ready)
+        deflateEnd(&p->iz);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->work_ready);
     pthread_cond_destroy(&p->work_done);

@@ -269,6 +269,45 @@ static void test_parallel_deflate(void)
     }
 }
 
+/* A stream whose compressibility changes on the way: text (deflated inline) and random
+ * bytes (deflated by the pool) alternate, so both paths and the switches between them
+ * must splice into one valid gzip member. */
+static void test_parallel_mixed_stream(void)
+{
+    char *in = xasprintf("%s/mixed", tmpdir);
+    FILE *f = fopen(in, "wb");
+    uint32_t x = 12345;
+    for (int part = 0; part < 7; part++) {
+        size_t n = (size_t)(700000 + part * 91111);
+        for (size_t i = 0; i < n; i++) {
+            if (part % 2) {
+                x = x * 1103515245u + 12345u;
+                fputc((int)(x >> 24), f);
+            } else {
+                fputc("row of text that compresses\n"[i % 28], f);
+            }
+        }
+    }
+    fputs(sample_dump, f);
+    fclose(f);
+    char *one = xasprintf("%s/mixed1.gz", tmpdir), *many = xasprintf("%s/mixed2.gz", tmpdir);
+    struct pipeline_result r1, r2;
+    CHECK_INT(run_jobs(in, one, 6, 1, &r1), 0);
+    CHECK_INT(run_jobs(in, many, 6, 2, &r2), 0);
+    size_t raw_len, len;
+    char *raw = read_all(in, &raw_len);
+    char *back = gunzip_file(many, &len);
+    CHECK(back != NULL && len == raw_len && memcmp(raw, back, raw_len) == 0);
+    CHECK(r2.out_bytes <= r1.out_bytes + r1.out_bytes / 100 + 64);
+    free(raw);
+    free(back);
+    dumpscan_free(r1.scan);
+    dumpscan_free(r2.scan);
+    free(in);
+    free(one);
+    free(many);
+}
+
 int main(void)
 {
     const char *base = getenv("PGVAULT_TEST_TMP");
@@ -284,5 +323,6 @@ int main(void)
     RUN(test_empty_input);
     RUN(test_write_error_is_reported);
     RUN(test_parallel_deflate);
+    RUN(test_parallel_mixed_stream);
     return UNIT_DONE();
 }
