@@ -121,7 +121,7 @@ fi
 client() {
     if [[ -n "${PG_BINDIR:-}" && -x "$PG_BINDIR/$1" ]]; then
         printf '%s\n' "$PG_BINDIR/$1"
-    elif [[ -x /usr/lib/postgresql ]] && p=$(ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -1) && [[ -n "$p" ]]; then
+    elif p=$(printf '%s\n' /usr/lib/postgresql/*/bin/"$1" | sort -V | tail -1) && [[ -x "$p" ]]; then
         printf '%s\n' "$p"
     else
         command -v "$1" || die "no $1 found"
@@ -131,7 +131,6 @@ PSQL=$(client psql)
 PG_DUMP=$(client pg_dump)
 PGBENCH=$(client pgbench)
 CREATEDB=$(client createdb)
-DROPDB=$(client dropdb)
 server_version=$("$PSQL" -X -At -d postgres -c 'show server_version')
 
 # The postmaster reaps every backend: the growth of its cutime+cstime over a run is the
@@ -175,6 +174,7 @@ measure() {
     if [[ -n "$PM_PID" ]]; then sleep 0.3; fi
     srv1=$(server_ticks)
     local wall="" self_cpu="" kids_cpu="" tree_cpu="" self_hwm_kb="" tree_rss_kb="" kv
+    # shellcheck disable=SC2013 # one line of blank-separated key=value words
     for kv in $(cat "$rs" 2>/dev/null); do
         case "$kv" in
             wall=*|self_cpu=*|kids_cpu=*|tree_cpu=*|self_hwm_kb=*|tree_rss_kb=*)
@@ -208,7 +208,6 @@ measure() {
         "$section" "$ds" "$variant" "$run" "${wall:-NA}" "${self_cpu:-NA}" "${kids_cpu:-NA}" \
         "${tree_cpu:-NA}" "$srv" "$busy" "${self_hwm_kb:-NA}" "${time_rss:-${tree_rss_kb:-NA}}" \
         "$size" "$rc" "$na" >>"$RES"
-    LAST_WALL=${wall:-NA}
     return 0
 }
 
@@ -329,7 +328,9 @@ for ((r = 1; r <= runs; r++)); do
     for ds in "${DS_NAMES[@]}"; do
         f=${KEEP_FILE[$ds]}
         measure verify "$ds" "pgvault verify" "$r" "$f" "$PGV" verify -d "$WORK/keep-$ds" "${KEEP_ID[$ds]}"
+        # shellcheck disable=SC2016 # $1 is expanded by the inner shell
         measure verify "$ds" "cat FILE > /dev/null" "$r" "$f" bash -c 'cat "$1" >/dev/null' _ "$f"
+        # shellcheck disable=SC2016
         measure verify "$ds" "xxh128sum FILE" "$r" "$f" bash -c 'xxh128sum "$1" >/dev/null' _ "$f"
         measure verify "$ds" "pgvault verify --deep" "$r" "$f" "$PGV" verify -d "$WORK/keep-$ds" --deep "${KEEP_ID[$ds]}"
     done
@@ -359,6 +360,7 @@ for ((r = 1; r <= runs; r++)); do
         bdb=pgvbench_gunzip
         if dbexists "$bdb"; then "$PSQL" -X -q -d postgres -c "DROP DATABASE \"$bdb\" WITH (FORCE)"; fi
         created_dbs+=("$bdb")
+        # shellcheck disable=SC2016 # expanded by the inner shell
         measure restore "$ds" "createdb; gunzip -c | psql" "$r" - \
             bash -c 'set -o pipefail; "$1" "$2" && gunzip -c "$3" | "$4" -q -X -d "$2" >/dev/null' \
             _ "$CREATEDB" "$bdb" "$f" "$PSQL"
