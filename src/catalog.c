@@ -29,6 +29,14 @@ struct catalog {
     "finished_at, duration_ms, status, pinned, suspect, label, error, verified_at, pruned_at, "    \
     "prune_rule, pid, host, origin, locale_provider, icu_locale"
 
+/* Every string member of struct backup_rec, for copying and freeing. */
+#define BACKUP_REC_STRINGS(b)                                                                      \
+    &(b)->db_name, &(b)->file_name, &(b)->format, &(b)->compression, &(b)->checksum,               \
+        &(b)->raw_checksum, &(b)->checksum_algo, &(b)->server_version, &(b)->pg_dump_version,      \
+        &(b)->encoding, &(b)->collate, &(b)->ctype, &(b)->started_at, &(b)->finished_at,           \
+        &(b)->status, &(b)->label, &(b)->error, &(b)->verified_at, &(b)->pruned_at,                \
+        &(b)->prune_rule, &(b)->host, &(b)->origin, &(b)->locale_provider, &(b)->icu_locale
+
 /* Records the connection's last error: busy means another writer, anything else fails. */
 static int db_fail(struct catalog *c, const char *what)
 {
@@ -86,45 +94,57 @@ static char *col_text(sqlite3_stmt *st, int i)
 }
 
 /* Reads a row selected with BACKUP_COLUMNS. */
-static void read_backup(sqlite3_stmt *st, struct backup_rec *b)
+static void read_backup_with(sqlite3_stmt *st, struct backup_rec *b,
+                             char *(*text)(sqlite3_stmt *st, int i))
 {
     int i = 0;
     b->id = sqlite3_column_int64(st, i++);
-    b->db_name = col_text(st, i++);
-    b->file_name = col_text(st, i++);
-    b->format = col_text(st, i++);
-    b->compression = col_text(st, i++);
+    b->db_name = text(st, i++);
+    b->file_name = text(st, i++);
+    b->format = text(st, i++);
+    b->compression = text(st, i++);
     b->level = sqlite3_column_int(st, i++);
     b->size_bytes = sqlite3_column_int64(st, i++);
     b->raw_bytes = sqlite3_column_int64(st, i++);
-    b->checksum = col_text(st, i++);
-    b->raw_checksum = col_text(st, i++);
-    b->checksum_algo = col_text(st, i++);
+    b->checksum = text(st, i++);
+    b->raw_checksum = text(st, i++);
+    b->checksum_algo = text(st, i++);
     b->table_count = sqlite3_column_int64(st, i++);
     b->row_count = sqlite3_column_int64(st, i++);
-    b->server_version = col_text(st, i++);
-    b->pg_dump_version = col_text(st, i++);
+    b->server_version = text(st, i++);
+    b->pg_dump_version = text(st, i++);
     b->db_size_bytes = sqlite3_column_int64(st, i++);
-    b->encoding = col_text(st, i++);
-    b->collate = col_text(st, i++);
-    b->ctype = col_text(st, i++);
+    b->encoding = text(st, i++);
+    b->collate = text(st, i++);
+    b->ctype = text(st, i++);
     b->with_owners = sqlite3_column_int(st, i++) != 0;
-    b->started_at = col_text(st, i++);
-    b->finished_at = col_text(st, i++);
+    b->started_at = text(st, i++);
+    b->finished_at = text(st, i++);
     b->duration_ms = sqlite3_column_int64(st, i++);
-    b->status = col_text(st, i++);
+    b->status = text(st, i++);
     b->pinned = sqlite3_column_int(st, i++) != 0;
     b->suspect = sqlite3_column_int(st, i++) != 0;
-    b->label = col_text(st, i++);
-    b->error = col_text(st, i++);
-    b->verified_at = col_text(st, i++);
-    b->pruned_at = col_text(st, i++);
-    b->prune_rule = col_text(st, i++);
+    b->label = text(st, i++);
+    b->error = text(st, i++);
+    b->verified_at = text(st, i++);
+    b->pruned_at = text(st, i++);
+    b->prune_rule = text(st, i++);
     b->pid = sqlite3_column_int64(st, i++);
-    b->host = col_text(st, i++);
-    b->origin = col_text(st, i++);
-    b->locale_provider = col_text(st, i++);
-    b->icu_locale = col_text(st, i++);
+    b->host = text(st, i++);
+    b->origin = text(st, i++);
+    b->locale_provider = text(st, i++);
+    b->icu_locale = text(st, i++);
+}
+
+static void read_backup(sqlite3_stmt *st, struct backup_rec *b)
+{
+    read_backup_with(st, b, col_text);
+}
+
+/* A column's text as SQLite holds it, valid until the next step: no copy. */
+static char *col_borrow(sqlite3_stmt *st, int i)
+{
+    return (char *)sqlite3_column_text(st, i);
 }
 
 int catalog_schema_latest(void)
@@ -475,8 +495,8 @@ out:
     return ret;
 }
 
-int catalog_backups(struct catalog *c, const char *db, bool all_status, struct backup_rec **out,
-                    size_t *n)
+int catalog_backups_each(struct catalog *c, const char *db, bool all_status,
+                         int (*fn)(void *ctx, const struct backup_rec *b), void *ctx)
 {
     const char *what = "list backups";
     /* Fixed SQL per filter: a db filter walks the backups_db_time index in order; "+status"
@@ -485,11 +505,7 @@ int catalog_backups(struct catalog *c, const char *db, bool all_status, struct b
                           "ORDER BY started_at DESC, id DESC",
                           db ? "db_name = ?1" : "1", all_status ? "1" : "+status = 'complete'");
     sqlite3_stmt *st = NULL;
-    struct backup_rec *arr = NULL;
-    size_t len = 0, cap = 0;
     int ret = -1, rc;
-    *out = NULL;
-    *n = 0;
     if (prepare(c, sql, &st, what) < 0)
         goto out;
     if (db && bind_text(st, 1, db)) {
@@ -497,26 +513,56 @@ int catalog_backups(struct catalog *c, const char *db, bool all_status, struct b
         goto out;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 64;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        memset(&arr[len], 0, sizeof(*arr));
-        read_backup(st, &arr[len++]);
+        struct backup_rec b = {0};
+        read_backup_with(st, &b, col_borrow);
+        if (fn(ctx, &b) != 0)
+            goto out;
     }
     if (rc != SQLITE_DONE) {
         db_fail(c, what);
         goto out;
     }
-    *out = arr;
-    *n = len;
-    arr = NULL;
     ret = 0;
 out:
-    backup_recs_free(arr, len);
     sqlite3_finalize(st);
     free(sql);
     return ret;
+}
+
+struct collect {
+    struct backup_rec *arr;
+    size_t len, cap;
+};
+
+/* Keeps a copy of each row. */
+static int collect_row(void *ctx, const struct backup_rec *b)
+{
+    struct collect *col = ctx;
+    if (col->len == col->cap) {
+        col->cap = col->cap ? col->cap * 2 : 64;
+        col->arr = xrealloc(col->arr, col->cap * sizeof(*col->arr));
+    }
+    struct backup_rec *r = &col->arr[col->len++];
+    *r = *b;
+    char **strs[] = {BACKUP_REC_STRINGS(r)};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        *strs[i] = *strs[i] ? xstrdup(*strs[i]) : NULL;
+    return 0;
+}
+
+int catalog_backups(struct catalog *c, const char *db, bool all_status, struct backup_rec **out,
+                    size_t *n)
+{
+    struct collect col = {0};
+    *out = NULL;
+    *n = 0;
+    if (catalog_backups_each(c, db, all_status, collect_row, &col) != 0) {
+        backup_recs_free(col.arr, col.len);
+        return -1;
+    }
+    *out = col.arr;
+    *n = col.len;
+    return 0;
 }
 
 /* Reads the one row that st (bound) selects; absent is a usage error naming `name`. */
@@ -715,14 +761,7 @@ void backup_rec_free(struct backup_rec *b)
 {
     if (!b)
         return;
-    char **strs[] = {&b->db_name,       &b->file_name,       &b->format,
-                     &b->compression,   &b->checksum,        &b->raw_checksum,
-                     &b->checksum_algo, &b->server_version,  &b->pg_dump_version,
-                     &b->encoding,      &b->collate,         &b->ctype,
-                     &b->started_at,    &b->finished_at,     &b->status,
-                     &b->label,         &b->error,           &b->verified_at,
-                     &b->pruned_at,     &b->prune_rule,      &b->host,
-                     &b->origin,        &b->locale_provider, &b->icu_locale};
+    char **strs[] = {BACKUP_REC_STRINGS(b)};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -91,6 +91,12 @@ int catalog_backup_fail(struct catalog *c, int64_t id, const char *finished_at, 
 int catalog_backups(struct catalog *c, const char *db, bool all_status, struct backup_rec **out,
                     size_t *n);
 
+/* The same rows, one at a time, without holding them all in memory or copying them: the
+ * row fn gets is valid only during the call; a non-zero return stops the walk (and is
+ * returned as -1). */
+int catalog_backups_each(struct catalog *c, const char *db, bool all_status,
+                         int (*fn)(void *ctx, const struct backup_rec *b), void *ctx);
+
 /* One backup by id; ERR_USAGE "backup N not found in the catalog" if absent. */
 int catalog_backup_get(struct catalog *c, int64_t id, struct backup_rec *out);
 /* One backup by file name (relative to the repository); same error if absent. */

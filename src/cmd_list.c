@@ -15,90 +15,109 @@
 #include "output.h"
 #include "util.h"
 
-static void list_json(const struct backup_rec *b, size_t n)
+/* The rows are printed as the catalog hands them over, one at a time: memory stays
+ * flat however many backups the catalog holds. */
+struct list_out {
+    const struct options *opt;
+    size_t n;
+    int width; /* of the FILE column (table) */
+};
+
+static void json_row(const struct backup_rec *r, bool first)
 {
-    putchar('[');
-    for (size_t i = 0; i < n; i++) {
-        const struct backup_rec *r = &b[i];
-        printf("%s{\"id\":%" PRId64 ",\"db_name\":", i ? "," : "", r->id);
-        json_str(stdout, r->db_name);
-        printf(",\"file_name\":");
-        json_str(stdout, r->file_name);
-        printf(",\"status\":");
-        json_str(stdout, r->status);
-        printf(",\"started_at\":");
-        json_str_or_null(stdout, r->started_at);
-        printf(",\"finished_at\":");
-        json_str_or_null(stdout, r->finished_at);
-        printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRId64 ",\"compression\":",
-               r->size_bytes, r->raw_bytes);
-        json_str_or_null(stdout, r->compression);
-        printf(",\"checksum\":");
-        json_str_or_null(stdout, r->checksum);
-        printf(",\"table_count\":%" PRId64 ",\"row_count\":%" PRId64
-               ",\"pinned\":%s,\"suspect\":%s,\"label\":",
-               r->table_count, r->row_count, r->pinned ? "true" : "false",
-               r->suspect ? "true" : "false");
-        json_str_or_null(stdout, r->label);
-        printf(",\"error\":");
-        json_str_or_null(stdout, r->error);
-        putchar('}');
-    }
-    puts("]");
+    printf("%s{\"id\":%" PRId64 ",\"db_name\":", first ? "" : ",", r->id);
+    json_str(stdout, r->db_name);
+    printf(",\"file_name\":");
+    json_str(stdout, r->file_name);
+    printf(",\"status\":");
+    json_str(stdout, r->status);
+    printf(",\"started_at\":");
+    json_str_or_null(stdout, r->started_at);
+    printf(",\"finished_at\":");
+    json_str_or_null(stdout, r->finished_at);
+    printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRId64 ",\"compression\":", r->size_bytes,
+           r->raw_bytes);
+    json_str_or_null(stdout, r->compression);
+    printf(",\"checksum\":");
+    json_str_or_null(stdout, r->checksum);
+    printf(",\"table_count\":%" PRId64 ",\"row_count\":%" PRId64
+           ",\"pinned\":%s,\"suspect\":%s,\"label\":",
+           r->table_count, r->row_count, r->pinned ? "true" : "false",
+           r->suspect ? "true" : "false");
+    json_str_or_null(stdout, r->label);
+    printf(",\"error\":");
+    json_str_or_null(stdout, r->error);
+    putchar('}');
 }
 
-static void list_csv(const struct backup_rec *b, size_t n)
+static void csv_header(void)
 {
     puts("id,db_name,file_name,status,started_at,finished_at,size_bytes,raw_bytes,compression,"
          "checksum,table_count,row_count,pinned,suspect,label,error");
-    for (size_t i = 0; i < n; i++) {
-        const struct backup_rec *r = &b[i];
-        printf("%" PRId64 ",", r->id);
-        csv_field(stdout, r->db_name);
-        putchar(',');
-        csv_field(stdout, r->file_name);
-        printf(",%s,%s,%s,%" PRId64 ",%" PRId64 ",%s,%s,%" PRId64 ",%" PRId64 ",%d,%d,", r->status,
-               r->started_at ? r->started_at : "", r->finished_at ? r->finished_at : "",
-               r->size_bytes, r->raw_bytes, r->compression ? r->compression : "",
-               r->checksum ? r->checksum : "", r->table_count, r->row_count, r->pinned, r->suspect);
-        csv_field(stdout, r->label);
-        putchar(',');
-        csv_field(stdout, r->error);
-        putchar('\n');
-    }
 }
 
-static void list_table(const struct backup_rec *b, size_t n)
+static void csv_row(const struct backup_rec *r)
 {
-    size_t w = strlen("FILE");
-    for (size_t i = 0; i < n; i++)
-        if (strlen(b[i].file_name) > w)
-            w = strlen(b[i].file_name);
-    printf("%6s  %-*s  %10s  %-20s  %-9s  %6s  %12s\n", "ID", (int)w, "FILE", "SIZE", "DATE (UTC)",
-           "STATUS", "TABLES", "ROWS");
-    for (size_t i = 0; i < n; i++) {
-        const struct backup_rec *r = &b[i];
-        char sz[16], date[21] = "";
-        /* "2026-11-25T15:27:54.123Z" → "2026-11-25 15:27:54" */
-        snprintf(date, sizeof(date), "%.19s", r->started_at ? r->started_at : "");
-        if (date[10] == 'T')
-            date[10] = ' ';
-        char status[24];
-        snprintf(status, sizeof(status), "%s%s%s", r->status, r->suspect ? "!" : "",
-                 r->pinned ? "*" : "");
-        bool has_size = strcmp(r->status, "complete") == 0 || strcmp(r->status, "pruned") == 0 ||
-                        strcmp(r->status, "missing") == 0;
-        printf("%6" PRId64 "  %-*s  %10s  %-20s  %-9s  %6" PRId64 "  %12" PRId64 "\n", r->id,
-               (int)w, r->file_name, has_size ? fmt_size((uint64_t)r->size_bytes, sz) : "-", date,
-               status, r->table_count, r->row_count);
-    }
+    printf("%" PRId64 ",", r->id);
+    csv_field(stdout, r->db_name);
+    putchar(',');
+    csv_field(stdout, r->file_name);
+    printf(",%s,%s,%s,%" PRId64 ",%" PRId64 ",%s,%s,%" PRId64 ",%" PRId64 ",%d,%d,", r->status,
+           r->started_at ? r->started_at : "", r->finished_at ? r->finished_at : "", r->size_bytes,
+           r->raw_bytes, r->compression ? r->compression : "", r->checksum ? r->checksum : "",
+           r->table_count, r->row_count, r->pinned, r->suspect);
+    csv_field(stdout, r->label);
+    putchar(',');
+    csv_field(stdout, r->error);
+    putchar('\n');
+}
+
+static void table_row(const struct backup_rec *r, int w)
+{
+    char sz[16], date[21] = "";
+    /* "2026-11-25T15:27:54.123Z" → "2026-11-25 15:27:54" */
+    snprintf(date, sizeof(date), "%.19s", r->started_at ? r->started_at : "");
+    if (date[10] == 'T')
+        date[10] = ' ';
+    char status[24];
+    snprintf(status, sizeof(status), "%s%s%s", r->status, r->suspect ? "!" : "",
+             r->pinned ? "*" : "");
+    bool has_size = strcmp(r->status, "complete") == 0 || strcmp(r->status, "pruned") == 0 ||
+                    strcmp(r->status, "missing") == 0;
+    printf("%6" PRId64 "  %-*s  %10s  %-20s  %-9s  %6" PRId64 "  %12" PRId64 "\n", r->id, w,
+           r->file_name, has_size ? fmt_size((uint64_t)r->size_bytes, sz) : "-", date, status,
+           r->table_count, r->row_count);
+}
+
+/* First pass of the table: the widest file name. */
+static int measure_row(void *ctx, const struct backup_rec *r)
+{
+    struct list_out *lo = ctx;
+    int len = (int)strlen(r->file_name);
+    if (len > lo->width)
+        lo->width = len;
+    lo->n++;
+    return 0;
+}
+
+static int print_row(void *ctx, const struct backup_rec *r)
+{
+    struct list_out *lo = ctx;
+    if (lo->opt->json)
+        json_row(r, lo->n == 0);
+    else if (lo->opt->csv)
+        csv_row(r);
+    else
+        table_row(r, lo->width);
+    lo->n++;
+    return 0;
 }
 
 int cmd_list(const struct options *opt, const struct settings *set)
 {
     struct catalog *cat = NULL;
-    struct backup_rec *rows = NULL;
-    size_t n = 0;
+    struct list_out lo = {.opt = opt, .width = (int)strlen("FILE")};
+    int rc = -1;
 
     /* 1. a repository without a catalog lists nothing */
     struct stat st;
@@ -106,7 +125,7 @@ int cmd_list(const struct options *opt, const struct settings *set)
         if (opt->json)
             puts("[]");
         else if (opt->csv)
-            list_csv(NULL, 0);
+            csv_header();
         else
             log_info("no backups: catalog \"%s\" does not exist yet", set->catalog);
         return 0;
@@ -116,22 +135,34 @@ int cmd_list(const struct options *opt, const struct settings *set)
     if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0)
         return -1;
     const char *db = opt->db;
-    if (catalog_backups(cat, db, opt->all_status, &rows, &n) != 0) {
-        catalog_close(cat);
-        return -1;
-    }
 
-    /* 3. print */
+    /* 3. print, row by row */
+    if (opt->json) {
+        putchar('[');
+    } else if (opt->csv) {
+        csv_header();
+    } else {
+        if (catalog_backups_each(cat, db, opt->all_status, measure_row, &lo) != 0)
+            goto out;
+        if (lo.n == 0) {
+            log_info("no backups%s%s%s in \"%s\"", db ? " of database \"" : "", db ? db : "",
+                     db ? "\"" : "", set->dir);
+            rc = 0;
+            goto out;
+        }
+        printf("%6s  %-*s  %10s  %-20s  %-9s  %6s  %12s\n", "ID", lo.width, "FILE", "SIZE",
+               "DATE (UTC)", "STATUS", "TABLES", "ROWS");
+        lo.n = 0;
+    }
+    if (catalog_backups_each(cat, db, opt->all_status, print_row, &lo) != 0) {
+        if (opt->json)
+            puts("]"); /* stdout stays one JSON document */
+        goto out;
+    }
     if (opt->json)
-        list_json(rows, n);
-    else if (opt->csv)
-        list_csv(rows, n);
-    else if (n == 0)
-        log_info("no backups%s%s%s in \"%s\"", db ? " of database \"" : "", db ? db : "",
-                 db ? "\"" : "", set->dir);
-    else
-        list_table(rows, n);
-    backup_recs_free(rows, n);
+        puts("]");
+    rc = 0;
+out:
     catalog_close(cat);
-    return 0;
+    return rc;
 }

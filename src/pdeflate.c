@@ -130,9 +130,9 @@ struct pdeflate *pdeflate_new(int level, int jobs, pdeflate_sink sink, void *ctx
         p->nslots = 24;
     p->slots = xcalloc(p->nslots, sizeof(struct slot));
     for (size_t i = 0; i < p->nslots; i++) {
-        p->slots[i].in = xmalloc(BLOCK_SIZE);
+        p->slots[i].in = xmalloc_io(BLOCK_SIZE);
         p->slots[i].out_cap = deflateBound(NULL, BLOCK_SIZE) + 64;
-        p->slots[i].out = xmalloc(p->slots[i].out_cap);
+        p->slots[i].out = xmalloc_io(p->slots[i].out_cap);
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work_ready, NULL);

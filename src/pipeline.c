@@ -83,8 +83,8 @@ int pipeline_run(const struct pipeline_opts *o, struct pipeline_result *r)
     bool z_ready = false;
     z_stream z = {0};
     struct pdeflate *pd = NULL;
-    unsigned char *in = xmalloc(READ_CHUNK);
-    unsigned char *out = xmalloc(OUT_CHUNK);
+    unsigned char *in = xmalloc_io(READ_CHUNK);
+    unsigned char *out = xmalloc_io(OUT_CHUNK);
     XXH3_state_t *raw_h = XXH3_createState();
     XXH3_state_t *out_h = XXH3_createState();
     if (!raw_h || !out_h) {

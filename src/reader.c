@@ -38,7 +38,7 @@ int reader_run(const char *path, bool gzip, reader_sink sink, void *ctx,
     int rc = -1;
     bool z_ready = false, in_member = false;
     z_stream z = {0};
-    unsigned char *in = xmalloc(IN_CHUNK), *out = gzip ? xmalloc(OUT_CHUNK) : NULL;
+    unsigned char *in = xmalloc_io(IN_CHUNK), *out = gzip ? xmalloc_io(OUT_CHUNK) : NULL;
     XXH3_state_t *file_h = XXH3_createState(), *raw_h = XXH3_createState();
     XXH3_128bits_reset(file_h);
     XXH3_128bits_reset(raw_h);

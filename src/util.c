@@ -39,6 +39,14 @@ void *xrealloc(void *p, size_t n)
     return q;
 }
 
+void *xmalloc_io(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 4096, n ? n : 1) != 0)
+        oom();
+    return p;
+}
+
 char *xstrdup(const char *s)
 {
     return xstrndup(s, strlen(s));
