@@ -144,12 +144,12 @@ int main(int argc, char **argv)
     double tree = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     if (have_times)
-        fprintf(out, "wall=%.3f self_cpu=%.2f self_user=%.2f self_sys=%.2f kids_cpu=%.2f ",
-                wall, t[0] + t[1], t[0], t[1], t[2] + t[3]);
+        fprintf(out, "wall=%.3f self_cpu=%.2f self_user=%.2f self_sys=%.2f kids_cpu=%.2f ", wall,
+                t[0] + t[1], t[0], t[1], t[2] + t[3]);
     else
         fprintf(out, "wall=%.3f self_cpu=NA self_user=NA self_sys=NA kids_cpu=NA ", wall);
-    fprintf(out, "tree_cpu=%.2f self_hwm_kb=%ld tree_rss_kb=%ld rc=%d\n", tree, hwm,
-            ru.ru_maxrss, rc);
+    fprintf(out, "tree_cpu=%.2f self_hwm_kb=%ld tree_rss_kb=%ld rc=%d\n", tree, hwm, ru.ru_maxrss,
+            rc);
     fclose(out);
     return rc;
 }

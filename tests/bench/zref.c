@@ -46,7 +46,8 @@ int main(int argc, char **argv)
     unsigned char *in = malloc(CHUNK), *out = malloc(CHUNK);
     z_stream z;
     memset(&z, 0, sizeof(z));
-    if (!in || !out || deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (!in || !out ||
+        deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         fprintf(stderr, "zref: cannot initialise zlib\n");
         return 2;
     }

@@ -58,10 +58,10 @@
 
 enum { OP_WRITE = 1, OP_PWRITE = 2, OP_FSYNC = 4, OP_RENAME = 8 };
 
-static unsigned ops;        /* OP_* counted */
-static const char *match;   /* substring filter, or NULL */
-static long nth;            /* first failing call, 0: none */
-static long times = 1;      /* calls failing from nth on, 0: all */
+static unsigned ops;      /* OP_* counted */
+static const char *match; /* substring filter, or NULL */
+static long nth;          /* first failing call, 0: none */
+static long times = 1;    /* calls failing from nth on, 0: all */
 static int fail_errno = EIO;
 static int kill_action;
 static const char *count_file;
@@ -153,8 +153,8 @@ __attribute__((constructor)) static void failshim_init(void)
 /* Appends a line to a file with raw system calls (no stdio, no recursion). */
 static void append_line(const char *path, const char *line)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                          0600);
+    int fd =
+        (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
     syscall(SYS_write, fd, line, strlen(line));
