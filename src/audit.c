@@ -105,18 +105,8 @@ int audit_parse_when(const char *s, time_t now, time_t *out)
     }
     if (*p != '\0')
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    struct tm back;
-    /* timegm normalizes February 30 into March: refuse a date that does not exist */
-    if (!gmtime_r(&t, &back) || back.tm_mon != mo - 1 || back.tm_mday != d)
+    time_t t;
+    if (time_from_utc(y, mo, d, h, mi, se, &t) != 0)
         return -1;
     *out = t - off;
     return 0;

@@ -114,19 +114,7 @@ static int parse_stamp(const char *s, time_t *when)
     int y, mo, d, h, mi, se;
     if (sscanf(s, "%4d%2d%2d_%2d%2d%2d", &y, &mo, &d, &h, &mi, &se) != 6)
         return -1;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    struct tm back;
-    if (!gmtime_r(&t, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
-        back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != se)
-        return -1;
-    *when = t;
-    return 0;
+    return time_from_utc(y, mo, d, h, mi, se, when);
 }
 
 int naming_parse_file(const char *file, char **db, time_t *when, bool *compressed)

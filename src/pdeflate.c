@@ -63,12 +63,14 @@ struct pdeflate {
 };
 
 /* Compresses one block as part of a larger raw deflate stream. */
-static void compress_block(z_stream *z, int level, struct slot *s)
+static void compress_block(z_stream *z, struct slot *s, bool fresh)
 {
-    (void)level;
-    deflateReset(z);
-    if (s->dict_len)
-        deflateSetDictionary(z, s->dict, (uInt)s->dict_len);
+    /* a fresh stream starts from the previous block's tail; a continued one has it */
+    if (fresh) {
+        deflateReset(z);
+        if (s->dict_len)
+            deflateSetDictionary(z, s->dict, (uInt)s->dict_len);
+    }
     z->next_in = s->in;
     z->avail_in = (uInt)s->in_len;
     z->next_out = s->out;
@@ -101,7 +103,7 @@ static void *worker(void *arg)
         job->by_worker = true;
         pthread_mutex_unlock(&p->mu);
         if (ok)
-            compress_block(&z, p->level, job);
+            compress_block(&z, job, true);
         else
             job->failed = true;
         pthread_mutex_lock(&p->mu);
@@ -195,25 +197,6 @@ static struct slot *free_slot(struct pdeflate *p)
 }
 
 /* Queues the block being filled; waits for a free slot if all are in use. */
-/* Deflates a block on the caller's thread, continuing the inline stream when the
- * previous block also went through it. */
-static void compress_inline(struct pdeflate *p, struct slot *s)
-{
-    z_stream *z = &p->iz;
-    if (!p->prev_inline) {
-        deflateReset(z);
-        if (s->dict_len)
-            deflateSetDictionary(z, s->dict, (uInt)s->dict_len);
-    }
-    z->next_in = s->in;
-    z->avail_in = (uInt)s->in_len;
-    z->next_out = s->out;
-    z->avail_out = (uInt)s->out_cap;
-    int rc = deflate(z, s->last ? Z_FINISH : Z_SYNC_FLUSH);
-    s->failed = s->last ? rc != Z_STREAM_END : (rc != Z_OK || z->avail_in != 0);
-    s->out_len = s->out_cap - z->avail_out;
-    s->crc = crc32(0L, s->in, (uInt)s->in_len);
-}
 
 static int submit(struct pdeflate *p, bool last)
 {
@@ -235,7 +218,8 @@ static int submit(struct pdeflate *p, bool last)
     bool inline_block = p->inline_next && p->iz_ready;
     s->by_worker = false;
     if (inline_block) {
-        compress_inline(p, s);
+        /* inline: the caller's stream continues when the previous block was inline too */
+        compress_block(&p->iz, s, !p->prev_inline);
         p->inline_next = s->in_len >= INLINE_RATIO * s->out_len;
     }
     p->prev_inline = inline_block;

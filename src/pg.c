@@ -232,6 +232,17 @@ void pg_dbinfo_free(struct pg_dbinfo *d)
     memset(d, 0, sizeof(*d));
 }
 
+/* The first column of every row, as a NULL-terminated array; clears res. */
+static int take_names(PGresult *res, char ***names, int *n)
+{
+    *n = PQntuples(res);
+    *names = xcalloc((size_t)*n + 1, sizeof(char *));
+    for (int i = 0; i < *n; i++)
+        (*names)[i] = xstrdup(PQgetvalue(res, i, 0));
+    PQclear(res);
+    return 0;
+}
+
 int pg_list_databases(struct pg *pg, char ***names, int *n)
 {
     PGresult *res = query(pg, "list databases",
@@ -240,12 +251,7 @@ int pg_list_databases(struct pg *pg, char ***names, int *n)
                           0, NULL);
     if (!res)
         return -1;
-    *n = PQntuples(res);
-    *names = xcalloc((size_t)*n + 1, sizeof(char *));
-    for (int i = 0; i < *n; i++)
-        (*names)[i] = xstrdup(PQgetvalue(res, i, 0));
-    PQclear(res);
-    return 0;
+    return take_names(res, names, n);
 }
 
 /* Runs a statement whose text holds already-quoted identifiers and literals. */
@@ -367,12 +373,7 @@ int pg_databases_with_comment(struct pg *pg, const char *prefix, char ***names, 
                           1, params);
     if (!res)
         return -1;
-    *n = PQntuples(res);
-    *names = xcalloc((size_t)*n + 1, sizeof(char *));
-    for (int i = 0; i < *n; i++)
-        (*names)[i] = xstrdup(PQgetvalue(res, i, 0));
-    PQclear(res);
-    return 0;
+    return take_names(res, names, n);
 }
 
 /*

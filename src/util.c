@@ -153,12 +153,24 @@ int time_parse_iso(const char *s, time_t *out)
         rest++;
     if (*rest != '\0')
         return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
+    return time_from_utc(tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, out);
+}
+
+int time_from_utc(int year, int month, int day, int hour, int min, int sec, time_t *out)
+{
+    struct tm tm = {.tm_year = year - 1900,
+                    .tm_mon = month - 1,
+                    .tm_mday = day,
+                    .tm_hour = hour,
+                    .tm_min = min,
+                    .tm_sec = sec};
+    time_t t = timegm(&tm);
+    struct tm back;
+    /* timegm normalizes out-of-range fields (February 30 into March): refuse those */
+    if (!gmtime_r(&t, &back) || back.tm_year != year - 1900 || back.tm_mon != month - 1 ||
+        back.tm_mday != day || back.tm_hour != hour || back.tm_min != min || back.tm_sec != sec)
         return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = timegm(&tm);
+    *out = t;
     return 0;
 }
 

@@ -32,6 +32,9 @@ char *time_iso(time_t t, char buf[static 21]);
 char *time_iso_ms(const struct timespec *ts, char buf[static 25]);
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (or a space for T); returns -1 on bad input. */
 int time_parse_iso(const char *s, time_t *out);
+/* The UTC time of a calendar date and time; -1 if no such moment exists (February 30,
+ * 24:00, second 60, month 13 …). */
+int time_from_utc(int year, int month, int day, int hour, int min, int sec, time_t *out);
 /* Monotonic seconds as a double. */
 double time_mono(void);
 
