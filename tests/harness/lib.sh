@@ -134,6 +134,17 @@ run_pgvault() {
     return 0
 }
 
+# wait_until WHAT CONDITION…: polls a command every 0.1 s for up to 30 s.
+wait_until() {
+    local what=$1
+    shift
+    for _ in $(seq 300); do
+        if "$@"; then return 0; fi
+        sleep 0.1
+    done
+    fail "timed out waiting for $what"
+}
+
 # expect_rc N WHAT: the last run_pgvault exited N.
 expect_rc() {
     if [[ "$RC" != "$1" ]]; then

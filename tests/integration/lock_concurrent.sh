@@ -17,16 +17,6 @@ run_pgvault backup -d "$REPO" --db "$DB"
 expect_rc 0 "first backup"
 FIRST=$(catalog_q "$REPO" "SELECT max(id) FROM backups")
 
-# wait_for WHAT CONDITION…: polls a command for up to 30 s.
-wait_for() {
-    local what=$1
-    shift
-    for _ in $(seq 300); do
-        if "$@"; then return 0; fi
-        sleep 0.1
-    done
-    fail "timed out waiting for $what"
-}
 
 lock_held() {
     ! flock -n "$REPO/.lock" true
@@ -52,8 +42,8 @@ note "(a) lock held by another process"
 # shellcheck disable=SC2016
 flock "$REPO/.lock" bash -c 'echo $$ >"$1"; exec sleep 60' _ "$REPO/.lock" &
 flock_pid=$!
-wait_for "the lock holder" lock_held
-wait_for "the holder's pid" grep -qxE '[0-9]+' "$REPO/.lock"
+wait_until "the lock holder" lock_held
+wait_until "the holder's pid" grep -qxE '[0-9]+' "$REPO/.lock"
 holder=$(cat "$REPO/.lock")
 assert_ne "$holder" "$$" "holder pid"
 expect_busy "backup while locked" "$holder" backup -d "$REPO" --db "$DB"
@@ -106,7 +96,7 @@ first=$!
 running() {
     [[ "$(catalog_q "$REPO" "SELECT count(*) FROM backups WHERE status = 'running'")" == 1 ]]
 }
-wait_for "the first backup to start" running
+wait_until "the first backup to start" running
 expect_busy "second backup during a backup" "$first" backup -d "$REPO" --db "$DB"
 expect_busy "prune during a backup" "$first" prune -d "$REPO"
 run_pgvault list -d "$REPO" --all-status

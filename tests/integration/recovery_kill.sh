@@ -36,15 +36,6 @@ done
 EOF
 chmod 0755 "$FAKE/pg_dump"
 
-wait_for() {
-    local what=$1
-    shift
-    for _ in $(seq 300); do
-        if "$@"; then return 0; fi
-        sleep 0.1
-    done
-    fail "timed out waiting for $what"
-}
 
 running_rows() {
     [[ -f "$REPO/catalog.db" ]] || {
@@ -74,7 +65,7 @@ kill_mid_backup() {
     PGVAULT_PG_BINDIR=$FAKE "$PGVAULT_BIN" backup -d "$REPO" --db "$DB" \
         </dev/null >/dev/null 2>&1 &
     VICTIM=$!
-    wait_for "the backup to start" started
+    wait_until "the backup to start" started
     sleep 0.3 # some rows in the partial file
     kill -9 "$VICTIM"
     wait "$VICTIM" 2>/dev/null || true
@@ -167,7 +158,7 @@ rm -f "$SCRATCH/fake.pid"
 PGVAULT_PG_BINDIR=$FAKE "$PGVAULT_BIN" backup -d "$REPO" --db "$DB" \
     </dev/null >/dev/null 2>"$SCRATCH/term.err" &
 victim=$!
-wait_for "the backup to start" started
+wait_until "the backup to start" started
 kill -TERM "$victim"
 rc=0
 wait "$victim" || rc=$?
