@@ -110,12 +110,18 @@ struct file_values {
     int compress; /* -1 unset */
 };
 
+/* A value quoted in an error message: at most CLIP bytes of it, then "...", so that the
+ * file and line named after it are never cut off by the message's length limit. */
+enum { CLIP = 64 };
+#define CLIPPED(s) (strlen(s) > CLIP ? CLIP : (int)strlen(s)), (s), (strlen(s) > CLIP ? "..." : "")
+
 static int set_num(struct file_values *fv, const char *key, const char *val, int line, long min,
                    long max, long *dst)
 {
     if (parse_int(val, min, max, dst) != 0)
-        return err_set(ERR_USAGE, "invalid value \"%s\" for \"%s\" in \"%s\" line %d (%ld..%ld)",
-                       val, key, fv->origin, line, min, max);
+        return err_set(ERR_USAGE,
+                       "invalid value \"%.*s%s\" for \"%s\" in \"%s\" line %d (%ld..%ld)",
+                       CLIPPED(val), key, fv->origin, line, min, max);
     return 0;
 }
 
@@ -173,11 +179,12 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
         else if (strcmp(val, "no") == 0 || strcmp(val, "off") == 0 || strcmp(val, "false") == 0)
             fv->compress = 0;
         else
-            return err_set(ERR_USAGE, "invalid value \"%s\" for \"compress\" in \"%s\" line %d",
-                           val, fv->origin, line);
+            return err_set(ERR_USAGE, "invalid value \"%.*s%s\" for \"compress\" in \"%s\" line %d",
+                           CLIPPED(val), fv->origin, line);
         return 0;
     }
-    return err_set(ERR_USAGE, "unknown setting \"%s\" in \"%s\" line %d", key, fv->origin, line);
+    return err_set(ERR_USAGE, "unknown setting \"%.*s%s\" in \"%s\" line %d", CLIPPED(key),
+                   fv->origin, line);
 }
 
 /* Reads and parses the config file; a password in a file that others can read is refused. */
