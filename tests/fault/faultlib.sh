@@ -70,6 +70,9 @@ run_case() {
     if [[ $rc -eq 0 ]]; then
         _CASE_RESULTS+=(PASS)
         printf -- '-- case PASS: %s\n' "$name"
+    elif [[ $rc -eq 77 ]]; then
+        _CASE_RESULTS+=(SKIP)
+        printf -- '-- case SKIP: %s\n' "$name"
     else
         _CASE_RESULTS+=(FAIL)
         printf -- '-- case FAIL: %s\n' "$name"
@@ -98,18 +101,27 @@ try() {
     return 0
 }
 
-# finish_cases: the table; exit 1 if a case failed, else pass.
+# finish_cases: the table; exit 1 if a case failed, 77 (ctest: skipped) if one was
+# skipped (a case skips with "exit 77"), else pass.
 finish_cases() {
-    local i failed=0
+    local i failed=0 skipped=0
     printf '\n%s: %d cases\n' "$TEST_NAME" "${#_CASE_NAMES[@]}"
     for i in "${!_CASE_NAMES[@]}"; do
         printf '  %-4s  %s\n' "${_CASE_RESULTS[$i]}" "${_CASE_NAMES[$i]}"
-        [[ ${_CASE_RESULTS[$i]} == PASS ]] || failed=$((failed + 1))
+        case ${_CASE_RESULTS[$i]} in
+            PASS) ;;
+            SKIP) skipped=$((skipped + 1)) ;;
+            *) failed=$((failed + 1)) ;;
+        esac
     done
     if ((failed > 0)); then
         trap - ERR
         printf 'FAIL: %s: %d of %d cases failed\n' "$TEST_NAME" "$failed" "${#_CASE_NAMES[@]}" >&2
         exit 1
+    fi
+    if ((skipped > 0)); then
+        printf 'SKIP %s: %d of %d cases skipped\n' "$TEST_NAME" "$skipped" "${#_CASE_NAMES[@]}"
+        exit 77
     fi
     pass
 }

@@ -54,6 +54,9 @@ _lib_on_exit() {
         printf 'DROP DATABASE IF EXISTS :"db" WITH (FORCE);\n' |
             "$PSQL" -X -q -v ON_ERROR_STOP=1 -v db="$db" -d postgres >/dev/null 2>&1
     done
+    if [[ -n "${_PRIVATE_CLUSTER:-}" ]]; then
+        bash "$(dirname "$TESTLIB")/pg_stop.sh" "$_PRIVATE_CLUSTER" >/dev/null 2>&1
+    fi
     if [[ "${PGVAULT_KEEP_TMP:-0}" == 1 ]]; then
         echo "note: kept $SCRATCH" >&2
     else
@@ -62,6 +65,25 @@ _lib_on_exit() {
     exit "$rc"
 }
 trap _lib_on_exit EXIT
+
+# private_cluster: from here on, the test talks to a PostgreSQL cluster of its own
+# (started like the shared one, stopped when the test ends). For tests whose subject is
+# the whole cluster (backup --all, the globals), which the databases of tests running
+# at the same time would otherwise disturb.
+private_cluster() {
+    _PRIVATE_CLUSTER=$SCRATCH/.cluster
+    bash "$(dirname "$TESTLIB")/pg_start.sh" "$_PRIVATE_CLUSTER" >"$SCRATCH/.cluster.log" 2>&1 ||
+        fail "could not start a private cluster: $(cat "$SCRATCH/.cluster.log")"
+    # shellcheck source=/dev/null
+    source "$_PRIVATE_CLUSTER/env.sh"
+}
+
+# skip REASON: ends the test as skipped (ctest's SKIP_RETURN_CODE), never as passed.
+skip() {
+    trap - ERR
+    printf 'SKIP %s: %s\n' "$TEST_NAME" "$*"
+    exit 77
+}
 
 # A command that fails outside a condition ends the test (set -e); say where.
 trap 'echo "FAIL: $TEST_NAME: command failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR

@@ -94,19 +94,19 @@ print("null" if v is None else (str(v).lower() if isinstance(v, bool) else v))
 ' "$1" "$2" || fail "not one JSON document, or no $2 in it: [$1]"
 }
 
-# wait_for_load TIMEOUT_S: waits until a session is active in a pgvault_tmp_* database
-# that did not exist before this test; prints its name. Fails after TIMEOUT_S seconds.
+# wait_for_load TARGET TIMEOUT_S: waits until a COPY into the temporary database of a
+# restore of TARGET (pgvault_tmp_<tag of TARGET>) has loaded rows; prints its name.
+# Other tests' restores load into databases of other tags. Fails after TIMEOUT_S s.
 wait_for_load() {
-    local deadline=$((SECONDS + $1)) db
+    local tmpdb deadline=$((SECONDS + $2))
+    tmpdb=pgvault_tmp_$(pgv_tag "$1")
     while ((SECONDS < deadline)); do
-        db=$(psql_q postgres "SELECT a.datname FROM pg_catalog.pg_stat_activity a
-                              WHERE a.datname ~ '^pgvault_tmp_' AND a.state = 'active'
-                                AND a.query ~* '^\\s*COPY' LIMIT 1")
-        if [[ -n "$db" ]] && ! grep -qxF "$db" <<<"$_PGV_DBS_BEFORE"; then
-            printf '%s\n' "$db"
+        if [[ $(psql_q postgres "SELECT count(*) FROM pg_catalog.pg_stat_progress_copy
+                                 WHERE datname = '$tmpdb' AND tuples_processed > 0") != 0 ]]; then
+            printf '%s\n' "$tmpdb"
             return 0
         fi
         sleep 0.05
     done
-    fail "no restore load started within $1 s"
+    fail "no restore load of $1 started within $2 s"
 }

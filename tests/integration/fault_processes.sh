@@ -129,10 +129,9 @@ start_restore_big() {
     wait_for "the COPY into the temporary database" 90 copy_running
     PSQL_PID=$(child_pid "$BG_PID" psql)
     [[ -n "$PSQL_PID" ]] || fail "no psql child of pgvault $BG_PID"
-    sleep 0.5
 }
 copy_running() {
-    [[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pgvault_tmp_$(pgv_tag "$BIG")' AND query ILIKE 'COPY%'")" != 0 ]]
+    [[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_progress_copy WHERE datname = 'pgvault_tmp_$(pgv_tag "$BIG")' AND tuples_processed > 0")" != 0 ]]
 }
 
 # after_restore_failure WHAT: $BIG untouched, no temporary database, the restore failed.

@@ -27,10 +27,10 @@ on_private "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$DB" -c \
 hba=$P_DATA/pg_hba.conf
 printf 'local all all scram-sha-256\n' >"$hba"
 private_pg_ctl reload -s >/dev/null
-sleep 0.5
-if on_private "$PSQL" -X -q -w -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
-    fail "the private cluster still lets in without a password"
-fi
+password_required() {
+    ! on_private "$PSQL" -X -q -w -d postgres -c 'SELECT 1' >/dev/null 2>&1
+}
+wait_until "the private cluster to ask for a password" password_required
 
 # The recording wrappers.
 REC=$SCRATCH/rec

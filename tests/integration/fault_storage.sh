@@ -76,7 +76,7 @@ new_repo() {
 }
 
 case_disk_full() {
-    [[ $can_mount == 1 ]] || { note "SKIP: not root, cannot mount a tmpfs"; return 0; }
+    [[ $can_mount == 1 ]] || { note "SKIP: not root, cannot mount a tmpfs"; exit 77; }
     local mnt=$SCRATCH/full
     mkdir -p "$mnt"
     mount -t tmpfs -o size=2m,mode=0700 tmpfs "$mnt"
@@ -104,7 +104,7 @@ case_disk_full() {
 }
 
 case_readonly_repo() {
-    [[ $can_mount == 1 ]] || { note "SKIP: not root, cannot mount"; return 0; }
+    [[ $can_mount == 1 ]] || { note "SKIP: not root, cannot mount"; exit 77; }
     local src=$SCRATCH/ro_src mnt=$SCRATCH/ro
     mkdir -p "$src" "$mnt"
     run_pgvault backup -d "$src/repo" --db "$SMALL"
@@ -136,7 +136,7 @@ case_readonly_repo() {
 # Readers on a read-only repository (a snapshot, a read-only mount of the backup disk):
 # list and verify read; they must not need to write.
 case_readonly_readers() {
-    [[ $can_mount == 1 ]] || { note "SKIP: not root, cannot mount"; return 0; }
+    [[ $can_mount == 1 ]] || { note "SKIP: not root, cannot mount"; exit 77; }
     local src=$SCRATCH/ror_src mnt=$SCRATCH/ror
     mkdir -p "$src" "$mnt"
     run_pgvault backup -d "$src/repo" --db "$SMALL"

@@ -12,8 +12,7 @@
 source "$TESTLIB"
 
 if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP $TEST_NAME: needs root (it installs the package with dpkg -i)"
-    exit 0
+    skip "needs root (it installs the package with dpkg -i)"
 fi
 require_cmd dpkg-buildpackage dh lintian systemd-analyze man runuser sqlite3
 [[ -f /usr/share/bash-completion/bash_completion ]] || fail "bash-completion is not installed"

@@ -53,6 +53,9 @@ partial_files() {
     repo_files "$REPO" | grep -c '\.partial$' || true
 }
 
+partial_has_data() {
+    [[ -n "$(find "$REPO" -maxdepth 1 -name '*.partial' -size +0c -print -quit)" ]]
+}
 started() {
     [[ "$(running_rows)" == 1 && "$(partial_files)" == 1 && -s "$SCRATCH/fake.pid" ]]
 }
@@ -66,7 +69,7 @@ kill_mid_backup() {
         </dev/null >/dev/null 2>&1 &
     VICTIM=$!
     wait_until "the backup to start" started
-    sleep 0.3 # some rows in the partial file
+    wait_until "rows in the partial file" partial_has_data
     kill -9 "$VICTIM"
     wait "$VICTIM" 2>/dev/null || true
     kill -9 "$(cat "$SCRATCH/fake.pid")" 2>/dev/null || true

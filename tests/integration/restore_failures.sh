@@ -126,10 +126,9 @@ wait_gone() {
 # (b) SIGTERM while psql is loading.
 note "(b) SIGTERM in the middle of the load"
 start_restore
-tmpdb=$(wait_for_load 60)
+tmpdb=$(wait_for_load "$DB_BIG" 60)
 register_db "$tmpdb"
 kids=$(pgrep -P "$PV_PID" || true)
-sleep 0.3
 kill -TERM "$PV_PID"
 t=$SECONDS
 if wait "$PV_PID"; then rc=0; else rc=$?; fi
@@ -149,10 +148,9 @@ assert_eq "$(restore_col "$REPO" "$rid" status)" failed "(b) restores.status aft
 # drops it and succeeds.
 note "(c) kill -9 in the middle of the load"
 start_restore
-tmpdb=$(wait_for_load 60)
+tmpdb=$(wait_for_load "$DB_BIG" 60)
 register_db "$tmpdb"
 kids=$(pgrep -P "$PV_PID" || true)
-sleep 0.3
 kill -KILL "$PV_PID"
 wait "$PV_PID" || true
 # shellcheck disable=SC2086
