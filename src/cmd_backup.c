@@ -286,33 +286,6 @@ static void print_summary(struct backup_run *br, const struct backup_rec *b, uin
     printf("  duration %.1f s, %s/s\n", secs, rate);
 }
 
-/* The error of a backup, put aside while a hook or the metrics writer runs. */
-struct saved_err {
-    enum err_class cls;
-    char *msg;
-    char *hint;
-};
-
-static void err_save(struct saved_err *s)
-{
-    s->cls = err_class();
-    s->msg = s->cls != ERR_NONE ? xstrdup(err_msg()) : NULL;
-    s->hint = s->cls != ERR_NONE ? xstrdup(err_hint_msg()) : NULL;
-    err_clear();
-}
-
-static void err_restore(struct saved_err *s)
-{
-    err_clear();
-    if (s->msg) {
-        err_set(s->cls, "%s", s->msg);
-        if (s->hint[0])
-            err_hint("%s", s->hint);
-    }
-    free(s->msg);
-    free(s->hint);
-}
-
 /* The exit code main will give for a command result rc (SPEC section 8). */
 static int exit_code_of(int rc)
 {
@@ -568,7 +541,7 @@ static int backup_one(struct backup_run *br, const char *want_db)
 
     const char *post = br->set->post_backup_hook;
     if (post && *post) {
-        struct saved_err saved;
+        struct err_saved saved;
         err_save(&saved);
         struct hook_env env = {
             .hook = "post_backup_hook",
@@ -577,7 +550,7 @@ static int backup_one(struct backup_run *br, const char *want_db)
             .db = db,
             .file = br->cur_file,
             .exit_code = code,
-            .error = saved.msg,
+            .error = saved.cls != ERR_NONE ? saved.msg : NULL,
         };
         if (hooks_run(post, br->set->hook_timeout, &env) != 0)
             log_warn("%s", err_msg());
@@ -598,7 +571,7 @@ static void write_metrics(struct backup_run *br, int rc)
     if (!path || !*path || !br->cat)
         return;
     int code = exit_code_of(rc);
-    struct saved_err saved;
+    struct err_saved saved;
     err_save(&saved);
     if (metrics_write(br->cat, path, &br->results, code) != 0)
         log_warn("%s", err_msg());

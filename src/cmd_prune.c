@@ -46,37 +46,16 @@ static void plan_free(struct plan *pl)
     memset(pl, 0, sizeof(*pl));
 }
 
-/* The first error of a run that keeps going: later ones are printed as they happen. */
-struct first_error {
-    enum err_class cls;
-    char *msg, *hint;
-};
-
-static void keep_error(struct first_error *fe)
+/* The first error of a run that keeps going is kept in an err_saved (later ones are
+ * printed as they happen). */
+static void keep_error(struct err_saved *fe)
 {
-    if (!fe->msg) {
-        fe->cls = err_class();
-        fe->msg = xstrdup(err_msg());
-        fe->hint = xstrdup(err_hint_msg());
-    } else {
-        log_error("%s", err_msg());
+    if (fe->cls == ERR_NONE) {
+        err_save(fe);
+        return;
     }
+    log_error("%s", err_msg());
     err_clear();
-}
-
-/* Sets the kept error again (for main to print); returns 0 if there was none, else -1. */
-static int restore_error(struct first_error *fe)
-{
-    if (!fe->msg)
-        return 0;
-    err_clear();
-    err_set(fe->cls, "%s", fe->msg);
-    if (fe->hint[0])
-        err_hint("%s", fe->hint);
-    free(fe->msg);
-    free(fe->hint);
-    fe->msg = fe->hint = NULL;
-    return -1;
 }
 
 /* True if dir/name is there to be removed (a symlink counts; a directory does not). */
@@ -169,7 +148,7 @@ out:
  * refused (clock skew) is left undecided and its error kept in fe; other databases go on.
  */
 static int plan_build(struct catalog *cat, const struct settings *set, const char *db,
-                      struct plan *pl, struct first_error *fe)
+                      struct plan *pl, struct err_saved *fe)
 {
     struct retention_policy pol;
     retention_policy_from(set, &pol);
@@ -263,7 +242,7 @@ static int remove_leftover(struct catalog *cat, const struct settings *set, stru
 /* Carries the plan out, going on after a problem (kept in fe). */
 static void plan_apply(struct catalog *cat, const struct settings *set, struct plan *pl,
                        const char *prefix, bool report, struct retention_result *res,
-                       struct first_error *fe)
+                       struct err_saved *fe)
 {
     bool changed = false;
     for (size_t i = 0; i < pl->n; i++) {
@@ -317,17 +296,18 @@ int retention_apply(struct catalog *cat, const struct settings *set, const char 
                     const char *prefix, bool report, struct retention_result *res)
 {
     struct plan pl;
-    struct first_error fe = {0};
+    struct err_saved fe = {0};
     memset(res, 0, sizeof(*res));
     if (plan_build(cat, set, db, &pl, &fe) != 0) {
-        restore_error(&fe);
+        if (fe.cls != ERR_NONE)
+            err_restore(&fe);
         return -1;
     }
     plan_apply(cat, set, &pl, prefix, report, res, &fe);
     plan_free(&pl);
     if (report)
         print_summary(res, prefix, false);
-    return restore_error(&fe);
+    return err_restore(&fe);
 }
 
 /* What a plan would do, counted as a result (for --dry-run). */
@@ -418,7 +398,7 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     struct repo_lock *lock = NULL;
     struct catalog *cat = NULL;
     struct plan pl = {0};
-    struct first_error fe = {0};
+    struct err_saved fe = {0};
     struct retention_result res = {0};
     int rc = -1;
 
@@ -471,12 +451,10 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     rc = 0;
 out:
     if (rc == 0) {
-        rc = restore_error(&fe);
-    } else if (fe.msg) {
+        rc = err_restore(&fe);
+    } else if (fe.cls != ERR_NONE) {
         /* a later fatal error is the one main prints; the earlier one still shows */
         log_error("%s", fe.msg);
-        free(fe.msg);
-        free(fe.hint);
     }
     plan_free(&pl);
     catalog_close(cat);

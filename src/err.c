@@ -46,6 +46,45 @@ int err_sys(int errnum, const char *fmt, ...)
     return err_set(ERR_FAILED, "%s: %s", buf, strerror(errnum));
 }
 
+int err_wrap(enum err_class cls, const char *fmt, ...)
+{
+    char prefix[sizeof(msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    if (cls_set == ERR_NONE)
+        return err_set(cls, "%s", prefix);
+    char inner[sizeof(msg)];
+    memcpy(inner, msg, sizeof(inner));
+    size_t n = strlen(prefix);
+    memcpy(msg, prefix, n + 1);
+    if (n + 2 < sizeof(msg)) {
+        memcpy(msg + n, ": ", 3);
+        strncat(msg, inner, sizeof(msg) - n - 3);
+    }
+    strip_newlines(msg, true);
+    if (cls != ERR_NONE)
+        cls_set = cls;
+    return -1;
+}
+
+void err_save(struct err_saved *s)
+{
+    s->cls = cls_set;
+    memcpy(s->msg, msg, sizeof(s->msg));
+    memcpy(s->hint, hint, sizeof(s->hint));
+    err_clear();
+}
+
+int err_restore(const struct err_saved *s)
+{
+    memcpy(msg, s->msg, sizeof(msg));
+    memcpy(hint, s->hint, sizeof(hint));
+    cls_set = s->cls;
+    return s->cls != ERR_NONE ? -1 : 0;
+}
+
 void err_hint(const char *fmt, ...)
 {
     if (hint[0])
