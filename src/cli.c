@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
 #include "err.h"
 #include "util.h"
 
@@ -55,6 +56,14 @@ enum {
      BIT(CMD_PRUNE) | BIT(CMD_PIN) | BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_QUERY) |              \
      BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK))
 #define COMMON (GLOBAL | ALL_CMDS)
+/* commands that connect to the server */
+#define CONNECTS (BIT(CMD_BACKUP) | BIT(CMD_RESTORE))
+/* commands that select a database (to back up, restore, list, or that "latest" names) */
+#define SELECTS_DB                                                                                 \
+    (CONNECTS | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) | BIT(CMD_PRUNE) | BIT(CMD_PIN) |  \
+     BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_DIFF) | BIT(CMD_CHECK))
+/* commands that write Prometheus metrics */
+#define WRITES_METRICS BIT(CMD_BACKUP)
 /* commands that print a listing, where --csv makes sense ("restore" only with -l) */
 #define LISTINGS (BIT(CMD_LIST) | BIT(CMD_LOG) | BIT(CMD_QUERY) | BIT(CMD_RESTORE))
 
@@ -128,12 +137,13 @@ static const struct optdef optdefs[] = {
     {OPT_SCAN, "scan", NULL, BIT(CMD_IMPORT), 0, 0, GRP_MAIN,
      "adopt every dump not yet in the catalog"},
     /* common */
-    {OPT_DB, "db", "NAME", COMMON, 0, 0, GRP_MAIN, "database name (default: libpq's)"},
-    {OPT_HOST, "host", "HOST", COMMON, 0, 0, GRP_CONN, "database server host or socket directory"},
-    {OPT_PORT, "port", "PORT", COMMON, 0, 0, GRP_CONN, "database server port"},
-    {OPT_USER, "user", "NAME", COMMON, 0, 0, GRP_CONN, "connect as this database user"},
+    {OPT_DB, "db", "NAME", GLOBAL | SELECTS_DB, 0, 0, GRP_MAIN, "database name (default: libpq's)"},
+    {OPT_HOST, "host", "HOST", GLOBAL | CONNECTS, 0, 0, GRP_CONN,
+     "database server host or socket directory"},
+    {OPT_PORT, "port", "PORT", GLOBAL | CONNECTS, 0, 0, GRP_CONN, "database server port"},
+    {OPT_USER, "user", "NAME", GLOBAL | CONNECTS, 0, 0, GRP_CONN, "connect as this database user"},
     {OPT_CONFIG, "config", "FILE", COMMON, 0, 0, GRP_OTHER,
-     "settings file (default /etc/pgvault/pgvault.conf)"},
+     "settings file (default " DEFAULT_CONFIG_FILE ")"},
     {OPT_CATALOG, "catalog", "PATH", COMMON, 0, 0, GRP_OTHER,
      "catalog file (default DIR/catalog.db)"},
     {'q', "quiet", NULL, COMMON, 0, 0, GRP_OTHER, "print only warnings and errors"},
@@ -142,7 +152,7 @@ static const struct optdef optdefs[] = {
     {OPT_PROGRESS, "progress", NULL, COMMON, 0, 0, GRP_OTHER,
      "show a progress line (default: only on a TTY)"},
     {OPT_NO_PROGRESS, "no-progress", NULL, COMMON, 0, 0, GRP_OTHER, "never show a progress line"},
-    {OPT_METRICS_FILE, "metrics-file", "PATH", COMMON, 0, 0, GRP_OTHER,
+    {OPT_METRICS_FILE, "metrics-file", "PATH", GLOBAL | WRITES_METRICS, 0, 0, GRP_OTHER,
      "write Prometheus textfile metrics to PATH"},
     {'V', "version", NULL, GLOBAL, 0, 0, GRP_OTHER, "print the version, then exit"},
     {'h', "help", NULL, COMMON, 0, 0, GRP_OTHER, "show this help, then exit"},
@@ -161,6 +171,7 @@ static const struct {
     {CMD_LIST, OPT_DB, "list only the backups of database NAME"},
     {CMD_PRUNE, OPT_DB, "apply retention to database NAME only"},
     {CMD_CHECK, OPT_DB, "check database NAME only"},
+    {CMD_LOG, OPT_DB, "only events of database NAME's backups"},
     {CMD_RESTORE, OPT_DB, "database that \"latest\" refers to"},
     {CMD_SHOW, OPT_DB, "database that \"latest\" refers to"},
     {CMD_VERIFY, OPT_DB, "database that \"latest\" refers to"},
@@ -221,6 +232,7 @@ struct parse {
     bool failed;
     enum command err_cmd; /* the command the error's hint names */
     char msg[512];
+    bool seen[NOPTDEFS]; /* seen[i]: optdefs[i] was given, before or after the command */
 };
 
 static void usage_error(struct parse *p, const char *fmt, ...)
@@ -545,6 +557,7 @@ static int parse_options(struct parse *p, int argc, char **argv, bool *version)
         const struct optdef *d = find_by_val(c);
         if (!d)
             continue;
+        p->seen[d - optdefs] = true;
         if (c == 'V')
             *version = true;
         apply_option(p, d, optarg);
@@ -582,8 +595,11 @@ static void validate(struct parse *p)
 
     if (o->json && o->csv)
         conflict(p, "--json", "--csv");
-    if (o->csv && !(find_by_val(OPT_CSV)->cmds & BIT(o->cmd)))
-        usage_error(p, "option \"--csv\" is not valid for \"%s\"", cli_command_name(o->cmd));
+    /* an option given before the command that the command does not use */
+    for (size_t i = 0; i < NOPTDEFS; i++)
+        if (p->seen[i] && optdefs[i].val != 'V' && !takes(&optdefs[i], o->cmd))
+            usage_error(p, "option \"--%s\" is not valid for \"%s\"", optdefs[i].name,
+                        cli_command_name(o->cmd));
 
     switch (o->cmd) {
     case CMD_BACKUP:
@@ -786,7 +802,14 @@ static void print_overview(FILE *out)
 
     fputs("\nOptions for every command (before or after it):\n", out);
     for (size_t i = 0; i < NOPTDEFS; i++)
-        if (takes(&optdefs[i], CMD_NONE))
+        if (takes(&optdefs[i], CMD_NONE) &&
+            ((optdefs[i].cmds & ALL_CMDS) == ALL_CMDS || optdefs[i].val == 'V'))
+            print_option(&optdefs[i], CMD_NONE, out);
+    fputs("\nOptions for some commands (before or after it; see \"pgvault COMMAND --help\"):\n",
+          out);
+    for (size_t i = 0; i < NOPTDEFS; i++)
+        if (takes(&optdefs[i], CMD_NONE) && (optdefs[i].cmds & ALL_CMDS) != ALL_CMDS &&
+            optdefs[i].val != 'V')
             print_option(&optdefs[i], CMD_NONE, out);
 
     fputs("\n"

@@ -575,14 +575,38 @@ static void test_help_version(void)
     FAILS("unknown command \"nope\"", "", "help", "nope");
 }
 
+/* An option a command does not use is refused, before or after the command. */
+static void test_unused_options_refused(void)
+{
+    FAILS("option \"--db\" is not valid for \"query\"", "query", "query", "--db", "x", "SELECT 1");
+    FAILS("option \"--db\" is not valid for \"query\"", "query", "--db", "x", "query", "SELECT 1");
+    FAILS("option \"--db\" is not valid for \"import\"", "import", "import", "--db", "x", "--scan");
+    FAILS("option \"--host\" is not valid for \"list\"", "list", "--host", "h", "list");
+    FAILS("option \"--user\" is not valid for \"verify\"", "verify", "verify", "--user", "u",
+          "--all");
+    FAILS("option \"--port\" is not valid for \"check\"", "check", "--port", "1", "check");
+    FAILS("option \"--metrics-file\" is not valid for \"prune\"", "prune", "--metrics-file",
+          "m.prom", "prune");
+    FAILS("option \"--metrics-file\" is not valid for \"restore\"", "restore", "restore",
+          "--metrics-file", "m.prom", "latest");
+    FAILS("option \"--csv\" is not valid for \"show\"", "show", "--csv", "show", "1");
+    struct options o;
+    PARSE_OK(&o, "--db", "shop", "log");
+    CHECK_STR(o.db, "shop");
+    PARSE_OK(&o, "--host", "h", "restore", "-f", "latest");
+    CHECK_STR(o.host, "h");
+    PARSE_OK(&o, "--metrics-file", "m.prom", "backup", "--all");
+    CHECK_STR(o.metrics_file, "m.prom");
+}
+
 static void test_global_options(void)
 {
     struct options o;
     /* before the command */
     PARSE_OK(&o, "-d", "/srv/b", "--config", "c.conf", "--catalog=cat.db", "--host", "h", "--port",
              "6000", "--user", "u", "--db", "shop", "-q", "--json", "--no-progress",
-             "--metrics-file", "m.prom", "list");
-    CHECK_INT(o.cmd, CMD_LIST);
+             "--metrics-file", "m.prom", "backup");
+    CHECK_INT(o.cmd, CMD_BACKUP);
     CHECK_STR(o.dir, "/srv/b");
     CHECK_STR(o.config_file, "c.conf");
     CHECK_STR(o.catalog, "cat.db");
@@ -597,10 +621,10 @@ static void test_global_options(void)
     CHECK_INT(o.nargs, 0);
 
     /* after it, mixed with the command's own; the later value wins */
-    PARSE_OK(&o, "-d", "first", "verify", "--deep", "-d", "second", "--host", "h2", "7", "--quiet");
+    PARSE_OK(&o, "-d", "first", "verify", "--deep", "-d", "second", "--db", "shop", "7", "--quiet");
     CHECK_INT(o.cmd, CMD_VERIFY);
     CHECK_STR(o.dir, "second");
-    CHECK_STR(o.host, "h2");
+    CHECK_STR(o.db, "shop");
     CHECK(o.deep);
     CHECK(o.quiet);
     CHECK_INT(o.nargs, 1);
@@ -812,6 +836,7 @@ int main(void)
     RUN(test_commands);
     RUN(test_help_version);
     RUN(test_global_options);
+    RUN(test_unused_options_refused);
     RUN(test_args_point_into_argv);
     RUN(test_repeated_parse);
     RUN(test_usage);
