@@ -138,18 +138,19 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
     static const struct {
         const char *key;
         size_t off;
+        bool path; /* a file or directory: an empty value is a mistake */
     } strs[] = {
-        {"host", offsetof(struct file_values, host)},
-        {"port", offsetof(struct file_values, port)},
-        {"user", offsetof(struct file_values, user)},
-        {"dbname", offsetof(struct file_values, dbname)},
-        {"password", offsetof(struct file_values, password)},
-        {"backup_dir", offsetof(struct file_values, dir)},
-        {"catalog", offsetof(struct file_values, catalog)},
-        {"pg_bindir", offsetof(struct file_values, pg_bindir)},
-        {"metrics_file", offsetof(struct file_values, metrics_file)},
-        {"pre_backup_hook", offsetof(struct file_values, pre_hook)},
-        {"post_backup_hook", offsetof(struct file_values, post_hook)},
+        {"host", offsetof(struct file_values, host), false},
+        {"port", offsetof(struct file_values, port), false},
+        {"user", offsetof(struct file_values, user), false},
+        {"dbname", offsetof(struct file_values, dbname), false},
+        {"password", offsetof(struct file_values, password), false},
+        {"backup_dir", offsetof(struct file_values, dir), true},
+        {"catalog", offsetof(struct file_values, catalog), true},
+        {"pg_bindir", offsetof(struct file_values, pg_bindir), true},
+        {"metrics_file", offsetof(struct file_values, metrics_file), true},
+        {"pre_backup_hook", offsetof(struct file_values, pre_hook), false},
+        {"post_backup_hook", offsetof(struct file_values, post_hook), false},
     };
     static const struct {
         const char *key;
@@ -166,9 +167,14 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
         {"keep_monthly", offsetof(struct file_values, keep_monthly), 0, 100000},
         {"hook_timeout", offsetof(struct file_values, hook_timeout), 1, 86400},
     };
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (strcmp(key, strs[i].key) == 0)
-            return set_str((char **)((char *)fv + strs[i].off), val);
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (strcmp(key, strs[i].key) != 0)
+            continue;
+        if (strs[i].path && !*val)
+            return err_set(ERR_USAGE, "empty value for \"%s\" in \"%s\" line %d", key, fv->origin,
+                           line);
+        return set_str((char **)((char *)fv + strs[i].off), val);
+    }
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (strcmp(key, nums[i].key) == 0)
             return set_num(fv, key, val, line, nums[i].min, nums[i].max,

@@ -61,6 +61,12 @@ static void test_defaults(void)
     settings_free(&s);
 }
 
+/* One default config file, the one every document names, whatever the install prefix. */
+static void test_default_config_file(void)
+{
+    CHECK_STR(DEFAULT_CONFIG_FILE, "/etc/pgvault/pgvault.conf");
+}
+
 static void test_unknown_key_refused(void)
 {
     struct options o;
@@ -220,6 +226,11 @@ static void test_parser_errors(void)
         {"retention_days = -1\n", "invalid value \"-1\""},
         {"host = \"unterminated\n", "unterminated quoted value"},
         {"compress = maybe\n", "invalid value \"maybe\" for \"compress\""},
+        {"# c\nbackup_dir =\n", "empty value for \"backup_dir\" in \""},
+        {"catalog = \"\"\n", "empty value for \"catalog\""},
+        {"pg_bindir = \n", "empty value for \"pg_bindir\""},
+        {"metrics_file =\n", "empty value for \"metrics_file\""},
+        {"\n\nbackup_dir =\n", "line 3"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *path = write_file("err.conf", cases[i].text, 0600);
@@ -268,6 +279,7 @@ int main(void)
         return 2;
     umask(0);
     RUN(test_defaults);
+    RUN(test_default_config_file);
     RUN(test_unknown_key_refused);
     RUN(test_file_below_libpq_and_origin);
     RUN(test_password_sources);
