@@ -123,6 +123,8 @@ static void show_json(const struct show_data *d)
     json_key_str("encoding", b->encoding);
     json_key_str("lc_collate", b->collate);
     json_key_str("lc_ctype", b->ctype);
+    json_key_str("locale_provider", b->locale_provider);
+    json_key_str("icu_locale", b->icu_locale);
     json_key_bool("with_owners", b->with_owners);
     json_key_str("verified_at", b->verified_at);
     json_key_str("pruned_at", b->pruned_at);
@@ -271,6 +273,13 @@ static void show_facts(const struct show_data *d)
            b->db_size_bytes);
     kv("encoding", "%s (collate %s, ctype %s)", or_dash(b->encoding), or_dash(b->collate),
        or_dash(b->ctype));
+    if (!b->locale_provider)
+        kv("locale provider", "-");
+    else if (strcmp(b->locale_provider, "i") == 0)
+        kv("locale provider", "icu (locale %s)", or_dash(b->icu_locale));
+    else
+        kv("locale provider", "%s",
+           strcmp(b->locale_provider, "c") == 0 ? "libc" : b->locale_provider);
     for (int i = 0; i < d->nsettings; i++)
         kv(i == 0 ? "settings" : "", "%s", d->settings[i]);
     kv("ownership", "%s", b->with_owners ? "in the dump (owners and privileges)" : "not dumped");

@@ -93,6 +93,7 @@ assert d['server_version'] and d['pg_dump_version'] and d['duration_ms'] >= 0
 assert type(d['size_bytes']) is int and type(d['raw_bytes']) is int
 assert d['verified_at'] is None and d['restores'] == []
 assert d['compression'] == 'gzip' and d['compression_level'] == 6
+assert d['locale_provider'] in ('c', 'i') and 'icu_locale' in d, (d.get('locale_provider'), d.get('icu_locale'))
 t = {(x['schema_name'], x['table_name']): x['row_count'] for x in d['tables']}
 assert t == {('public', 'orders'): 1000, ('public', 'scratch'): 10}, t
 assert d['table_count'] == 2 and d['row_count'] == 1010
@@ -103,7 +104,7 @@ assert e[0]['outcome'] == 'ok'
 run_pgvault show -d "$REPO" "$id1"
 expect_rc 0 "show"
 for want in "backup $id1: $file1" "$sum1" "orders" "scratch" "1000" "restores: none" \
-    "verified        never" "$LABEL"; do
+    "verified        never" "locale provider libc" "$LABEL"; do
     assert_contains "$OUT" "$want" "show (for people)"
 done
 # "latest" is the newest complete backup of --db; a file name works too
