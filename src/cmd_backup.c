@@ -695,7 +695,7 @@ int cmd_backup(const struct options *opt, const struct settings *set)
         goto out;
 
     /* 2. the password reaches pg_dump through a 0600 passfile, never argv or environment */
-    if (pgtools_passfile_create(set->conn.password) != 0)
+    if (pgtools_passfile_create(&set->conn) != 0)
         goto out;
 
     /* 3. dump the database, or with --all the cluster's globals and every database */

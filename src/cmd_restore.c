@@ -487,7 +487,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
         goto out;
     if (catalog_open(set->catalog, 0, &rr.cat) != 0 || recover_repository(rr.cat, set->dir) != 0)
         goto out;
-    if (pgtools_passfile_create(set->conn.password) != 0)
+    if (pgtools_passfile_create(&set->conn) != 0)
         goto out;
 
     /* 2. resolve the backup through the catalog */

@@ -253,7 +253,8 @@ static void file_values_free(struct file_values *fv)
     }
 }
 
-/* flag > origin's variable > (libpq's variable: leave NULL for libpq) > file */
+/* flag > origin's variable > (libpq's variable, or a connection service, PGSERVICE: leave
+ * NULL for libpq) > file */
 static char *pick(const char *flag, char *const *env, const char *origin_var, const char *pg_var,
                   const char *file)
 {
@@ -263,6 +264,10 @@ static char *pick(const char *flag, char *const *env, const char *origin_var, co
     if (v && *v)
         return xstrdup(v);
     if (pg_var && env_get(env, pg_var))
+        return NULL;
+    /* a service (pg_service.conf) names the whole connection */
+    const char *service = pg_var ? env_get(env, "PGSERVICE") : NULL;
+    if (service && *service)
         return NULL;
     return file ? xstrdup(file) : NULL;
 }
@@ -309,8 +314,10 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     const char *pw = env_get(env, "DB_PASSWORD");
     if (!pw || !*pw)
         pw = env_get(env, "PGPASSWORD");
-    if ((!pw || !*pw) && !env_get(env, "PGPASSFILE"))
+    if (!pw || !*pw) {
         pw = fv.password;
+        s->conn.password_below_passfile = true;
+    }
     s->conn.password = pw && *pw ? xstrdup(pw) : NULL;
 
     /* a name PostgreSQL would truncate (NAMEDATALEN 64) means another database */

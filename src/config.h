@@ -12,6 +12,9 @@ struct conn_params {
     char *user;
     char *dbname;
     char *password; /* only from DB_PASSWORD, PGPASSWORD or the config file */
+    /* the password is the config file's: the user's own passfile (PGPASSFILE or
+     * ~/.pgpass) ranks above it, so it is offered only where that file has no entry */
+    bool password_below_passfile;
 };
 
 /* Settings after applying the precedence of SPEC section 2. All strings owned. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "pgtools.h"
 #include "util.h"
 
 struct pg {
@@ -46,7 +47,11 @@ int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out
     ADD("port", cp->port);
     ADD("user", cp->user);
     ADD("dbname", dbname ? dbname : cp->dbname);
-    ADD("password", cp->password);
+    /* a password below the user's passfile is offered through the merged passfile */
+    if (cp->password_below_passfile && pgtools_passfile_path())
+        ADD("passfile", pgtools_passfile_path());
+    else
+        ADD("password", cp->password);
     ADD("fallback_application_name", "pgvault");
 #undef ADD
     keys[n] = NULL;

@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "err.h"
 #include "proc.h"
 #include "util.h"
@@ -123,8 +125,46 @@ fail:
 static char passfile_path[PATH_MAX];
 static char passfile_env[PATH_MAX + 16];
 
-int pgtools_passfile_create(const char *password)
+/* Appends the user's own passfile to b, when libpq would read it; a file it cannot read
+ * is skipped, as libpq skips it. */
+static void add_user_passfile(struct sbuf *b)
 {
+    const char *env = getenv("PGPASSFILE");
+    char *path = NULL;
+    if (env && *env) {
+        path = xstrdup(env);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !*home) {
+            struct passwd *pw = getpwuid(geteuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home)
+            return;
+        path = xasprintf("%s/.pgpass", home);
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    free(path);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & (S_IRWXG | S_IRWXO)) &&
+        st.st_size <= 1024 * 1024) {
+        char buf[8192];
+        ssize_t n;
+        size_t start = b->len;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+            sbuf_add(b, buf, (size_t)n);
+        explicit_bzero(buf, sizeof(buf));
+        if (b->len > start && b->data[b->len - 1] != '\n')
+            sbuf_add(b, "\n", 1);
+    }
+    close(fd);
+}
+
+int pgtools_passfile_create(const struct conn_params *cp)
+{
+    const char *password = cp->password;
     if (!password || passfile_path[0])
         return 0;
     const char *tmp = getenv("TMPDIR");
@@ -141,6 +181,8 @@ int pgtools_passfile_create(const char *password)
     }
     /* .pgpass syntax: ':' and '\' in a field are escaped with '\' */
     struct sbuf b = {0};
+    if (cp->password_below_passfile)
+        add_user_passfile(&b);
     sbuf_puts(&b, "*:*:*:*:");
     for (const char *p = password; *p; p++) {
         if (*p == ':' || *p == '\\')
@@ -164,6 +206,11 @@ int pgtools_passfile_create(const char *password)
 const char *pgtools_passfile_env(void)
 {
     return passfile_path[0] ? passfile_env : NULL;
+}
+
+const char *pgtools_passfile_path(void)
+{
+    return passfile_path[0] ? passfile_path : NULL;
 }
 
 void pgtools_passfile_remove(void)

@@ -19,12 +19,19 @@ int pgtools_major(const char *version_line);
 
 /*
  * A temporary 0600 passfile holding "*:*:*:*:<password>" for children (PGPASSFILE),
- * created in $TMPDIR or /tmp. pgtools_passfile_env returns "PGPASSFILE=<path>" or NULL
- * when there is no password. Remove it with pgtools_passfile_remove (also safe to call
- * from an atexit path).
+ * created in $TMPDIR or /tmp, when cp has a password. When the password ranks below the
+ * user's own passfile (cp->password_below_passfile: it came from the config file), the
+ * entries of that file (PGPASSFILE, else ~/.pgpass; used only when libpq would use it: a
+ * regular file that group and others cannot access) come first, so that libpq, which
+ * takes the first matching line, prefers them. pgtools_passfile_env returns
+ * "PGPASSFILE=<path>" or NULL when there is no password, pgtools_passfile_path the path
+ * or NULL. Remove it with pgtools_passfile_remove (also safe to call from an atexit
+ * path).
  */
-int pgtools_passfile_create(const char *password);
+struct conn_params;
+int pgtools_passfile_create(const struct conn_params *cp);
 const char *pgtools_passfile_env(void);
+const char *pgtools_passfile_path(void);
 void pgtools_passfile_remove(void);
 
 #endif

@@ -104,7 +104,8 @@ no_secret_anywhere() {
     [[ -z "$left" ]] || fail "$1: passfile(s) left behind: $left"
 }
 TMPDIR_PV=$SCRATCH/tmp
-mkdir -p "$TMPDIR_PV"
+HOME_PV=$SCRATCH/home # where ~/.pgpass is, for pgvault and its children
+mkdir -p "$TMPDIR_PV" "$HOME_PV"
 
 # pv VAR=VALUE… -- ARGS…: pgvault against the private cluster with the wrappers.
 pv() {
@@ -115,7 +116,7 @@ pv() {
     done
     shift
     # shellcheck disable=SC2016 # expanded by the inner bash
-    env PGHOST="$P_HOST" PGPORT="$P_PORT" PGVAULT_PG_BINDIR="$FAKE" TMPDIR="$TMPDIR_PV" \
+    env PGHOST="$P_HOST" PGPORT="$P_PORT" PGVAULT_PG_BINDIR="$FAKE" TMPDIR="$TMPDIR_PV" HOME="$HOME_PV" \
         ${vars[@]+"${vars[@]}"} bash -c 'source "$TESTLIB_FUNCS"; run_pgvault "$@"; printf "%s" "$RC" >"$SCRATCH/.rc"' _ "$@"
     RC=$(cat "$SCRATCH/.rc")
     OUT=$(cat "$SCRATCH/.pgvault.out")
@@ -171,7 +172,34 @@ case_config_password() {
     no_secret_anywhere "config file readable by others" "$REPO"
 }
 
+# pgpass_line PASSWORD [HOST]: a .pgpass line for HOST (default any), ':' and '\' escaped.
+pgpass_line() {
+    python3 -c 'import sys; pw = sys.argv[1]; print(sys.argv[2] + ":*:*:*:" + pw.replace("\\", "\\\\").replace(":", "\\:"))' "$1" "${2:-*}"
+}
+
+case_pgpass_above_config_password() {
+    local conf=$SCRATCH/pgpass.conf
+    python3 -c 'import sys; open(sys.argv[1], "w").write("password = \"" + sys.argv[2].replace("\\", "\\\\").replace("\"", "\\\"") + "\"\n")' "$conf" "${PW}-stale"
+    chmod 0600 "$conf"
+    # ~/.pgpass has the right password: it ranks above the config file's stale one
+    pgpass_line "$PW" >"$HOME_PV/.pgpass"
+    chmod 0600 "$HOME_PV/.pgpass"
+    pv -- --config "$conf" backup -d "$REPO" --db "$DB"
+    expect_rc 0 "backup with the right password in ~/.pgpass and a stale one in the config file"
+    no_secret_anywhere "~/.pgpass above the config file" "$REPO"
+    pv -- --config "$conf" restore -d "$REPO" -f --target "${DB}_p" --db "$DB" latest
+    expect_rc 0 "restore with the right password in ~/.pgpass and a stale one in the config file"
+    # ~/.pgpass without an entry for this server: the config file's password is used
+    python3 -c 'import sys; open(sys.argv[1], "w").write("password = \"" + sys.argv[2].replace("\\", "\\\\").replace("\"", "\\\"") + "\"\n")' "$conf" "$PW"
+    pgpass_line nope otherhost >"$HOME_PV/.pgpass"
+    pv -- --config "$conf" backup -d "$REPO" --db "$DB"
+    expect_rc 0 "backup with the config file's password when ~/.pgpass has no entry for the server"
+    no_secret_anywhere "config password below ~/.pgpass" "$REPO"
+    rm -f "$HOME_PV/.pgpass"
+}
+
 case_wrong_password() {
+    rm -f "$HOME_PV/.pgpass"
     local wrong="${PW}-wrong"
     pv DB_PASSWORD="$wrong" -- backup -d "$REPO" --db "$DB"
     expect_rc 5 "backup with a wrong password"
@@ -206,11 +234,13 @@ case_modes() {
     done
 }
 
+register_db "${DB}_p"
 register_db "${DB}_r" # on the shared cluster: harmless; the private one goes whole
 run_case "backup with DB_PASSWORD: not in argv, env, output, catalog; passfile 0600, removed" case_backup_db_password
 run_case "backup with PGPASSWORD: PGPASSWORD not passed on" case_backup_pgpassword
 run_case "restore with DB_PASSWORD: psql gets only the passfile" case_restore_password
 run_case "password in the config file: 0600 works, readable by others refused (exit 2)" case_config_password
+run_case "~/.pgpass ranks above the config file's password, which stays the fallback" case_pgpass_above_config_password
 run_case "wrong password: exit 5, not shown" case_wrong_password
 run_case "modes under umask 000: repository 0700, files 0600, catalog 0600" case_modes
 finish_cases

@@ -120,6 +120,14 @@ static void test_file_below_libpq_and_origin(void)
     CHECK_STR(s.conn.user, "fileuser");
     settings_free(&s);
 
+    /* a connection service beats the file: the service names the whole connection */
+    char *env_svc[] = {"PGSERVICE=shop", NULL};
+    CHECK_INT(config_resolve(&o, env_svc, &s), 0);
+    CHECK(s.conn.host == NULL && s.conn.port == NULL && s.conn.user == NULL);
+    CHECK(s.conn.dbname == NULL);
+    CHECK_STR(s.dir, "/srv/file-backups");
+    settings_free(&s);
+
     /* the origin's variables beat libpq's */
     char *env_db[] = {"PGHOST=/run/pg",
                       "DB_HOST=dbhost",
@@ -185,10 +193,18 @@ static void test_password_sources(void)
     CHECK_STR(s.conn.password, "dbsecret");
     settings_free(&s);
 
-    /* PGPASSFILE beats the config file's password */
+    /* the config file's password ranks below the user's passfile (PGPASSFILE or
+     * ~/.pgpass): kept, but marked so (see test_pgtools) */
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    CHECK(s.conn.password_below_passfile);
+    settings_free(&s);
     char *env3[] = {"PGPASSFILE=/somewhere/.pgpass", NULL};
     CHECK_INT(config_resolve(&o, env3, &s), 0);
-    CHECK(s.conn.password == NULL);
+    CHECK_STR(s.conn.password, "file secret # not a comment");
+    CHECK(s.conn.password_below_passfile);
+    settings_free(&s);
+    CHECK_INT(config_resolve(&o, env2, &s), 0);
+    CHECK(!s.conn.password_below_passfile);
     settings_free(&s);
     free(path);
 
