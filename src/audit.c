@@ -137,6 +137,20 @@ size_t audit_table_diff(const struct table_rec *a, size_t na, const struct table
     return n;
 }
 
+size_t audit_table_diff_comparable(struct table_change *ch, size_t n, bool before_lists_parents,
+                                   bool after_lists_parents)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ch[i].kind == TABLE_ADDED && !before_lists_parents && ch[i].after->relkind == 'p')
+            continue;
+        if (ch[i].kind == TABLE_DROPPED && !after_lists_parents && ch[i].before->relkind == 'p')
+            continue;
+        ch[w++] = ch[i];
+    }
+    return w;
+}
+
 /* Appends one reason, separated from the previous one. */
 static void reason(struct sbuf *msg, bool *first, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

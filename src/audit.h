@@ -36,6 +36,14 @@ struct table_change {
 size_t audit_table_diff(const struct table_rec *a, size_t na, const struct table_rec *b, size_t nb,
                         struct table_change *out);
 
+/* Leaves out of ch the partitioned tables (relkind 'p') that are "added" or "dropped" only
+ * because the other side cannot list them: an imported dump names the tables it loads
+ * data into (the partitions), never their partitioned parents. before_lists_parents /
+ * after_lists_parents: whether that side records partitioned tables. Returns the new
+ * count; the order is kept. */
+size_t audit_table_diff_comparable(struct table_change *ch, size_t n, bool before_lists_parents,
+                                   bool after_lists_parents);
+
 /* Nagios states, which are also check's exit codes. */
 enum check_state { CHECK_OK = 0, CHECK_WARNING = 1, CHECK_CRITICAL = 2 };
 

@@ -178,7 +178,7 @@ static const struct {
     {CMD_PIN, OPT_DB, "database that \"latest\" refers to"},
     {CMD_UNPIN, OPT_DB, "database that \"latest\" refers to"},
     {CMD_DIFF, OPT_DB, "database that \"latest\" refers to"},
-    {CMD_NONE, OPT_CSV, "print CSV on stdout (list, log, query)"},
+    {CMD_NONE, OPT_CSV, "print CSV on stdout (list, log, query, restore -l)"},
     {CMD_RESTORE, OPT_CSV, "print CSV on stdout (with -l)"},
 };
 
@@ -209,7 +209,8 @@ static const struct {
     {"unpin", CMD_UNPIN, "[OPTION]... BACKUP", "remove that protection",
      "Removes the protection that \"pgvault pin\" gave a backup."},
     {"log", CMD_LOG, "[OPTION]...", "show the audit trail",
-     "Shows the audit trail: every backup, restore, verify, prune, pin and import."},
+     "Shows the audit trail: every backup, restore, verify, prune, pin, unpin,\n"
+     "import and crash recovery (recover)."},
     {"query", CMD_QUERY, "[OPTION]... SQL", "run read-only SQL on the catalog",
      "Runs one read-only SQL statement against the catalog."},
     {"diff", CMD_DIFF, "[OPTION]... BACKUP BACKUP", "compare two backups",

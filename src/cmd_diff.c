@@ -37,6 +37,12 @@ static char *qualified(const struct table_rec *t)
                                              : xstrdup(t->table_name);
 }
 
+/* An adopted dump: its tables are those with COPY data, without partitioned parents. */
+static bool is_imported(const struct backup_rec *b)
+{
+    return b->origin && strcmp(b->origin, "import") == 0;
+}
+
 /* Resolves one side; a backup without row counts cannot be compared. */
 static int diff_load(struct catalog *cat, const struct settings *set, const char *db,
                      const char *spec, struct diff_side *s)
@@ -201,6 +207,7 @@ int cmd_diff(const struct options *opt, const struct settings *set)
     /* 2. compare the table lists (both sorted by schema, table) */
     ch = xcalloc(a.ntables + b.ntables + 1, sizeof(*ch));
     size_t n = audit_table_diff(a.tables, a.ntables, b.tables, b.ntables, ch);
+    n = audit_table_diff_comparable(ch, n, !is_imported(&a.b), !is_imported(&b.b));
 
     /* 3. print */
     if (opt->json)

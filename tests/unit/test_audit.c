@@ -107,6 +107,35 @@ static void test_table_diff(void)
     CHECK_INT(ch[1].kind, TABLE_DROPPED);
 }
 
+/* A native backup lists the partitioned parent; an imported dump cannot: in either order
+ * the parent is neither added nor dropped, while real changes still show. */
+static void test_table_diff_imported(void)
+{
+    struct table_rec native[] = {tr("public", "m", 10), tr("public", "m_1", 4),
+                                 tr("public", "m_2", 6), tr("public", "old", 1)};
+    native[0].relkind = 'p';
+    struct table_rec imported[] = {tr("public", "m_1", 4), tr("public", "m_2", 7)};
+    struct table_change ch[8];
+    size_t n = audit_table_diff(native, 4, imported, 2, ch);
+    CHECK_INT(n, 4);
+    n = audit_table_diff_comparable(ch, n, true, false);
+    CHECK_INT(n, 3);
+    CHECK_STR(ch[0].before->table_name, "m_1");
+    CHECK_INT(ch[1].kind, TABLE_CHANGED);
+    CHECK_INT(ch[2].kind, TABLE_DROPPED);
+    CHECK_STR(ch[2].before->table_name, "old");
+
+    n = audit_table_diff(imported, 2, native, 4, ch);
+    n = audit_table_diff_comparable(ch, n, false, true);
+    CHECK_INT(n, 3);
+    CHECK_INT(ch[2].kind, TABLE_ADDED);
+    CHECK_STR(ch[2].after->table_name, "old");
+
+    /* two native backups: a partitioned table that appears is added */
+    n = audit_table_diff(imported, 0, native, 1, ch);
+    CHECK_INT(audit_table_diff_comparable(ch, n, true, true), 1);
+}
+
 /* A healthy database: a complete backup two hours old, its file present. */
 static struct check_facts healthy(void)
 {
@@ -264,6 +293,7 @@ int main(void)
     RUN(test_when_ages);
     RUN(test_when_bad);
     RUN(test_table_diff);
+    RUN(test_table_diff_imported);
     RUN(test_check_ok);
     RUN(test_check_critical);
     RUN(test_check_warning);
