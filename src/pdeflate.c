@@ -196,6 +196,20 @@ static struct slot *free_slot(struct pdeflate *p)
     return NULL;
 }
 
+/* Takes a free slot (submit left one) as the block to fill next. Its state and sequence
+ * number are what the workers and drain() look at under the mutex, so they are set
+ * under it too; the block's bytes belong to this thread until submit(). */
+static void start_block(struct pdeflate *p)
+{
+    pthread_mutex_lock(&p->mu);
+    struct slot *s = free_slot(p);
+    s->state = SLOT_FILLING;
+    s->seq = p->next_seq++;
+    s->in_len = 0;
+    p->filling = s;
+    pthread_mutex_unlock(&p->mu);
+}
+
 /* Queues the block being filled; waits for a free slot if all are in use. */
 
 static int submit(struct pdeflate *p, bool last)
@@ -250,14 +264,8 @@ int pdeflate_write(struct pdeflate *p, const unsigned char *buf, size_t len)
         return -1;
     p->total_in += len;
     while (len > 0) {
-        if (!p->filling) {
-            pthread_mutex_lock(&p->mu);
-            p->filling = free_slot(p);
-            pthread_mutex_unlock(&p->mu);
-            p->filling->state = SLOT_FILLING;
-            p->filling->seq = p->next_seq++;
-            p->filling->in_len = 0;
-        }
+        if (!p->filling)
+            start_block(p);
         struct slot *s = p->filling;
         size_t n = BLOCK_SIZE - s->in_len < len ? BLOCK_SIZE - s->in_len : len;
         memcpy(s->in + s->in_len, buf, n);
@@ -275,14 +283,8 @@ int pdeflate_finish(struct pdeflate *p)
     if (!p->header_done && write_header(p) != 0)
         return -1;
     /* the last block (possibly empty) carries the final-block bit */
-    if (!p->filling) {
-        pthread_mutex_lock(&p->mu);
-        p->filling = free_slot(p);
-        pthread_mutex_unlock(&p->mu);
-        p->filling->state = SLOT_FILLING;
-        p->filling->seq = p->next_seq++;
-        p->filling->in_len = 0;
-    }
+    if (!p->filling)
+        start_block(p);
     if (submit(p, true) != 0)
         return -1;
     pthread_mutex_lock(&p->mu);
