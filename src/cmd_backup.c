@@ -95,6 +95,8 @@ static int cmp_table_rec(const void *a, const void *b)
 static struct pg_table *find_table(struct pg_dbinfo *info, const char *schema, const char *name)
 {
     struct pg_table key = {.schema = (char *)schema, .name = (char *)name};
+    if (info->ntables == 0) /* bsearch wants a valid base even for no elements */
+        return NULL;
     return bsearch(&key, info->tables, (size_t)info->ntables, sizeof(key), cmp_pg_table);
 }
 

@@ -2,6 +2,7 @@
  * pgvault: signals, the command table, and the one place where an error becomes a
  * message and an exit code.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,10 @@ volatile sig_atomic_t pgvault_interrupted;
  * removing its partial file and marking its catalog row. */
 static void on_signal(int sig)
 {
+    int saved = errno; /* kill() may set it under the interrupted code's feet */
     pgvault_interrupted = sig;
     proc_kill_all(SIGTERM);
+    errno = saved;
 }
 
 static void setup_signals(void)

@@ -172,7 +172,7 @@ int pgtools_passfile_create(const struct conn_params *cp)
         tmp = "/tmp";
     snprintf(passfile_path, sizeof(passfile_path), "%s/pgvault-pass-XXXXXX", tmp);
     mode_t old = umask(077);
-    int fd = mkstemp(passfile_path);
+    int fd = mkostemp(passfile_path, O_CLOEXEC);
     umask(old);
     if (fd < 0) {
         int e = errno;

@@ -40,10 +40,15 @@ int reader_run(const char *path, bool gzip, reader_sink sink, void *ctx,
     z_stream z = {0};
     unsigned char *in = xmalloc_io(IN_CHUNK), *out = gzip ? xmalloc_io(OUT_CHUNK) : NULL;
     XXH3_state_t *file_h = XXH3_createState(), *raw_h = XXH3_createState();
+    int fd = -1;
+    if (!file_h || !raw_h) {
+        err_set(ERR_FAILED, "out of memory");
+        goto out;
+    }
     XXH3_128bits_reset(file_h);
     XXH3_128bits_reset(raw_h);
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         err_sys(errno, "could not open file \"%s\"", path);
         goto out;
