@@ -213,27 +213,24 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
                       "backup file \"%s\" changed during the restore (checksum %s, the catalog "
                       "says %s); the load was abandoned",
                       rr->b.file_name, r.checksum, rr->b.checksum ? rr->b.checksum : "none");
-    char *reason = rrc != 0 ? xstrdup(err_msg()) : NULL;
-    enum err_class cls = err_class();
-    err_clear();
+    struct err_saved reason;
+    err_save(&reason);
     /* stop psql BEFORE its input closes: at end of input it would commit */
     if (rrc != 0 || pgvault_interrupted)
         proc_kill(&p, SIGTERM);
     int wrc = proc_wait(&p);
-    char *psql_msg = wrc != 0 ? xstrdup(err_msg()) : NULL;
-    err_clear();
-    if (pgvault_interrupted)
+    if (pgvault_interrupted) {
+        err_clear();
         err_set(ERR_FAILED, "restore interrupted by a signal");
-    else if (rrc != 0)
-        err_set(cls, "%s", reason); /* we stopped psql: the reader's reason is the cause */
-    else if (wrc != 0) {
-        err_set(ERR_FAILED, "could not load backup %" PRId64 " into database \"%s\": %s", rr->b.id,
-                db, psql_msg);
+    } else if (rrc != 0) {
+        err_restore(&reason); /* we stopped psql: the reader's reason is the cause */
+    } else if (wrc != 0) {
+        /* the user's name for it: the temporary database is ours, not theirs */
+        err_wrap(ERR_FAILED, "could not load backup %" PRId64 " into database \"%s\"", rr->b.id,
+                 rr->target);
         err_hint("nothing was replaced; a missing role needs the @globals backup restored first "
                  "(or a backup taken without --with-owners)");
     }
-    free(reason);
-    free(psql_msg);
     if (wrc != 0 || rrc != 0 || pgvault_interrupted)
         goto out;
     rc = 0;
@@ -375,13 +372,10 @@ static int restore_swap(struct restore_run *rr)
 fail:
     /* before the swap, the original was never touched: only the new database goes */
     {
-        char *msg = xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
-        if (pg_drop_database(rr->admin, rr->fresh) != 0)
-            err_clear();
-        err_set(cls, "%s", msg);
-        free(msg);
+        struct err_saved cause;
+        err_save(&cause);
+        pg_drop_database(rr->admin, rr->fresh);
+        err_restore(&cause);
     }
 out:
     free(comment);
@@ -400,17 +394,10 @@ static int restore_in_place(struct restore_run *rr)
     if (create_db(rr, rr->target, NULL) != 0)
         return -1;
     if (load(rr, rr->target, true) != 0 || check_counts(rr, rr->target) != 0 ||
-        apply_settings(rr, rr->target) != 0) {
-        char *msg = xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
-        err_set(cls,
-                "%s (in-place: database \"%s\" was dropped and is incomplete; restore "
-                "again)",
-                msg, rr->target);
-        free(msg);
-        return -1;
-    }
+        apply_settings(rr, rr->target) != 0)
+        return err_wrap(ERR_NONE,
+                        "in-place: database \"%s\" was dropped and is incomplete; restore again",
+                        rr->target);
     return 0;
 }
 
@@ -552,9 +539,9 @@ record:
     /* 7. the catalog and the audit trail remember every restore, good or bad */
     now_iso(finished);
     {
-        char *msg = rc == 0 ? NULL : xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
+        struct err_saved cause;
+        err_save(&cause);
+        const char *msg = rc == 0 ? NULL : cause.msg;
         catalog_restore_finish(rr.cat, rr.restore_id, rc == 0 ? "complete" : "failed", finished,
                                rr.tables_checked, rr.rows_checked, msg);
         char *detail =
@@ -562,9 +549,8 @@ record:
         catalog_event(rr.cat, "restore", rr.b.id, rc == 0 ? "ok" : "failed", detail);
         free(detail);
         err_clear();
-        if (msg)
-            err_set(cls, "%s", msg);
-        free(msg);
+        if (rc != 0)
+            err_restore(&cause);
     }
     print_result(&rr, rc == 0, time_mono() - t0);
 out:
