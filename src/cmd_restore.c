@@ -665,6 +665,14 @@ int cmd_restore(const struct options *opt, const struct settings *set)
         goto out;
     }
     bool globals = strcmp(rr.b.db_name, GLOBALS_DB) == 0;
+    if (globals && opt->target) {
+        /* roles and tablespaces belong to the cluster: there is no database to name */
+        err_set(ERR_USAGE,
+                "--target cannot be used with the @globals backup %" PRId64
+                ": its roles and tablespaces belong to the whole cluster",
+                rr.b.id);
+        goto out;
+    }
     rr.path = path_join(set->dir, rr.b.file_name);
     if (opt->target && !naming_db_ok(opt->target)) {
         err_set(ERR_USAGE, "database name \"%.63s…\" is longer than 63 bytes", opt->target);

@@ -4,7 +4,8 @@
 # attributes, comment and membership; a role that still exists is a warning naming it
 # (its attributes are those of the backup again), exit 0; (b) a CREATE TABLESPACE whose
 # directory is gone fails the restore with exit 1, one line naming the statement and
-# the cause (and how many others failed), and the restores row says failed.
+# the cause (and how many others failed), and the restores row says failed; (c)
+# --target is refused (exit 2) before anything is replayed.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 # shellcheck source=SCRIPTDIR/../harness/restore_helpers.sh
@@ -85,5 +86,17 @@ RID=$(last_restore_id "$REPO")
 assert_eq "$(restore_col "$REPO" "$RID" status)" failed "(b) restores.status"
 assert_contains "$(restore_col "$REPO" "$RID" detail)" "CREATE TABLESPACE pgv_g_ts" \
     "(b) restores.detail"
+
+# (c) --target means nothing for the cluster's globals: refused, nothing replayed.
+note "(c) --target with the globals backup"
+psql_q postgres "DROP ROLE pgv_g_reader" >/dev/null
+before=$(last_restore_id "$REPO")
+run_pgvault restore -d "$REPO" -f --db @globals --target pgv_g_elsewhere latest
+expect_rc 2 "restore of @globals with --target"
+expect_error_line "restore of @globals with --target"
+assert_contains "${ERR%%$'\n'*}" "--target" "the error names the option"
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'pgv_g_reader'")" 0 \
+    "(c) the globals were not replayed"
+assert_eq "$(last_restore_id "$REPO")" "$before" "(c) restores rows after a refused restore"
 
 pass
