@@ -261,8 +261,13 @@ static int check_counts(struct restore_run *rr, const char *db)
             err_set(ERR_FAILED, "restore interrupted by a signal");
             goto out;
         }
-        if (pg_count_rows(pg, t[i].schema_name, t[i].table_name, t[i].relkind, &count) != 0) {
-            err_clear();
+        int crc = pg_count_rows(pg, t[i].schema_name, t[i].table_name, t[i].relkind, &count);
+        if (crc < 0) {
+            /* the table is there but could not be counted: that cause, not "missing" */
+            err_wrap(ERR_NONE, "could not check the restored database \"%s\"", rr->target);
+            goto out;
+        }
+        if (crc > 0) {
             err_set(ERR_INTEGRITY, "table %s.%s of the backup is missing after the load",
                     t[i].schema_name, t[i].table_name);
             goto out;

@@ -9,6 +9,7 @@
 
 struct pg {
     PGconn *conn;
+    char sqlstate[6]; /* of the last query that failed */
 };
 
 /* Error text from libpq on one line, without the trailing newline. */
@@ -105,6 +106,8 @@ static PGresult *query(struct pg *pg, const char *what, const char *sql, int npa
     PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
         enum err_class cls = PQstatus(pg->conn) == CONNECTION_BAD ? ERR_CONNECT : ERR_FAILED;
         err_set(cls, "could not %s: %s", what, pg_message(pg->conn));
         PQclear(res);
@@ -582,10 +585,18 @@ int pg_count_rows(struct pg *pg, const char *schema, const char *table, char rel
     if (!s || !t)
         goto out;
     char *sql = xasprintf("SELECT count(*) FROM %s%s.%s", relkind == 'p' ? "" : "ONLY ", s, t);
-    PGresult *res = query(pg, "count rows", sql, 0, NULL);
+    char *what = xasprintf("count the rows of table %s.%s", s, t);
+    PGresult *res = query(pg, what, sql, 0, NULL);
+    free(what);
     free(sql);
-    if (!res)
+    if (!res) {
+        /* undefined_table, invalid_schema_name: it is not there */
+        if (strcmp(pg->sqlstate, "42P01") == 0 || strcmp(pg->sqlstate, "3F000") == 0) {
+            err_clear();
+            rc = 1;
+        }
         goto out;
+    }
     *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     rc = 0;

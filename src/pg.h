@@ -83,7 +83,9 @@ int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, cons
 /* Terminates every other session connected to db; returns how many. */
 int pg_terminate_sessions(struct pg *pg, const char *db, int *terminated);
 
-/* count(*) of a table: FROM ONLY for relkind 'r', with partitions for 'p'. */
+/* count(*) of a table: FROM ONLY for relkind 'r', with partitions for 'p'. Returns 1
+ * (no error set) when the table or its schema does not exist; -1 with the server's
+ * reason when the count fails otherwise (ERR_CONNECT if the connection is lost). */
 int pg_count_rows(struct pg *pg, const char *schema, const char *table, char relkind,
                   int64_t *count);
 
