@@ -31,6 +31,9 @@
 #include "resolve.h"
 #include "util.h"
 
+/* pgvault's restores in the server's advisory lock space ("pgvr"); the key is the
+ * target's name tag */
+#define TARGET_LOCK_NS 0x70677672
 #define TEMP_COMMENT_PREFIX "pgvault: temporary restore; target="
 #define GLOBALS_DB "@globals"
 
@@ -80,6 +83,33 @@ static char *temp_comment(const char *target)
     char *c = xasprintf(TEMP_COMMENT_PREFIX "%s;", hex);
     free(hex);
     return c;
+}
+
+/*
+ * No other restore of the target runs at once, from this repository or any other: a
+ * server-side lock, held by the maintenance session (always the same database for a
+ * given target) until the restore ends. The temporary database's name is fixed per
+ * target, so a second restore would otherwise drop the first one's load.
+ */
+static int lock_target(struct restore_run *rr)
+{
+    bool got = false;
+    int holder = 0;
+    int32_t key = (int32_t)(name_tag(rr->target) & 0x7fffffff);
+    if (pg_try_advisory_lock(rr->admin, TARGET_LOCK_NS, key, &got, &holder) != 0)
+        return -1;
+    if (got)
+        return 0;
+    if (holder > 0)
+        err_set(ERR_BUSY,
+                "database \"%s\" is busy: another restore of it is running (server process %d "
+                "holds its lock)",
+                rr->target, holder);
+    else
+        err_set(ERR_BUSY, "database \"%s\" is busy: another restore of it is running", rr->target);
+    err_hint("two restores of one database never run at once, even from two repositories; "
+             "try again when the other one has finished");
+    return -1;
 }
 
 /* 1. the checksum and size of the file equal the catalog's, before anything else */
@@ -702,7 +732,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
 
     /* 4. what will be replaced, and a psql at least as new as the server */
     const char *maint = strcmp(rr.target, "postgres") == 0 ? "template1" : "postgres";
-    if (pg_connect(&set->conn, maint, &rr.admin) != 0)
+    if (pg_connect(&set->conn, maint, &rr.admin) != 0 || lock_target(&rr) != 0)
         goto record;
     if (!globals && pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
                                       &rr.sessions) != 0)

@@ -1,5 +1,6 @@
 #include "pg.h"
 
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
@@ -604,4 +605,35 @@ out:
     free(s);
     free(t);
     return rc;
+}
+
+int pg_try_advisory_lock(struct pg *pg, int32_t ns, int32_t key, bool *got, int *holder)
+{
+    char a[16], b[16];
+    snprintf(a, sizeof(a), "%" PRId32, ns);
+    snprintf(b, sizeof(b), "%" PRId32, key);
+    const char *params[] = {a, b};
+    PGresult *res = query(pg, "take a lock",
+                          "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)", 2, params);
+    if (!res)
+        return -1;
+    *got = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    *holder = 0;
+    if (*got)
+        return 0;
+    /* (a two-int4 key is classid, objid and objsubid 2 in pg_locks) */
+    res = query(pg, "read who holds a lock",
+                "SELECT l.pid FROM pg_catalog.pg_locks l"
+                " JOIN pg_catalog.pg_database d ON d.oid = l.database"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+                " AND l.classid = $1::int4::pg_catalog.oid AND l.objid = $2::int4::pg_catalog.oid"
+                " AND d.datname = pg_catalog.current_database() LIMIT 1",
+                2, params);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1)
+        *holder = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
 }
