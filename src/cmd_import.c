@@ -350,14 +350,15 @@ static int known_file(struct import_run *ir, const char *source, const char *nam
 /* Rewrites the pending error so that it names `to` where it named `from`. */
 static void rename_in_error(const char *from, const char *to)
 {
-    const char *msg = err_msg(), *at = strstr(msg, from);
-    if (!at)
-        return;
-    char *fixed = xasprintf("%.*s%s%s", (int)(at - msg), msg, to, at + strlen(from));
-    enum err_class cls = err_class();
-    err_clear();
-    err_set(cls, "%s", fixed);
-    free(fixed);
+    struct err_saved e;
+    err_save(&e);
+    const char *at = strstr(e.msg, from);
+    if (at) {
+        char *fixed = xasprintf("%.*s%s%s", (int)(at - e.msg), e.msg, to, at + strlen(from));
+        snprintf(e.msg, sizeof(e.msg), "%s", fixed);
+        free(fixed);
+    }
+    err_restore(&e);
 }
 
 /*
@@ -464,13 +465,10 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
     if (catalog_backup_import(ir->cat, &b, tables, ntables) != 0) {
         /* an adopted copy that the catalog cannot hold would be an orphan: remove it */
         if (renamed) {
-            char *msg = xstrdup(err_msg());
-            enum err_class cls = err_class();
-            err_clear();
+            struct err_saved cause;
+            err_save(&cause);
             fsutil_unlink(set->dir, name);
-            err_clear();
-            err_set(cls, "%s", msg);
-            free(msg);
+            err_restore(&cause);
         }
         b.db_name = b.file_name = b.compression = b.started_at = b.host = NULL;
         goto fatal;
@@ -499,13 +497,10 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
 
 refused:
     if (copied) {
-        char *msg = xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
+        struct err_saved cause;
+        err_save(&cause);
         fsutil_unlink(set->dir, partial);
-        err_clear();
-        err_set(cls, "%s", msg);
-        free(msg);
+        err_restore(&cause);
     }
     if (pgvault_interrupted)
         goto fatal;

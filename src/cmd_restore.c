@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,9 @@
 #include "resolve.h"
 #include "util.h"
 
+/* pgvault's restores in the server's advisory lock space ("pgvr"); the key is the
+ * target's name tag */
+#define TARGET_LOCK_NS 0x70677672
 #define TEMP_COMMENT_PREFIX "pgvault: temporary restore; target="
 #define GLOBALS_DB "@globals"
 
@@ -79,6 +83,33 @@ static char *temp_comment(const char *target)
     char *c = xasprintf(TEMP_COMMENT_PREFIX "%s;", hex);
     free(hex);
     return c;
+}
+
+/*
+ * No other restore of the target runs at once, from this repository or any other: a
+ * server-side lock, held by the maintenance session (always the same database for a
+ * given target) until the restore ends. The temporary database's name is fixed per
+ * target, so a second restore would otherwise drop the first one's load.
+ */
+static int lock_target(struct restore_run *rr)
+{
+    bool got = false;
+    int holder = 0;
+    int32_t key = (int32_t)(name_tag(rr->target) & 0x7fffffff);
+    if (pg_try_advisory_lock(rr->admin, TARGET_LOCK_NS, key, &got, &holder) != 0)
+        return -1;
+    if (got)
+        return 0;
+    if (holder > 0)
+        err_set(ERR_BUSY,
+                "database \"%s\" is busy: another restore of it is running (server process %d "
+                "holds its lock)",
+                rr->target, holder);
+    else
+        err_set(ERR_BUSY, "database \"%s\" is busy: another restore of it is running", rr->target);
+    err_hint("two restores of one database never run at once, even from two repositories; "
+             "try again when the other one has finished");
+    return -1;
 }
 
 /* 1. the checksum and size of the file equal the catalog's, before anything else */
@@ -213,27 +244,24 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
                       "backup file \"%s\" changed during the restore (checksum %s, the catalog "
                       "says %s); the load was abandoned",
                       rr->b.file_name, r.checksum, rr->b.checksum ? rr->b.checksum : "none");
-    char *reason = rrc != 0 ? xstrdup(err_msg()) : NULL;
-    enum err_class cls = err_class();
-    err_clear();
+    struct err_saved reason;
+    err_save(&reason);
     /* stop psql BEFORE its input closes: at end of input it would commit */
     if (rrc != 0 || pgvault_interrupted)
         proc_kill(&p, SIGTERM);
     int wrc = proc_wait(&p);
-    char *psql_msg = wrc != 0 ? xstrdup(err_msg()) : NULL;
-    err_clear();
-    if (pgvault_interrupted)
+    if (pgvault_interrupted) {
+        err_clear();
         err_set(ERR_FAILED, "restore interrupted by a signal");
-    else if (rrc != 0)
-        err_set(cls, "%s", reason); /* we stopped psql: the reader's reason is the cause */
-    else if (wrc != 0) {
-        err_set(ERR_FAILED, "could not load backup %" PRId64 " into database \"%s\": %s", rr->b.id,
-                db, psql_msg);
+    } else if (rrc != 0) {
+        err_restore(&reason); /* we stopped psql: the reader's reason is the cause */
+    } else if (wrc != 0) {
+        /* the user's name for it: the temporary database is ours, not theirs */
+        err_wrap(ERR_FAILED, "could not load backup %" PRId64 " into database \"%s\"", rr->b.id,
+                 rr->target);
         err_hint("nothing was replaced; a missing role needs the @globals backup restored first "
                  "(or a backup taken without --with-owners)");
     }
-    free(reason);
-    free(psql_msg);
     if (wrc != 0 || rrc != 0 || pgvault_interrupted)
         goto out;
     rc = 0;
@@ -263,8 +291,13 @@ static int check_counts(struct restore_run *rr, const char *db)
             err_set(ERR_FAILED, "restore interrupted by a signal");
             goto out;
         }
-        if (pg_count_rows(pg, t[i].schema_name, t[i].table_name, t[i].relkind, &count) != 0) {
-            err_clear();
+        int crc = pg_count_rows(pg, t[i].schema_name, t[i].table_name, t[i].relkind, &count);
+        if (crc < 0) {
+            /* the table is there but could not be counted: that cause, not "missing" */
+            err_wrap(ERR_NONE, "could not check the restored database \"%s\"", rr->target);
+            goto out;
+        }
+        if (crc > 0) {
             err_set(ERR_INTEGRITY, "table %s.%s of the backup is missing after the load",
                     t[i].schema_name, t[i].table_name);
             goto out;
@@ -276,7 +309,10 @@ static int check_counts(struct restore_run *rr, const char *db)
             goto out;
         }
         rr->tables_checked++;
-        rr->rows_checked += count;
+        /* a partitioned table's rows are its partitions': the total counts them once, as
+         * the backup's row_count does */
+        if (t[i].relkind != 'p')
+            rr->rows_checked += count;
     }
     /* tables of the database, not counting those an extension created but did not dump */
     int64_t tables = 0;
@@ -375,13 +411,10 @@ static int restore_swap(struct restore_run *rr)
 fail:
     /* before the swap, the original was never touched: only the new database goes */
     {
-        char *msg = xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
-        if (pg_drop_database(rr->admin, rr->fresh) != 0)
-            err_clear();
-        err_set(cls, "%s", msg);
-        free(msg);
+        struct err_saved cause;
+        err_save(&cause);
+        pg_drop_database(rr->admin, rr->fresh);
+        err_restore(&cause);
     }
 out:
     free(comment);
@@ -400,30 +433,179 @@ static int restore_in_place(struct restore_run *rr)
     if (create_db(rr, rr->target, NULL) != 0)
         return -1;
     if (load(rr, rr->target, true) != 0 || check_counts(rr, rr->target) != 0 ||
-        apply_settings(rr, rr->target) != 0) {
-        char *msg = xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
-        err_set(cls,
-                "%s (in-place: database \"%s\" was dropped and is incomplete; restore "
-                "again)",
-                msg, rr->target);
-        free(msg);
-        return -1;
-    }
+        apply_settings(rr, rr->target) != 0)
+        return err_wrap(ERR_NONE,
+                        "in-place: database \"%s\" was dropped and is incomplete; restore again",
+                        rr->target);
     return 0;
 }
 
-/* The @globals backup (roles, tablespaces): replayed with psql; what exists is reported. */
+/*
+ * What psql said while replaying a globals backup, statement by statement. With
+ * VERBOSITY=verbose and ECHO=errors it writes "psql:<stdin>:LINE: SEVERITY:  SQLSTATE:
+ * message" (then DETAIL, LOCATION … lines) and, after an error, "psql:<stdin>:LINE:
+ * STATEMENT:  text" with the statement's further lines on lines of their own.
+ */
+#define REPLAY_PREFIX "psql:<stdin>:"
+#define REPLAY_TEXT_MAX 300 /* bytes of a statement quoted in a message */
+#define REPLAY_ROLES_MAX 10 /* existing roles named in the warning */
+
+struct replay_report {
+    int failed;        /* failed statements, but for CREATE ROLE of a role that exists */
+    struct sbuf first; /* the first of them: line, statement, error */
+    int existing;      /* CREATE ROLE statements whose role exists */
+    struct sbuf roles; /* the first REPLAY_ROLES_MAX of their names */
+};
+
+/* One error of the replay while it is being read. */
+struct replay_error {
+    bool pending;
+    bool in_statement; /* the lines without prefix continue the statement */
+    long line;
+    char sqlstate[6]; /* "" for an error of psql itself */
+    struct sbuf msg, statement;
+};
+
+/* Appends at most max bytes of s to b, on one line: control characters become spaces. */
+static void add_one_line(struct sbuf *b, const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    for (size_t i = 0; i < n; i++) {
+        char c = (unsigned char)s[i] < ' ' || s[i] == 0x7f ? ' ' : s[i];
+        sbuf_add(b, &c, 1);
+    }
+}
+
+/* "ERROR:  42710: role …": the SQLSTATE (5 characters) and where the message starts. */
+static const char *replay_sqlstate(const char *rest, char code[6])
+{
+    const char *sep = strstr(rest, ":  ");
+    if (!sep)
+        return NULL;
+    const char *c = sep + 3;
+    for (int i = 0; i < 5; i++)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z')))
+            return NULL;
+    if (c[5] != ':' || c[6] != ' ')
+        return NULL;
+    memcpy(code, c, 5);
+    code[5] = '\0';
+    return c + 7;
+}
+
+/* The statement without its leading blanks and trailing ";" and blanks. */
+static char *replay_statement(const struct replay_error *e)
+{
+    const char *s = e->statement.data ? e->statement.data : "";
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ';' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    return xstrndup(s, n);
+}
+
+/* Files the error just read: an existing role, or a statement that failed. */
+static void replay_finish(struct replay_report *rep, struct replay_error *e)
+{
+    if (!e->pending)
+        return;
+    char *stmt = replay_statement(e);
+    if (strcmp(e->sqlstate, "42710") == 0 && strncasecmp(stmt, "CREATE ROLE ", 12) == 0) {
+        /* duplicate_object on CREATE ROLE: the role exists; the ALTER ROLE after it
+         * gives it the backup's attributes */
+        if (rep->existing++ < REPLAY_ROLES_MAX) {
+            if (rep->roles.len)
+                sbuf_puts(&rep->roles, ", ");
+            add_one_line(&rep->roles, stmt + 12, 64);
+        }
+    } else if (rep->failed++ == 0) {
+        sbuf_printf(&rep->first, "line %ld", e->line);
+        if (*stmt) {
+            sbuf_puts(&rep->first, ", \"");
+            add_one_line(&rep->first, stmt, REPLAY_TEXT_MAX);
+            if (strlen(stmt) > REPLAY_TEXT_MAX)
+                sbuf_puts(&rep->first, "…");
+            sbuf_puts(&rep->first, "\"");
+        }
+        sbuf_puts(&rep->first, ": ");
+        add_one_line(&rep->first, e->msg.data ? e->msg.data : "", REPLAY_TEXT_MAX);
+    }
+    free(stmt);
+    e->pending = e->in_statement = false;
+    e->msg.len = e->statement.len = 0;
+    if (e->msg.data)
+        e->msg.data[0] = '\0';
+    if (e->statement.data)
+        e->statement.data[0] = '\0';
+}
+
+/* Reads psql's stderr of a replay into rep. */
+static void replay_scan(FILE *f, struct replay_report *rep)
+{
+    struct replay_error e = {0};
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&buf, &cap, f)) >= 0) {
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            buf[--n] = '\0';
+        char *end = NULL;
+        long line = -1;
+        if (strncmp(buf, REPLAY_PREFIX, strlen(REPLAY_PREFIX)) == 0) {
+            line = strtol(buf + strlen(REPLAY_PREFIX), &end, 10);
+            if (end == buf + strlen(REPLAY_PREFIX) || strncmp(end, ": ", 2) != 0)
+                line = -1;
+        }
+        if (line < 0) {
+            /* DETAIL, LOCATION …, or the next line of the statement */
+            if (e.pending && e.in_statement) {
+                sbuf_puts(&e.statement, " ");
+                sbuf_puts(&e.statement, buf);
+            }
+            continue;
+        }
+        const char *rest = end + 2;
+        char code[6];
+        const char *msg = replay_sqlstate(rest, code);
+        if (e.pending && !msg && line == e.line && !e.in_statement) {
+            /* "STATEMENT:  text" of the error just read */
+            const char *label = strstr(rest, ":  ");
+            sbuf_puts(&e.statement, label ? label + 3 : rest);
+            e.in_statement = true;
+            continue;
+        }
+        replay_finish(rep, &e);
+        /* SQLSTATE classes 00, 01, 02 are success, warning, no data: not errors */
+        if (msg && code[0] == '0' && code[1] >= '0' && code[1] <= '2')
+            continue;
+        e.pending = true;
+        e.line = line;
+        snprintf(e.sqlstate, sizeof(e.sqlstate), "%s", msg ? code : "");
+        sbuf_puts(&e.msg, msg ? msg : rest);
+    }
+    replay_finish(rep, &e);
+    free(buf);
+    sbuf_free(&e.msg);
+    sbuf_free(&e.statement);
+}
+
+/*
+ * The @globals backup (roles, tablespaces), replayed with psql statement by statement
+ * (CREATE TABLESPACE cannot run in a transaction). A role that exists is a warning;
+ * any other failed statement fails the restore, naming the first.
+ */
 static int restore_globals(struct restore_run *rr)
 {
-    char *maint = xstrdup("postgres");
-    char *connstr = conn_string(&rr->set->conn, maint);
+    char *connstr = conn_string(&rr->set->conn, "postgres");
     char *dbarg = xasprintf("--dbname=%s", connstr);
-    const char *argv[] = {rr->psql, "-X", "-q", "--no-password", dbarg, NULL};
+    const char *argv[] = {
+        rr->psql,      "-X", "-q", "--no-password", "-v", "VERBOSITY=verbose", "-v",
+        "ECHO=errors", "-f", "-",  dbarg,           NULL};
     const char *env[] = {pgtools_passfile_env(), NULL};
     struct proc p;
     struct reader_result r;
+    struct replay_report rep = {0};
     int rc = -1;
     if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
         goto out;
@@ -434,18 +616,32 @@ static int restore_globals(struct restore_run *rr)
     int wrc = proc_wait(&p);
     if (rrc != 0 || wrc != 0)
         goto out;
-    char *errs = proc_stderr(&p);
-    if (errs && *errs)
-        log_warn("some statements of the globals backup failed (existing roles are expected): "
-                 "%s",
-                 errs);
-    free(errs);
+    FILE *f = proc_stderr_open(&p);
+    if (!f)
+        goto out;
+    replay_scan(f, &rep);
+    fclose(f);
+    if (rep.failed > 0) {
+        if (rep.failed > 1)
+            sbuf_printf(&rep.first, " (and %d more failed statement%s)", rep.failed - 1,
+                        rep.failed == 2 ? "" : "s");
+        err_set(ERR_FAILED, "could not replay the globals backup: %s", rep.first.data);
+        err_hint("the statements that did not fail were replayed; fix the cause and restore "
+                 "the globals backup again (roles that exist are kept)");
+        goto out;
+    }
+    if (rep.existing > 0)
+        log_warn("%d role%s of the globals backup already existed and %s the backup's "
+                 "attributes now: %s%s",
+                 rep.existing, rep.existing == 1 ? "" : "s", rep.existing == 1 ? "has" : "have",
+                 rep.roles.data, rep.existing > REPLAY_ROLES_MAX ? ", …" : "");
     rc = 0;
 out:
+    sbuf_free(&rep.first);
+    sbuf_free(&rep.roles);
     proc_free(&p);
     free(dbarg);
     free(connstr);
-    free(maint);
     return rc;
 }
 
@@ -467,7 +663,11 @@ static void print_result(const struct restore_run *rr, bool ok, double secs)
         puts("}");
         return;
     }
-    if (ok && !log_quiet())
+    if (ok && !log_quiet() && strcmp(rr->mode, "globals") == 0)
+        printf("restore %" PRId64 " complete: backup %" PRId64
+               " (%s) replayed into the cluster (roles and tablespaces), %.1f s\n",
+               rr->restore_id, rr->b.id, rr->b.file_name, secs);
+    else if (ok && !log_quiet())
         printf("restore %" PRId64 " complete: backup %" PRId64 " (%s) into \"%s\"\n"
                "  %" PRId64 " tables and %" PRId64 " rows checked against the catalog, %.1f s\n",
                rr->restore_id, rr->b.id, rr->b.file_name, rr->target, rr->tables_checked,
@@ -500,6 +700,14 @@ int cmd_restore(const struct options *opt, const struct settings *set)
         goto out;
     }
     bool globals = strcmp(rr.b.db_name, GLOBALS_DB) == 0;
+    if (globals && opt->target) {
+        /* roles and tablespaces belong to the cluster: there is no database to name */
+        err_set(ERR_USAGE,
+                "--target cannot be used with the @globals backup %" PRId64
+                ": its roles and tablespaces belong to the whole cluster",
+                rr.b.id);
+        goto out;
+    }
     rr.path = path_join(set->dir, rr.b.file_name);
     if (opt->target && !naming_db_ok(opt->target)) {
         err_set(ERR_USAGE, "database name \"%.63s…\" is longer than 63 bytes", opt->target);
@@ -524,7 +732,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
 
     /* 4. what will be replaced, and a psql at least as new as the server */
     const char *maint = strcmp(rr.target, "postgres") == 0 ? "template1" : "postgres";
-    if (pg_connect(&set->conn, maint, &rr.admin) != 0)
+    if (pg_connect(&set->conn, maint, &rr.admin) != 0 || lock_target(&rr) != 0)
         goto record;
     if (!globals && pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
                                       &rr.sessions) != 0)
@@ -552,9 +760,9 @@ record:
     /* 7. the catalog and the audit trail remember every restore, good or bad */
     now_iso(finished);
     {
-        char *msg = rc == 0 ? NULL : xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
+        struct err_saved cause;
+        err_save(&cause);
+        const char *msg = rc == 0 ? NULL : cause.msg;
         catalog_restore_finish(rr.cat, rr.restore_id, rc == 0 ? "complete" : "failed", finished,
                                rr.tables_checked, rr.rows_checked, msg);
         char *detail =
@@ -562,9 +770,8 @@ record:
         catalog_event(rr.cat, "restore", rr.b.id, rc == 0 ? "ok" : "failed", detail);
         free(detail);
         err_clear();
-        if (msg)
-            err_set(cls, "%s", msg);
-        free(msg);
+        if (rc != 0)
+            err_restore(&cause);
     }
     print_result(&rr, rc == 0, time_mono() - t0);
 out:

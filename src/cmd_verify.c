@@ -174,16 +174,13 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     bool record = true;
     if (catalog_open(set->catalog, 0, &cat) != 0) {
         /* read-only storage (a mounted copy of a repository) can still be verified */
-        char *why = xstrdup(err_msg());
-        err_clear();
+        struct err_saved why;
+        err_save(&why);
         if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0) {
-            err_clear();
-            err_set(ERR_FAILED, "%s", why);
-            free(why);
+            err_restore(&why);
             goto out;
         }
-        log_warn("the catalog is read-only here: results will not be recorded (%s)", why);
-        free(why);
+        log_warn("the catalog is read-only here: results will not be recorded (%s)", why.msg);
         record = false;
     }
     if (select_backups(cat, opt, set, &b, &n) != 0)

@@ -87,14 +87,8 @@ int hooks_run(const char *cmd, long timeout_s, const struct hook_env *env)
 {
     const char *name = env->hook ? env->hook : "hook";
     char **argv = hooks_split(cmd);
-    if (!argv) {
-        char *why = xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
-        err_set(cls, "%s failed: %s", name, why);
-        free(why);
-        return -1;
-    }
+    if (!argv)
+        return err_wrap(ERR_NONE, "%s failed", name);
 
     /* the backup it is about, in PGVAULT_* variables (empty when not known) */
     char *vars[] = {
@@ -114,12 +108,8 @@ int hooks_run(const char *cmd, long timeout_s, const struct hook_env *env)
     };
 
     int rc = proc_run_timeout((const char *const *)argv, (const char *const *)vars, timeout_s);
-    if (rc != 0) {
-        char *why = xstrdup(err_msg());
-        err_clear();
-        err_set(ERR_FAILED, "%s failed: %s", name, why);
-        free(why);
-    }
+    if (rc != 0)
+        err_wrap(ERR_FAILED, "%s failed", name);
     for (char **v = vars; *v; v++)
         free(*v);
     hooks_argv_free(argv);

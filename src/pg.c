@@ -1,5 +1,6 @@
 #include "pg.h"
 
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 struct pg {
     PGconn *conn;
+    char sqlstate[6]; /* of the last query that failed */
 };
 
 /* Error text from libpq on one line, without the trailing newline. */
@@ -110,6 +112,8 @@ static PGresult *query(struct pg *pg, const char *what, const char *sql, int npa
     PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
         enum err_class cls = PQstatus(pg->conn) == CONNECTION_BAD ? ERR_CONNECT : ERR_FAILED;
         err_set(cls, "could not %s: %s", what, pg_message(pg->conn));
         PQclear(res);
@@ -587,10 +591,18 @@ int pg_count_rows(struct pg *pg, const char *schema, const char *table, char rel
     if (!s || !t)
         goto out;
     char *sql = xasprintf("SELECT count(*) FROM %s%s.%s", relkind == 'p' ? "" : "ONLY ", s, t);
-    PGresult *res = query(pg, "count rows", sql, 0, NULL);
+    char *what = xasprintf("count the rows of table %s.%s", s, t);
+    PGresult *res = query(pg, what, sql, 0, NULL);
+    free(what);
     free(sql);
-    if (!res)
+    if (!res) {
+        /* undefined_table, invalid_schema_name: it is not there */
+        if (strcmp(pg->sqlstate, "42P01") == 0 || strcmp(pg->sqlstate, "3F000") == 0) {
+            err_clear();
+            rc = 1;
+        }
         goto out;
+    }
     *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     rc = 0;
@@ -598,4 +610,35 @@ out:
     free(s);
     free(t);
     return rc;
+}
+
+int pg_try_advisory_lock(struct pg *pg, int32_t ns, int32_t key, bool *got, int *holder)
+{
+    char a[16], b[16];
+    snprintf(a, sizeof(a), "%" PRId32, ns);
+    snprintf(b, sizeof(b), "%" PRId32, key);
+    const char *params[] = {a, b};
+    PGresult *res = query(pg, "take a lock",
+                          "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)", 2, params);
+    if (!res)
+        return -1;
+    *got = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    *holder = 0;
+    if (*got)
+        return 0;
+    /* (a two-int4 key is classid, objid and objsubid 2 in pg_locks) */
+    res = query(pg, "read who holds a lock",
+                "SELECT l.pid FROM pg_catalog.pg_locks l"
+                " JOIN pg_catalog.pg_database d ON d.oid = l.database"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+                " AND l.classid = $1::int4::pg_catalog.oid AND l.objid = $2::int4::pg_catalog.oid"
+                " AND d.datname = pg_catalog.current_database() LIMIT 1",
+                2, params);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1)
+        *holder = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
 }

@@ -83,7 +83,14 @@ int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, cons
 /* Terminates every other session connected to db; returns how many. */
 int pg_terminate_sessions(struct pg *pg, const char *db, int *terminated);
 
-/* count(*) of a table: FROM ONLY for relkind 'r', with partitions for 'p'. */
+/* Takes the session-level advisory lock (ns, key) of the connected database without
+ * waiting (it goes with the session). *got says whether it was free; if not, *holder is
+ * the server process id of the session holding it (0 if it was released meanwhile). */
+int pg_try_advisory_lock(struct pg *pg, int32_t ns, int32_t key, bool *got, int *holder);
+
+/* count(*) of a table: FROM ONLY for relkind 'r', with partitions for 'p'. Returns 1
+ * (no error set) when the table or its schema does not exist; -1 with the server's
+ * reason when the count fails otherwise (ERR_CONNECT if the connection is lost). */
 int pg_count_rows(struct pg *pg, const char *schema, const char *table, char relkind,
                   int64_t *count);
 

@@ -292,6 +292,20 @@ char *proc_stderr(struct proc *p)
     return b.data;
 }
 
+FILE *proc_stderr_open(struct proc *p)
+{
+    int fd = dup(p->err_fd);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        err_sys(errno, "could not read the captured stderr of \"%s\"", p->name);
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    rewind(f);
+    return f;
+}
+
 void proc_free(struct proc *p)
 {
     /* name is set by proc_spawn and cleared here: a zeroed or freed struct is a no-op */

@@ -2,6 +2,7 @@
 #define PGVAULT_PROC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /*
@@ -41,6 +42,10 @@ int proc_wait(struct proc *p);
 
 /* The child's captured stderr (last 4 KiB), trimmed; caller frees. */
 char *proc_stderr(struct proc *p);
+
+/* The child's whole captured stderr from its first byte, as written (caller fcloses);
+ * NULL with the error set. */
+FILE *proc_stderr_open(struct proc *p);
 
 /* Closes everything; kills (SIGKILL) and reaps a child still running. NULL-safe. */
 void proc_free(struct proc *p);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The repository lock (SPEC section 1): every writer (backup, prune, pin, unpin) takes
 # DIR/.lock without waiting; a second writer exits 4 at once, naming the holder's pid;
-# readers (list, prune --dry-run) take no lock and work while a backup runs.
+# readers (list, prune --dry-run) take no lock and work while a backup runs. Two
+# restores of one target never run at once, even from two repositories.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 require_cmd sqlite3 flock
@@ -114,5 +115,63 @@ run_pgvault backup -d "$REPO" --db "$DB"
 expect_rc 0 "backup after the lock was released"
 run_pgvault pin -d "$REPO" "$FIRST"
 expect_rc 0 "pin after the lock was released"
+
+# (d) Two restores of the same target from two repositories: the repository locks do
+# not see each other, the server-side lock on the target does. The second exits 4 at
+# once, naming the target, and leaves the first's temporary database alone.
+note "(d) two restores of one target from two repositories"
+TGT=pgv_lock_target
+create_db "$TGT"
+psql_q "$TGT" "CREATE TABLE r AS SELECT generate_series(1, 1000) AS a" >/dev/null
+REPO1=$SCRATCH/repo_r1
+REPO2=$SCRATCH/repo_r2
+run_pgvault backup -d "$REPO1" --db "$TGT"
+expect_rc 0 "backup of $TGT into the first repository"
+run_pgvault backup -d "$REPO2" --db "$TGT"
+expect_rc 0 "backup of $TGT into the second repository"
+psql_q "$TGT" "DELETE FROM r WHERE a > 10" >/dev/null
+# a psql that waits for a go-ahead (for 60 s at most, so that a failed test leaves no
+# process behind) before it loads, so that the first restore is certainly in the
+# middle of its load when the second starts
+HOLD=$SCRATCH/hold_psql
+mkdir -p "$HOLD"
+cat >"$HOLD/psql" <<EOF2
+#!/usr/bin/env bash
+for a in "\$@"; do
+    case "\$a" in --version | -V) exec "$PSQL" "\$@" ;; esac
+done
+: >"$HOLD/started"
+for _ in \$(seq 1200); do [[ -e "$HOLD/go" ]] && break; sleep 0.05; done
+exec "$PSQL" "\$@"
+EOF2
+chmod 0755 "$HOLD/psql"
+PGVAULT_PG_BINDIR=$HOLD "$PGVAULT_BIN" restore -d "$REPO1" -f --db "$TGT" latest \
+    </dev/null >"$SCRATCH/r1.out" 2>"$SCRATCH/r1.err" &
+first=$!
+TMPDB=pgvault_tmp_$(pgv_tag "$TGT")
+register_db "$TMPDB"
+tmp_exists() {
+    [[ $(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$TMPDB'") == 1 ]]
+}
+wait_until "the first restore's load" test -e "$HOLD/started"
+tmp_exists || fail "(d) the first restore's temporary database $TMPDB does not exist"
+t0=$(date +%s%N)
+run_pgvault restore -d "$REPO2" -f --db "$TGT" latest
+t1=$(date +%s%N)
+note "  second restore: exit $RC: ${ERR%%$'\n'*}"
+expect_rc 4 "a second restore of $TGT from another repository"
+expect_error_line "a second restore of $TGT from another repository"
+assert_contains "${ERR%%$'\n'*}" "\"$TGT\"" "the error names the target"
+(((t1 - t0) / 1000000 < 5000)) || fail "(d) the second restore took $(((t1 - t0) / 1000000)) ms: it waited"
+tmp_exists || fail "(d) the second restore dropped the first's temporary database $TMPDB"
+: >"$HOLD/go"
+rc=0
+wait "$first" || rc=$?
+assert_eq "$rc" 0 "exit code of the first restore (stderr: $(cat "$SCRATCH/r1.err"))"
+assert_eq "$(psql_q "$TGT" "SELECT count(*) FROM r")" 1000 "(d) rows of $TGT after the first restore"
+tmp_exists && fail "(d) $TMPDB left behind"
+# the lock goes with the restore: the next one goes through
+run_pgvault restore -d "$REPO2" -f --db "$TGT" latest
+expect_rc 0 "a restore of $TGT once the first is done"
 
 pass

@@ -4,8 +4,9 @@
 # damaged (rows deleted, a table dropped, a table added, settings changed); `pgvault
 # restore -f latest` brings back a database whose pg_dump equals the original's, with
 # the original settings and comment, no temporary or replaced database left over, and
-# the restore recorded in the catalog (restores row with the counts checked, an audit
-# event with the OS user). A second restore of the same database works too.
+# the restore recorded in the catalog (restores row with the counts checked and the
+# backup's row total, partitioned tables not counted on top of their partitions, an
+# audit event with the OS user). A second restore of the same database works too.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 # shellcheck source=SCRIPTDIR/../harness/hostile_db.sh
@@ -104,9 +105,18 @@ assert_eq "$(restore_col "$REPO" "$RID" tables_checked)" \
 assert_eq "$(restore_col "$REPO" "$RID" tables_checked)" \
     "$(catalog_q "$REPO" "SELECT table_count FROM backups WHERE id = $BID")" \
     "restores.tables_checked (the backup's table_count)"
-assert_eq "$(restore_col "$REPO" "$RID" rows_checked)" \
-    "$(catalog_q "$REPO" "SELECT sum(row_count) FROM backup_tables WHERE backup_id = $BID")" \
-    "restores.rows_checked"
+# The rows of the backup (a partitioned table's rows are its partitions', not counted
+# twice): the same total in the restores row, the backup's row_count and the summary.
+BROWS=$(catalog_q "$REPO" "SELECT row_count FROM backups WHERE id = $BID")
+assert_eq "$BROWS" \
+    "$(catalog_q "$REPO" "SELECT sum(row_count) FROM backup_tables WHERE backup_id = $BID
+                          AND relkind <> 'p'")" "setup: the backup's row_count"
+assert_ne "$(catalog_q "$REPO" "SELECT count(*) FROM backup_tables WHERE backup_id = $BID
+                                AND relkind = 'p' AND row_count > 0")" 0 \
+    "setup: partitioned tables with rows in the backup"
+assert_eq "$(restore_col "$REPO" "$RID" rows_checked)" "$BROWS" "restores.rows_checked"
+assert_contains "$OUT" " tables and $BROWS rows checked against the catalog" \
+    "the restore's summary line"
 ev=$(catalog_q "$REPO" "SELECT backup_id || '|' || actor || '|' || outcome FROM events
                          WHERE action = 'restore'")
 assert_eq "$ev" "$BID|$(id -un)|ok" "the restore's audit event (backup_id|actor|outcome)"
