@@ -118,6 +118,18 @@ static int check_file(struct restore_run *rr)
     return 0;
 }
 
+/* A template (template0, template1, any datistemplate) is never a restore's target. */
+static int refuse_template(const struct restore_run *rr, bool is_template)
+{
+    if (!is_template && strcmp(rr->target, "template0") != 0 &&
+        strcmp(rr->target, "template1") != 0)
+        return 0;
+    err_set(ERR_USAGE, "refusing to restore into database \"%s\": it is a template database",
+            rr->target);
+    err_hint("restore into another database with --target NAME");
+    return -1;
+}
+
 /* 2. ask for "yes" on a terminal unless -f */
 static int confirm(struct restore_run *rr)
 {
@@ -526,8 +538,10 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     const char *maint = strcmp(rr.target, "postgres") == 0 ? "template1" : "postgres";
     if (pg_connect(&set->conn, maint, &rr.admin) != 0)
         goto record;
-    if (!globals && pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
-                                      &rr.sessions) != 0)
+    bool is_template = false;
+    if (!globals && (pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
+                                       &rr.sessions, &is_template) != 0 ||
+                     refuse_template(&rr, is_template) != 0))
         goto record;
     char *psql_version = NULL;
     int frc = pgtools_find("psql", pg_server_version_num(rr.admin), set->pg_bindir, &rr.psql,

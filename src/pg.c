@@ -289,13 +289,15 @@ static char *literal(struct pg *pg, const char *s)
     return r;
 }
 
-int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions)
+int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions,
+                      bool *is_template)
 {
     const char *params[] = {name};
     PGresult *res = query(pg, "read database state",
                           "SELECT pg_catalog.pg_database_size(d.oid),"
                           " (SELECT count(*) FROM pg_catalog.pg_stat_activity a"
-                          "   WHERE a.datid = d.oid AND a.pid <> pg_catalog.pg_backend_pid())"
+                          "   WHERE a.datid = d.oid AND a.pid <> pg_catalog.pg_backend_pid()),"
+                          " d.datistemplate"
                           " FROM pg_catalog.pg_database d WHERE d.datname = $1",
                           1, params);
     if (!res)
@@ -303,6 +305,7 @@ int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *si
     *exists = PQntuples(res) == 1;
     *size = *exists ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     *sessions = *exists ? atoi(PQgetvalue(res, 0, 1)) : 0;
+    *is_template = *exists && PQgetvalue(res, 0, 2)[0] == 't';
     PQclear(res);
     return 0;
 }

@@ -54,8 +54,10 @@ int pg_list_databases(struct pg *pg, char ***names, int *n);
 
 /* --- restore support: every identifier is quoted with PQescapeIdentifier --- */
 
-/* Whether a database exists, its size and how many other sessions are connected. */
-int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions);
+/* Whether a database exists, its size, how many other sessions are connected, and
+ * whether it is a template (datistemplate). */
+int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions,
+                      bool *is_template);
 
 /* CREATE DATABASE name TEMPLATE template0 with the given properties (NULL = server
  * default), then COMMENT ON DATABASE with comment (if not NULL). */
