@@ -46,6 +46,7 @@ struct restore_run {
     char *psql;
     struct pg *admin; /* connection to a maintenance database */
     bool target_exists;
+    struct pg_identity *identity; /* the target's, kept by the restored database */
     int64_t target_size;
     int sessions;
     int64_t restore_id;
@@ -313,11 +314,13 @@ out:
     return rc;
 }
 
-/* Creates db with the properties recorded at backup time (settings come after the load). */
+/* Creates db with the properties recorded at backup time, in the default tablespace of
+ * the database it replaces (settings come after the load). */
 static int create_db(struct restore_run *rr, const char *db, const char *comment)
 {
     return pg_create_database(rr->admin, db, rr->b.encoding, rr->b.collate, rr->b.ctype,
-                              rr->b.locale_provider, rr->b.icu_locale, comment);
+                              rr->b.locale_provider, rr->b.icu_locale,
+                              pg_identity_tablespace(rr->identity), comment);
 }
 
 static int apply_settings(struct restore_run *rr, const char *db)
@@ -366,8 +369,8 @@ static int restore_swap(struct restore_run *rr)
         apply_settings(rr, rr->fresh) != 0)
         goto fail;
     /* the new database is proven: put it in place */
-    if (pg_swap_databases(rr->admin, rr->target, rr->fresh, rr->old, rr->target_exists,
-                          &terminated) != 0)
+    if (pg_swap_databases(rr->admin, rr->target, rr->fresh, rr->old, rr->identity, &terminated) !=
+        0)
         goto fail;
     if (rr->target_exists) {
         if (rr->opt->keep_old)
@@ -412,7 +415,8 @@ static int restore_in_place(struct restore_run *rr)
     if (create_db(rr, rr->target, NULL) != 0)
         return -1;
     if (load(rr, rr->target, true) != 0 || check_counts(rr, rr->target) != 0 ||
-        apply_settings(rr, rr->target) != 0) {
+        apply_settings(rr, rr->target) != 0 ||
+        (rr->identity && pg_identity_apply(rr->admin, rr->target, rr->identity) != 0)) {
         char *msg = xstrdup(err_msg());
         enum err_class cls = err_class();
         err_clear();
@@ -554,7 +558,9 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     if (!globals && confirm(&rr) != 0)
         goto record;
 
-    /* 6. load, check, swap */
+    /* 6. load, check, swap; the restored database keeps what the target is as an object */
+    if (rr.target_exists && pg_identity_read(rr.admin, rr.target, &rr.identity) != 0)
+        goto record;
     if (globals)
         rc = restore_globals(&rr);
     else if (opt->in_place)
@@ -583,6 +589,7 @@ record:
     print_result(&rr, rc == 0, time_mono() - t0);
 out:
     pgtools_passfile_remove();
+    pg_identity_free(rr.identity);
     pg_free(rr.admin);
     backup_rec_free(&rr.b);
     catalog_close(rr.cat);
