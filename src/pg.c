@@ -32,8 +32,9 @@ static const char *pg_message(PGconn *conn)
 
 int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out)
 {
-    const char *keys[8];
-    const char *vals[8];
+    const char *keys[9];
+    const char *vals[9];
+    char *options = conn_options();
     int n = 0;
 #define ADD(k, v)                                                                                  \
     do {                                                                                           \
@@ -48,12 +49,14 @@ int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out
     ADD("dbname", dbname ? dbname : cp->dbname);
     ADD("password", cp->password);
     ADD("fallback_application_name", "pgvault");
+    ADD("options", options);
 #undef ADD
     keys[n] = NULL;
     vals[n] = NULL;
 
     /* expand_dbname = 0: a database named "host=x" is a name, not a connection string */
     PGconn *conn = PQconnectdbParams(keys, vals, 0);
+    free(options);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         const char *name = conn && PQdb(conn) ? PQdb(conn) : "";
         err_set(ERR_CONNECT, "could not connect to database \"%s\": %s", name, pg_message(conn));
