@@ -403,6 +403,27 @@ out:
     return rc;
 }
 
+/*
+ * A failure of --in-place after the target was dropped: the message says that the
+ * database is gone (or what is left of it), and the hint, which replaces any other (a
+ * load's "nothing was replaced" would be wrong here), says how to get it back.
+ */
+static int in_place_failed(const struct restore_run *rr, const char *state)
+{
+    if (rr->target_exists)
+        err_wrap(ERR_NONE, "database \"%s\" was dropped by --in-place and %s", rr->target, state);
+    else
+        err_wrap(ERR_NONE, "database \"%s\" %s", rr->target, state);
+    struct err_saved saved;
+    err_save(&saved);
+    saved.hint[0] = '\0';
+    err_restore(&saved);
+    err_hint("the backup is intact: remove the cause, then restore backup %" PRId64
+             " again (with --target NAME to load it under another name)",
+             rr->b.id);
+    return -1;
+}
+
 /* --in-place: the origin's drop, create, load, for hosts without room for two copies. */
 static int restore_in_place(struct restore_run *rr)
 {
@@ -413,20 +434,12 @@ static int restore_in_place(struct restore_run *rr)
             return -1;
     }
     if (create_db(rr, rr->target, NULL) != 0)
-        return -1;
+        return rr->target_exists ? in_place_failed(rr, "could not be created again: it is gone")
+                                 : -1;
     if (load(rr, rr->target, true) != 0 || check_counts(rr, rr->target) != 0 ||
         apply_settings(rr, rr->target) != 0 ||
-        (rr->identity && pg_identity_apply(rr->admin, rr->target, rr->identity) != 0)) {
-        char *msg = xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
-        err_set(cls,
-                "%s (in-place: database \"%s\" was dropped and is incomplete; restore "
-                "again)",
-                msg, rr->target);
-        free(msg);
-        return -1;
-    }
+        (rr->identity && pg_identity_apply(rr->admin, rr->target, rr->identity) != 0))
+        return in_place_failed(rr, "is incomplete");
     return 0;
 }
 
@@ -572,9 +585,9 @@ record:
     /* 7. the catalog and the audit trail remember every restore, good or bad */
     now_iso(finished);
     {
-        char *msg = rc == 0 ? NULL : xstrdup(err_msg());
-        enum err_class cls = err_class();
-        err_clear();
+        struct err_saved saved; /* the restore's error, hint included */
+        err_save(&saved);
+        const char *msg = rc == 0 ? NULL : saved.msg;
         catalog_restore_finish(rr.cat, rr.restore_id, rc == 0 ? "complete" : "failed", finished,
                                rr.tables_checked, rr.rows_checked, msg);
         char *detail =
@@ -582,9 +595,8 @@ record:
         catalog_event(rr.cat, "restore", rr.b.id, rc == 0 ? "ok" : "failed", detail);
         free(detail);
         err_clear();
-        if (msg)
-            err_set(cls, "%s", msg);
-        free(msg);
+        if (rc != 0)
+            err_restore(&saved);
     }
     print_result(&rr, rc == 0, time_mono() - t0);
 out:
