@@ -30,6 +30,19 @@ static const char *pg_message(PGconn *conn)
     return buf;
 }
 
+int pg_server_supported(int version_num, const char *version)
+{
+    if (version_num >= PG_MIN_SERVER_VERSION_NUM)
+        return 0;
+    char num[16];
+    snprintf(num, sizeof(num), "%d", version_num);
+    int min = PG_MIN_SERVER_VERSION_NUM / 10000;
+    err_set(ERR_FAILED, "PostgreSQL %s is not supported: pgvault needs PostgreSQL %d or newer",
+            version ? version : num, min);
+    err_hint("upgrade the server to PostgreSQL %d or newer", min);
+    return -1;
+}
+
 int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out)
 {
     const char *keys[9];
@@ -60,6 +73,12 @@ int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         const char *name = conn && PQdb(conn) ? PQdb(conn) : "";
         err_set(ERR_CONNECT, "could not connect to database \"%s\": %s", name, pg_message(conn));
+        PQfinish(conn);
+        return -1;
+    }
+    if (pg_server_supported(PQserverVersion(conn), PQparameterStatus(conn, "server_version")) !=
+        0) {
+        err_wrap(ERR_NONE, "could not use database \"%s\"", PQdb(conn));
         PQfinish(conn);
         return -1;
     }

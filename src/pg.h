@@ -33,8 +33,17 @@ struct pg_dbinfo {
     int ntables;
 };
 
+/* The oldest server pgvault works with (DROP DATABASE … WITH (FORCE) is 13's). */
+#define PG_MIN_SERVER_VERSION_NUM 130000
+
+/* 0 for a server of version_num (PQserverVersion) pgvault works with; else -1 with
+ * ERR_FAILED naming the server's version (version, or the number when NULL) and the
+ * oldest supported. */
+int pg_server_supported(int version_num, const char *version);
+
 /* Connects to dbname (or cp->dbname, or libpq's default). ERR_CONNECT on failure with
- * libpq's message (never the password). */
+ * libpq's message (never the password); ERR_FAILED when the server is older than
+ * pgvault supports. */
 int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out);
 void pg_free(struct pg *pg);
 
