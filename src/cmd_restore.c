@@ -50,6 +50,7 @@ struct restore_run {
     char *psql;
     struct pg *admin; /* connection to a maintenance database */
     bool target_exists;
+    struct pg_identity *identity; /* the target's, kept by the restored database */
     int64_t target_size;
     int sessions;
     int64_t restore_id;
@@ -147,6 +148,18 @@ static int check_file(struct restore_run *rr)
                        "database was touched",
                        rr->b.file_name, sum, rr->b.checksum ? rr->b.checksum : "none");
     return 0;
+}
+
+/* A template (template0, template1, any datistemplate) is never a restore's target. */
+static int refuse_template(const struct restore_run *rr, bool is_template)
+{
+    if (!is_template && strcmp(rr->target, "template0") != 0 &&
+        strcmp(rr->target, "template1") != 0)
+        return 0;
+    err_set(ERR_USAGE, "refusing to restore into database \"%s\": it is a template database",
+            rr->target);
+    err_hint("restore into another database with --target NAME");
+    return -1;
 }
 
 /* 2. ask for "yes" on a terminal unless -f */
@@ -337,11 +350,13 @@ out:
     return rc;
 }
 
-/* Creates db with the properties recorded at backup time (settings come after the load). */
+/* Creates db with the properties recorded at backup time, in the default tablespace of
+ * the database it replaces (settings come after the load). */
 static int create_db(struct restore_run *rr, const char *db, const char *comment)
 {
     return pg_create_database(rr->admin, db, rr->b.encoding, rr->b.collate, rr->b.ctype,
-                              rr->b.locale_provider, rr->b.icu_locale, comment);
+                              rr->b.locale_provider, rr->b.icu_locale,
+                              pg_identity_tablespace(rr->identity), comment);
 }
 
 static int apply_settings(struct restore_run *rr, const char *db)
@@ -390,8 +405,8 @@ static int restore_swap(struct restore_run *rr)
         apply_settings(rr, rr->fresh) != 0)
         goto fail;
     /* the new database is proven: put it in place */
-    if (pg_swap_databases(rr->admin, rr->target, rr->fresh, rr->old, rr->target_exists,
-                          &terminated) != 0)
+    if (pg_swap_databases(rr->admin, rr->target, rr->fresh, rr->old, rr->identity, &terminated) !=
+        0)
         goto fail;
     if (rr->target_exists) {
         if (rr->opt->keep_old)
@@ -421,6 +436,27 @@ out:
     return rc;
 }
 
+/*
+ * A failure of --in-place after the target was dropped: the message says that the
+ * database is gone (or what is left of it), and the hint, which replaces any other (a
+ * load's "nothing was replaced" would be wrong here), says how to get it back.
+ */
+static int in_place_failed(const struct restore_run *rr, const char *state)
+{
+    if (rr->target_exists)
+        err_wrap(ERR_NONE, "database \"%s\" was dropped by --in-place and %s", rr->target, state);
+    else
+        err_wrap(ERR_NONE, "database \"%s\" %s", rr->target, state);
+    struct err_saved saved;
+    err_save(&saved);
+    saved.hint[0] = '\0';
+    err_restore(&saved);
+    err_hint("the backup is intact: remove the cause, then restore backup %" PRId64
+             " again (with --target NAME to load it under another name)",
+             rr->b.id);
+    return -1;
+}
+
 /* --in-place: the origin's drop, create, load, for hosts without room for two copies. */
 static int restore_in_place(struct restore_run *rr)
 {
@@ -431,12 +467,12 @@ static int restore_in_place(struct restore_run *rr)
             return -1;
     }
     if (create_db(rr, rr->target, NULL) != 0)
-        return -1;
+        return rr->target_exists ? in_place_failed(rr, "could not be created again: it is gone")
+                                 : -1;
     if (load(rr, rr->target, true) != 0 || check_counts(rr, rr->target) != 0 ||
-        apply_settings(rr, rr->target) != 0)
-        return err_wrap(ERR_NONE,
-                        "in-place: database \"%s\" was dropped and is incomplete; restore again",
-                        rr->target);
+        apply_settings(rr, rr->target) != 0 ||
+        (rr->identity && pg_identity_apply(rr->admin, rr->target, rr->identity) != 0))
+        return in_place_failed(rr, "is incomplete");
     return 0;
 }
 
@@ -734,8 +770,10 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     const char *maint = strcmp(rr.target, "postgres") == 0 ? "template1" : "postgres";
     if (pg_connect(&set->conn, maint, &rr.admin) != 0 || lock_target(&rr) != 0)
         goto record;
-    if (!globals && pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
-                                      &rr.sessions) != 0)
+    bool is_template = false;
+    if (!globals && (pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
+                                       &rr.sessions, &is_template) != 0 ||
+                     refuse_template(&rr, is_template) != 0))
         goto record;
     char *psql_version = NULL;
     int frc = pgtools_find("psql", pg_server_version_num(rr.admin), set->pg_bindir, &rr.psql,
@@ -748,7 +786,9 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     if (!globals && confirm(&rr) != 0)
         goto record;
 
-    /* 6. load, check, swap */
+    /* 6. load, check, swap; the restored database keeps what the target is as an object */
+    if (rr.target_exists && pg_identity_read(rr.admin, rr.target, &rr.identity) != 0)
+        goto record;
     if (globals)
         rc = restore_globals(&rr);
     else if (opt->in_place)
@@ -760,9 +800,9 @@ record:
     /* 7. the catalog and the audit trail remember every restore, good or bad */
     now_iso(finished);
     {
-        struct err_saved cause;
-        err_save(&cause);
-        const char *msg = rc == 0 ? NULL : cause.msg;
+        struct err_saved saved; /* the restore's error, hint included */
+        err_save(&saved);
+        const char *msg = rc == 0 ? NULL : saved.msg;
         catalog_restore_finish(rr.cat, rr.restore_id, rc == 0 ? "complete" : "failed", finished,
                                rr.tables_checked, rr.rows_checked, msg);
         char *detail =
@@ -771,11 +811,12 @@ record:
         free(detail);
         err_clear();
         if (rc != 0)
-            err_restore(&cause);
+            err_restore(&saved);
     }
     print_result(&rr, rc == 0, time_mono() - t0);
 out:
     pgtools_passfile_remove();
+    pg_identity_free(rr.identity);
     pg_free(rr.admin);
     backup_rec_free(&rr.b);
     catalog_close(rr.cat);

@@ -403,14 +403,23 @@ static void add_kv(struct sbuf *b, const char *key, const char *val)
     sbuf_puts(b, "'");
 }
 
+char *conn_options(void)
+{
+    const char *user = getenv("PGOPTIONS");
+    return xasprintf("%s%s-c statement_timeout=0 -c lock_timeout=0"
+                     " -c idle_in_transaction_session_timeout=0",
+                     user ? user : "", user && *user ? " " : "");
+}
+
 char *conn_string(const struct conn_params *cp, const char *dbname)
 {
     struct sbuf b = {0};
+    char *options = conn_options();
     add_kv(&b, "host", cp->host);
     add_kv(&b, "port", cp->port);
     add_kv(&b, "user", cp->user);
     add_kv(&b, "dbname", dbname ? dbname : cp->dbname);
-    if (!b.data)
-        sbuf_add(&b, "", 0);
+    add_kv(&b, "options", options);
+    free(options);
     return b.data;
 }

@@ -67,8 +67,17 @@ int config_parse_text(const char *text, const char *origin,
                       void *ctx);
 
 /*
- * A libpq connection string for children ("host='…' port='…' dbname='…'"), quoting every
- * value so that no database name can become an option or another keyword. No password.
+ * libpq's "options" for every session of ours, pgvault's own connections and its
+ * children's alike: the user's PGOPTIONS, then statement_timeout, lock_timeout and
+ * idle_in_transaction_session_timeout set to 0 (a startup option outranks a database's
+ * or a role's setting, so neither can make a backup or a restore time out).
+ */
+char *conn_options(void);
+
+/*
+ * A libpq connection string for children ("host='…' port='…' dbname='…' options='…'"),
+ * quoting every value so that no database name can become an option or another
+ * keyword. No password.
  */
 char *conn_string(const struct conn_params *cp, const char *dbname);
 

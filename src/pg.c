@@ -33,10 +33,24 @@ static const char *pg_message(PGconn *conn)
     return buf;
 }
 
+int pg_server_supported(int version_num, const char *version)
+{
+    if (version_num >= PG_MIN_SERVER_VERSION_NUM)
+        return 0;
+    char num[16];
+    snprintf(num, sizeof(num), "%d", version_num);
+    int min = PG_MIN_SERVER_VERSION_NUM / 10000;
+    err_set(ERR_FAILED, "PostgreSQL %s is not supported: pgvault needs PostgreSQL %d or newer",
+            version ? version : num, min);
+    err_hint("upgrade the server to PostgreSQL %d or newer", min);
+    return -1;
+}
+
 int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out)
 {
-    const char *keys[8];
-    const char *vals[8];
+    const char *keys[9];
+    const char *vals[9];
+    char *options = conn_options();
     int n = 0;
 #define ADD(k, v)                                                                                  \
     do {                                                                                           \
@@ -55,15 +69,23 @@ int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out
     else
         ADD("password", cp->password);
     ADD("fallback_application_name", "pgvault");
+    ADD("options", options);
 #undef ADD
     keys[n] = NULL;
     vals[n] = NULL;
 
     /* expand_dbname = 0: a database named "host=x" is a name, not a connection string */
     PGconn *conn = PQconnectdbParams(keys, vals, 0);
+    free(options);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         const char *name = conn && PQdb(conn) ? PQdb(conn) : "";
         err_set(ERR_CONNECT, "could not connect to database \"%s\": %s", name, pg_message(conn));
+        PQfinish(conn);
+        return -1;
+    }
+    if (pg_server_supported(PQserverVersion(conn), PQparameterStatus(conn, "server_version")) !=
+        0) {
+        err_wrap(ERR_NONE, "could not use database \"%s\"", PQdb(conn));
         PQfinish(conn);
         return -1;
     }
@@ -298,13 +320,15 @@ static char *literal(struct pg *pg, const char *s)
     return r;
 }
 
-int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions)
+int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions,
+                      bool *is_template)
 {
     const char *params[] = {name};
     PGresult *res = query(pg, "read database state",
                           "SELECT pg_catalog.pg_database_size(d.oid),"
                           " (SELECT count(*) FROM pg_catalog.pg_stat_activity a"
-                          "   WHERE a.datid = d.oid AND a.pid <> pg_catalog.pg_backend_pid())"
+                          "   WHERE a.datid = d.oid AND a.pid <> pg_catalog.pg_backend_pid()),"
+                          " d.datistemplate"
                           " FROM pg_catalog.pg_database d WHERE d.datname = $1",
                           1, params);
     if (!res)
@@ -312,23 +336,29 @@ int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *si
     *exists = PQntuples(res) == 1;
     *size = *exists ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     *sessions = *exists ? atoi(PQgetvalue(res, 0, 1)) : 0;
+    *is_template = *exists && PQgetvalue(res, 0, 2)[0] == 't';
     PQclear(res);
     return 0;
 }
 
 int pg_create_database(struct pg *pg, const char *name, const char *encoding, const char *collate,
                        const char *ctype, const char *locale_provider, const char *icu_locale,
-                       const char *comment)
+                       const char *tablespace, const char *comment)
 {
     struct sbuf sql = {0};
-    char *id = ident(pg, name), *e = NULL, *c = NULL, *t = NULL, *m = NULL, *u = NULL;
+    char *id = ident(pg, name), *e = NULL, *c = NULL, *t = NULL, *m = NULL, *u = NULL, *s = NULL;
     int rc = -1;
     bool icu = locale_provider && strcmp(locale_provider, "i") == 0 && icu_locale;
     if (!id || (encoding && !(e = literal(pg, encoding))) ||
         (collate && !(c = literal(pg, collate))) || (ctype && !(t = literal(pg, ctype))) ||
-        (icu && !(u = literal(pg, icu_locale))))
+        (icu && !(u = literal(pg, icu_locale))) ||
+        (tablespace && strcmp(tablespace, "pg_default") != 0 && !(s = ident(pg, tablespace))))
         goto out;
     sbuf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0", id);
+    /* pg_default is template0's own: naming it would need CREATE on it, which a role
+     * allowed to create databases need not have */
+    if (s)
+        sbuf_printf(&sql, " TABLESPACE %s", s);
     if (e)
         sbuf_printf(&sql, " ENCODING %s", e);
     if (c)
@@ -356,6 +386,7 @@ out:
     free(t);
     free(m);
     free(u);
+    free(s);
     return rc;
 }
 
@@ -452,101 +483,161 @@ int pg_terminate_sessions(struct pg *pg, const char *db, int *terminated)
     return 0;
 }
 
-/*
- * Inside the swap transaction: the restored database takes over what the replaced one
- * was as an object (owner, connection limit, comment, privileges, per-role settings);
- * a restored database that replaces nothing loses the temporary comment.
- */
-static int copy_identity(struct pg *pg, const char *from, const char *to, bool from_exists)
+struct pg_identity {
+    char *owner; /* quoted identifier */
+    char *conn_limit;
+    char *comment; /* NULL: none */
+    char *tablespace;
+    bool has_acl;    /* false: the default privileges (datacl NULL) */
+    PGresult *acl;   /* grantee (quoted, or PUBLIC), privilege, grantable: the ACL's order */
+    PGresult *roles; /* role (quoted), "name=value" */
+};
+
+int pg_identity_read(struct pg *pg, const char *db, struct pg_identity **out)
 {
-    char *t = ident(pg, to);
+    const char *params[] = {db};
+    struct pg_identity *id = xcalloc(1, sizeof(*id));
+    *out = NULL;
+    PGresult *res =
+        query(pg, "read the identity of the database",
+              "SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.datdba)),"
+              " d.datconnlimit, pg_catalog.shobj_description(d.oid, 'pg_database'), t.spcname,"
+              " d.datacl IS NOT NULL FROM pg_catalog.pg_database d"
+              " JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = $1",
+              1, params);
+    if (!res)
+        goto fail;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        err_set(ERR_FAILED, "could not read the identity of database \"%s\": it does not exist",
+                db);
+        goto fail;
+    }
+    id->owner = xstrdup(PQgetvalue(res, 0, 0));
+    id->conn_limit = xstrdup(PQgetvalue(res, 0, 1));
+    id->comment = dup_or_null(res, 0, 2);
+    id->tablespace = xstrdup(PQgetvalue(res, 0, 3));
+    id->has_acl = PQgetvalue(res, 0, 4)[0] == 't';
+    PQclear(res);
+
+    /* privileges, entry by entry, in the ACL's order */
+    id->acl = query(pg, "read the privileges of the database",
+                    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident("
+                    " pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable"
+                    " FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a"
+                    " WHERE d.datname = $1",
+                    1, params);
+    if (!id->acl)
+        goto fail;
+
+    /* ALTER ROLE … IN DATABASE … SET */
+    id->roles = query(pg, "read the per-role settings of the database",
+                      "SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(s.setrole)),"
+                      " pg_catalog.unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s"
+                      " JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase"
+                      " WHERE d.datname = $1 AND s.setrole <> 0",
+                      1, params);
+    if (!id->roles)
+        goto fail;
+    *out = id;
+    return 0;
+fail:
+    pg_identity_free(id);
+    return -1;
+}
+
+const char *pg_identity_tablespace(const struct pg_identity *id)
+{
+    return id ? id->tablespace : NULL;
+}
+
+void pg_identity_free(struct pg_identity *id)
+{
+    if (!id)
+        return;
+    free(id->owner);
+    free(id->conn_limit);
+    free(id->comment);
+    free(id->tablespace);
+    PQclear(id->acl);
+    PQclear(id->roles);
+    free(id);
+}
+
+/*
+ * Inside a transaction: database db takes identity id (owner, connection limit,
+ * comment, privileges, per-role settings). With id NULL (it replaces nothing), it only
+ * loses the comment it was created with.
+ */
+static int apply_identity(struct pg *pg, const char *db, const struct pg_identity *id)
+{
+    char *t = ident(pg, db), *c = NULL;
     struct sbuf sql = {0};
-    PGresult *res = NULL;
     int rc = -1;
-    const char *params[] = {from};
-    if (!t)
+    if (!t || (id && id->comment && !(c = literal(pg, id->comment))))
         goto out;
-    if (!from_exists) {
-        sbuf_printf(&sql, "COMMENT ON DATABASE %s IS NULL", t);
-        rc = command(pg, "clear the temporary comment", sql.data);
+    sbuf_printf(&sql, "COMMENT ON DATABASE %s IS %s", t, c ? c : "NULL");
+    if (command(pg, "keep the comment", sql.data) != 0)
+        goto out;
+    if (!id) {
+        rc = 0;
         goto out;
     }
-    res = query(pg, "read the replaced database",
-                "SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.datdba)),"
-                " d.datconnlimit, pg_catalog.quote_literal("
-                "  pg_catalog.shobj_description(d.oid, 'pg_database')),"
-                " d.datacl IS NOT NULL FROM pg_catalog.pg_database d WHERE d.datname = $1",
-                1, params);
-    if (!res || PQntuples(res) != 1)
-        goto out;
-    sbuf_printf(&sql, "ALTER DATABASE %s OWNER TO %s", t, PQgetvalue(res, 0, 0));
+    sql.len = 0;
+    sbuf_printf(&sql, "ALTER DATABASE %s OWNER TO %s", t, id->owner);
     if (command(pg, "keep the owner", sql.data) != 0)
         goto out;
     sql.len = 0;
-    sbuf_printf(&sql, "ALTER DATABASE %s CONNECTION LIMIT %s", t, PQgetvalue(res, 0, 1));
+    sbuf_printf(&sql, "ALTER DATABASE %s CONNECTION LIMIT %s", t, id->conn_limit);
     if (command(pg, "keep the connection limit", sql.data) != 0)
         goto out;
-    sql.len = 0;
-    sbuf_printf(&sql, "COMMENT ON DATABASE %s IS %s", t,
-                PQgetisnull(res, 0, 2) ? "NULL" : PQgetvalue(res, 0, 2));
-    if (command(pg, "keep the comment", sql.data) != 0)
-        goto out;
-    bool has_acl = PQgetvalue(res, 0, 3)[0] == 't';
-    PQclear(res);
-    res = NULL;
 
-    /* privileges: the replaced database's ACL, entry by entry */
-    if (has_acl) {
+    /* privileges: none but the entries of the replaced ACL, the owner's included */
+    if (id->has_acl) {
         sql.len = 0;
-        sbuf_printf(&sql, "REVOKE ALL ON DATABASE %s FROM PUBLIC", t);
+        sbuf_printf(&sql, "REVOKE ALL ON DATABASE %s FROM PUBLIC, %s", t, id->owner);
         if (command(pg, "keep the privileges", sql.data) != 0)
             goto out;
-        res = query(pg, "read the privileges",
-                    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident("
-                    " pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
-                    " a.is_grantable FROM pg_catalog.pg_database d,"
-                    " pg_catalog.aclexplode(d.datacl) a WHERE d.datname = $1",
-                    1, params);
-        if (!res)
+    }
+    for (int i = 0; i < PQntuples(id->acl); i++) {
+        sql.len = 0;
+        sbuf_printf(&sql, "GRANT %s ON DATABASE %s TO %s%s", PQgetvalue(id->acl, i, 1), t,
+                    PQgetvalue(id->acl, i, 0),
+                    PQgetvalue(id->acl, i, 2)[0] == 't' ? " WITH GRANT OPTION" : "");
+        if (command(pg, "keep the privileges", sql.data) != 0)
             goto out;
-        for (int i = 0; i < PQntuples(res); i++) {
-            sql.len = 0;
-            sbuf_printf(&sql, "GRANT %s ON DATABASE %s TO %s%s", PQgetvalue(res, i, 1), t,
-                        PQgetvalue(res, i, 0),
-                        PQgetvalue(res, i, 2)[0] == 't' ? " WITH GRANT OPTION" : "");
-            if (command(pg, "keep the privileges", sql.data) != 0)
-                goto out;
-        }
-        PQclear(res);
-        res = NULL;
     }
 
-    /* ALTER ROLE … IN DATABASE … SET */
-    res = query(pg, "read per-role settings",
-                "SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(s.setrole)),"
-                " pg_catalog.unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s"
-                " JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase"
-                " WHERE d.datname = $1 AND s.setrole <> 0",
-                1, params);
-    if (!res)
-        goto out;
-    for (int i = 0; i < PQntuples(res); i++) {
+    for (int i = 0; i < PQntuples(id->roles); i++) {
         sql.len = 0;
-        sbuf_printf(&sql, "ALTER ROLE %s IN DATABASE %s", PQgetvalue(res, i, 0), t);
-        if (apply_setting(pg, sql.data, PQgetvalue(res, i, 1)) != 0)
+        sbuf_printf(&sql, "ALTER ROLE %s IN DATABASE %s", PQgetvalue(id->roles, i, 0), t);
+        if (apply_setting(pg, sql.data, PQgetvalue(id->roles, i, 1)) != 0)
             goto out;
     }
     rc = 0;
 out:
-    PQclear(res);
     sbuf_free(&sql);
     free(t);
+    free(c);
     return rc;
 }
 
-int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, const char *old_name,
-                      bool target_exists, int *terminated)
+int pg_identity_apply(struct pg *pg, const char *db, const struct pg_identity *id)
 {
+    if (command(pg, "keep the identity of the database", "BEGIN") != 0)
+        return -1;
+    if (apply_identity(pg, db, id) != 0 ||
+        command(pg, "keep the identity of the database", "COMMIT") != 0) {
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+        return -1;
+    }
+    return 0;
+}
+
+int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, const char *old_name,
+                      const struct pg_identity *keep, int *terminated)
+{
+    bool target_exists = keep != NULL;
     char *t = ident(pg, target), *f = ident(pg, fresh), *o = ident(pg, old_name);
     char *r1 = NULL, *r2 = NULL;
     int rc = -1;
@@ -562,7 +653,7 @@ int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, cons
         bool ok = (!target_exists || (pg_terminate_sessions(pg, target, &killed) == 0 &&
                                       command(pg, "rename the old database", r1) == 0)) &&
                   command(pg, "rename the restored database", r2) == 0 &&
-                  copy_identity(pg, old_name, target, target_exists) == 0 &&
+                  apply_identity(pg, target, keep) == 0 &&
                   command(pg, "commit the swap", "COMMIT") == 0;
         *terminated += killed;
         if (ok)

@@ -33,8 +33,17 @@ struct pg_dbinfo {
     int ntables;
 };
 
+/* The oldest server pgvault works with (DROP DATABASE … WITH (FORCE) is 13's). */
+#define PG_MIN_SERVER_VERSION_NUM 130000
+
+/* 0 for a server of version_num (PQserverVersion) pgvault works with; else -1 with
+ * ERR_FAILED naming the server's version (version, or the number when NULL) and the
+ * oldest supported. */
+int pg_server_supported(int version_num, const char *version);
+
 /* Connects to dbname (or cp->dbname, or libpq's default). ERR_CONNECT on failure with
- * libpq's message (never the password). */
+ * libpq's message (never the password); ERR_FAILED when the server is older than
+ * pgvault supports. */
 int pg_connect(const struct conn_params *cp, const char *dbname, struct pg **out);
 void pg_free(struct pg *pg);
 
@@ -54,14 +63,17 @@ int pg_list_databases(struct pg *pg, char ***names, int *n);
 
 /* --- restore support: every identifier is quoted with PQescapeIdentifier --- */
 
-/* Whether a database exists, its size and how many other sessions are connected. */
-int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions);
+/* Whether a database exists, its size, how many other sessions are connected, and
+ * whether it is a template (datistemplate). */
+int pg_database_state(struct pg *pg, const char *name, bool *exists, int64_t *size, int *sessions,
+                      bool *is_template);
 
-/* CREATE DATABASE name TEMPLATE template0 with the given properties (NULL = server
- * default), then COMMENT ON DATABASE with comment (if not NULL). */
+/* CREATE DATABASE name TEMPLATE template0 with the given properties and default
+ * tablespace (NULL = server default), then COMMENT ON DATABASE with comment (if not
+ * NULL). */
 int pg_create_database(struct pg *pg, const char *name, const char *encoding, const char *collate,
                        const char *ctype, const char *locale_provider, const char *icu_locale,
-                       const char *comment);
+                       const char *tablespace, const char *comment);
 
 /* DROP DATABASE IF EXISTS name WITH (FORCE). */
 int pg_drop_database(struct pg *pg, const char *name);
@@ -74,11 +86,28 @@ int pg_databases_with_comment(struct pg *pg, const char *prefix, char ***names, 
 int pg_apply_db_settings(struct pg *pg, const char *db, char *const *settings, int n);
 
 /*
+ * What a database is as an object, apart from its contents and its ALTER DATABASE … SET
+ * settings: owner, connection limit, comment, default tablespace, privileges (ACL) and
+ * ALTER ROLE … IN DATABASE … SET settings. A restore reads it from the database it
+ * replaces and gives it to the restored one, in every mode.
+ */
+struct pg_identity;
+int pg_identity_read(struct pg *pg, const char *db, struct pg_identity **out);
+/* The default tablespace's name; NULL for a NULL identity. */
+const char *pg_identity_tablespace(const struct pg_identity *id);
+/* In one transaction: db takes every attribute of id except the tablespace (given at
+ * CREATE DATABASE). */
+int pg_identity_apply(struct pg *pg, const char *db, const struct pg_identity *id);
+void pg_identity_free(struct pg_identity *id);
+
+/*
  * In one transaction: terminate the other sessions of target, rename target to old_name
- * (if target exists) and fresh to target. Retries a few times if sessions reconnect.
+ * and fresh to target, and give it keep, the identity of the replaced target. With keep
+ * NULL there is no target to replace: fresh is renamed and loses its comment. Retries a
+ * few times if sessions reconnect.
  */
 int pg_swap_databases(struct pg *pg, const char *target, const char *fresh, const char *old_name,
-                      bool target_exists, int *terminated);
+                      const struct pg_identity *keep, int *terminated);
 
 /* Terminates every other session connected to db; returns how many. */
 int pg_terminate_sessions(struct pg *pg, const char *db, int *terminated);

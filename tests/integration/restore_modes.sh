@@ -174,4 +174,31 @@ if [[ -n "$OUT" ]]; then
 fi
 expect_no_leftover_dbs "restore --json"
 
+# 8. --in-place whose CREATE fails after the DROP (a collation this host lacks): the
+# error says the database is gone and how to get it back, in one line and a hint.
+note "--in-place, CREATE fails after the DROP"
+state_b
+run_pgvault backup -d "$REPO" --db "$DB" --no-prune
+expect_rc 0 "second backup"
+BID2=$(catalog_q "$REPO" "SELECT max(id) FROM backups WHERE status = 'complete'")
+catalog_q "$REPO" "UPDATE backups SET lc_collate = 'pgv_no_such_locale' WHERE id = $BID2"
+run_pgvault restore -d "$REPO" -f --in-place --db "$DB" "$BID2"
+expect_rc 1 "restore --in-place whose CREATE fails"
+expect_error_line "restore --in-place whose CREATE fails"
+first=${ERR%%$'\n'*}
+assert_contains "$first" "\"$DB\" was dropped" "the error says the database was dropped"
+assert_contains "$first" "gone" "the error says the database is gone"
+assert_contains "$first" "pgv_no_such_locale" "the error keeps the cause"
+assert_contains "$ERR" "HINT: " "a hint says how to recover"
+assert_contains "$ERR" "restore" "the hint says to restore again"
+db_exists "$DB" && fail "$DB exists after a failed CREATE (the test's premise)"
+rid=$(last_restore_id "$REPO")
+assert_eq "$(restore_col "$REPO" "$rid" status)" failed "restores.status of the failed --in-place"
+assert_contains "$(restore_col "$REPO" "$rid" detail)" "gone" "restores.detail of the failed --in-place"
+# The way back the hint gives: restore again.
+run_pgvault restore -d "$REPO" -f --db "$DB" "$BID"
+expect_rc 0 "restore after the failed --in-place"
+assert_eq "$(db_fingerprint "$DB")" "$FP_A" "fingerprint of $DB restored again"
+expect_no_leftover_dbs "failed --in-place"
+
 pass

@@ -268,20 +268,47 @@ static void test_parser_errors(void)
     err_clear();
 }
 
+#define TIMEOUTS_OFF                                                                               \
+    "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+
 static void test_conn_string_quoting(void)
 {
+    unsetenv("PGOPTIONS");
     struct conn_params cp = {.host = "/run/post gres", .port = "5432", .user = "o'neil"};
     char *s = conn_string(&cp, "a\"; DROP DATABASE victim; --");
     CHECK_STR(s, "host='/run/post gres' port='5432' user='o\\'neil' "
-                 "dbname='a\"; DROP DATABASE victim; --'");
+                 "dbname='a\"; DROP DATABASE victim; --' options='" TIMEOUTS_OFF "'");
     free(s);
     struct conn_params none = {0};
     s = conn_string(&none, "dbname=postgres host=evil");
-    CHECK_STR(s, "dbname='dbname=postgres host=evil'");
+    CHECK_STR(s, "dbname='dbname=postgres host=evil' options='" TIMEOUTS_OFF "'");
     free(s);
     s = conn_string(&none, "back\\slash");
-    CHECK_STR(s, "dbname='back\\\\slash'");
+    CHECK_STR(s, "dbname='back\\\\slash' options='" TIMEOUTS_OFF "'");
     free(s);
+}
+
+/* Our timeouts come after the user's PGOPTIONS, so they win over a -c of the same name
+ * there, and the user's other options stay. */
+static void test_conn_options(void)
+{
+    unsetenv("PGOPTIONS");
+    char *o = conn_options();
+    CHECK_STR(o, TIMEOUTS_OFF);
+    free(o);
+    setenv("PGOPTIONS", "", 1);
+    o = conn_options();
+    CHECK_STR(o, TIMEOUTS_OFF);
+    free(o);
+    setenv("PGOPTIONS", "-c search_path=x -c statement_timeout=5", 1);
+    o = conn_options();
+    CHECK_STR(o, "-c search_path=x -c statement_timeout=5 " TIMEOUTS_OFF);
+    free(o);
+    struct conn_params none = {0};
+    char *s = conn_string(&none, "d");
+    CHECK_STR(s, "dbname='d' options='-c search_path=x -c statement_timeout=5 " TIMEOUTS_OFF "'");
+    free(s);
+    unsetenv("PGOPTIONS");
 }
 
 int main(void)
@@ -301,5 +328,6 @@ int main(void)
     RUN(test_password_sources);
     RUN(test_parser_errors);
     RUN(test_conn_string_quoting);
+    RUN(test_conn_options);
     return UNIT_DONE();
 }
