@@ -462,6 +462,18 @@ static int restore_in_place(struct restore_run *rr)
 {
     int terminated = 0;
     if (rr->target_exists) {
+        /* before the drop, prove that this server can create the database at all (a
+         * locale it lacks, a tablespace gone): an empty one, under the temporary name */
+        char *comment = temp_comment(rr->target);
+        int probe = drop_leftovers(rr) != 0 ? -1 : create_db(rr, rr->fresh, comment);
+        free(comment);
+        if (probe != 0)
+            return err_wrap(ERR_NONE,
+                            "database \"%s\" was not dropped: --in-place could not "
+                            "create it again on this server",
+                            rr->target);
+        if (pg_drop_database(rr->admin, rr->fresh) != 0)
+            return -1;
         if (pg_terminate_sessions(rr->admin, rr->target, &terminated) != 0 ||
             pg_drop_database(rr->admin, rr->target) != 0)
             return -1;
