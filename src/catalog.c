@@ -1384,7 +1384,7 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
     const char *what = "list backups for retention";
     /* sorted here rather than by SQLite: a temporary b-tree costs more than qsort */
     char *sql = xasprintf("SELECT id, db_name, file_name, started_at, status = 'complete', "
-                          "pinned, size_bytes FROM backups "
+                          "pinned, size_bytes, suspect FROM backups "
                           "WHERE %s AND +status IN ('complete', 'failed')",
                           db ? "db_name = ?1" : "1");
     sqlite3_stmt *st = NULL;
@@ -1412,6 +1412,7 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
         r->complete = sqlite3_column_int(st, 4) != 0;
         r->pinned = sqlite3_column_int(st, 5) != 0;
         r->size_bytes = sqlite3_column_int64(st, 6);
+        r->suspect = sqlite3_column_int(st, 7) != 0;
         len++;
     }
     if (rc != SQLITE_DONE) {

@@ -220,6 +220,7 @@ struct retention_row {
     char *started_at;
     bool complete; /* else failed */
     bool pinned;
+    bool suspect;
     int64_t size_bytes;
 };
 

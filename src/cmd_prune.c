@@ -129,6 +129,7 @@ static int plan_database(struct plan *pl, const struct retention_policy *pol, si
         x->id = r->id;
         x->complete = r->complete;
         x->pinned = r->pinned;
+        x->suspect = r->suspect;
         if (parse_started(r->started_at, &x->started) != 0) {
             err_set(ERR_FAILED,
                     "refusing to prune database \"%s\": backup %" PRId64
@@ -382,7 +383,8 @@ static void plan_print_json(const struct plan *pl, const struct retention_result
         json_str_or_null(stdout, r->started_at);
         printf(",\"status\":");
         json_str(stdout, r->complete ? "complete" : "failed");
-        printf(",\"pinned\":%s,\"action\":\"%s\",\"reason\":", r->pinned ? "true" : "false",
+        printf(",\"pinned\":%s,\"suspect\":%s,\"action\":\"%s\",\"reason\":",
+               r->pinned ? "true" : "false", r->suspect ? "true" : "false",
                pl->dec[i].action == RETENTION_KEEP ? "keep" : "remove");
         json_str(stdout, reason_of(pl, i));
         printf(",\"outcome\":");
