@@ -34,6 +34,7 @@ struct plan {
     bool *leftover;                 /* per row: a failed backup whose file is still there */
     enum outcome *done;             /* per row, after plan_apply */
     bool *refused;                  /* per row: its database's plan was refused */
+    size_t nrefused;                /* databases whose plan was refused */
 };
 
 static void plan_free(struct plan *pl)
@@ -168,6 +169,7 @@ static int plan_build(struct catalog *cat, const struct settings *set, const cha
             ;
         if (plan_database(pl, &pol, from, to, now) != 0) {
             keep_error(fe);
+            pl->nrefused++;
             for (size_t i = from; i < to; i++) {
                 pl->refused[i] = true;
                 pl->dec[i].action = RETENTION_SKIP;
@@ -240,6 +242,16 @@ static int remove_leftover(struct catalog *cat, const struct settings *set, stru
     return rc;
 }
 
+/* A row of a database whose plan was refused: a complete backup there is kept. */
+static void count_refused(const struct plan *pl, size_t i, struct retention_result *res)
+{
+    res->refused = pl->nrefused;
+    if (pl->rows[i].complete) {
+        res->kept++;
+        res->refused_kept++;
+    }
+}
+
 /* Carries the plan out, going on after a problem (kept in fe). */
 static void plan_apply(struct catalog *cat, const struct settings *set, struct plan *pl,
                        const char *prefix, bool report, struct retention_result *res,
@@ -253,7 +265,9 @@ static void plan_apply(struct catalog *cat, const struct settings *set, struct p
             break;
         }
         int rc = 0;
-        if (pl->dec[i].action == RETENTION_KEEP) {
+        if (pl->refused[i]) {
+            count_refused(pl, i, res);
+        } else if (pl->dec[i].action == RETENTION_KEEP) {
             pl->done[i] = OUT_KEPT;
             res->kept++;
         } else if (pl->dec[i].action == RETENTION_REMOVE) {
@@ -273,24 +287,43 @@ static void plan_apply(struct catalog *cat, const struct settings *set, struct p
         keep_error(fe);
 }
 
+/* "refused to prune 2 databases (newest backup dated in the future): kept all 5 of
+ * their backups" */
+static void print_refused(const struct retention_result *res, const char *prefix, bool dry_run)
+{
+    bool one = res->refused == 1;
+    printf("%srefused to prune %zu database%s (newest backup dated in the future): %s all "
+           "%zu of %s backup%s\n",
+           prefix, res->refused, one ? "" : "s", dry_run ? "keep" : "kept", res->refused_kept,
+           one ? "its" : "their", res->refused_kept == 1 ? "" : "s");
+}
+
 static void print_summary(const struct retention_result *res, const char *prefix, bool dry_run)
 {
     char sz[16];
     const char *remove = dry_run ? "would remove" : "removed";
     const char *keep = dry_run ? "keep" : "kept";
-    if (res->removed + res->missing + res->leftovers == 0) {
-        printf("%snothing to remove, %s %zu backup%s\n", prefix, keep, res->kept,
-               res->kept == 1 ? "" : "s");
+    size_t kept = res->kept - res->refused_kept;
+    bool nothing = res->removed + res->missing + res->leftovers == 0;
+    /* the future-date guard refused every database there is: say so, and only that */
+    if (res->refused > 0 && nothing && kept == 0) {
+        print_refused(res, prefix, dry_run);
         return;
     }
-    printf("%s%s %zu backup%s (%s)", prefix, remove, res->removed, res->removed == 1 ? "" : "s",
-           fmt_size((uint64_t)res->freed_bytes, sz));
-    if (res->missing)
-        printf(", %zu already missing", res->missing);
-    if (res->leftovers)
-        printf(", %zu leftover file%s of failed backups", res->leftovers,
-               res->leftovers == 1 ? "" : "s");
-    printf(", %s %zu\n", keep, res->kept);
+    if (nothing) {
+        printf("%snothing to remove, %s %zu backup%s\n", prefix, keep, kept, kept == 1 ? "" : "s");
+    } else {
+        printf("%s%s %zu backup%s (%s)", prefix, remove, res->removed, res->removed == 1 ? "" : "s",
+               fmt_size((uint64_t)res->freed_bytes, sz));
+        if (res->missing)
+            printf(", %zu already missing", res->missing);
+        if (res->leftovers)
+            printf(", %zu leftover file%s of failed backups", res->leftovers,
+                   res->leftovers == 1 ? "" : "s");
+        printf(", %s %zu\n", keep, kept);
+    }
+    if (res->refused > 0)
+        print_refused(res, prefix, dry_run);
 }
 
 int retention_apply(struct catalog *cat, const struct settings *set, const char *db,
@@ -316,7 +349,9 @@ static void plan_count(const struct plan *pl, struct retention_result *res)
 {
     memset(res, 0, sizeof(*res));
     for (size_t i = 0; i < pl->n; i++) {
-        if (pl->dec[i].action == RETENTION_KEEP) {
+        if (pl->refused[i]) {
+            count_refused(pl, i, res);
+        } else if (pl->dec[i].action == RETENTION_KEEP) {
             res->kept++;
         } else if (pl->dec[i].action == RETENTION_REMOVE) {
             res->removed++;
@@ -327,19 +362,30 @@ static void plan_count(const struct plan *pl, struct retention_result *res)
     }
 }
 
+/* The reason shown for the complete backups of a database whose plan was refused. */
+#define REFUSED_REASON "refused: newest backup dated in the future"
+
 /* True if row i appears in the plan's listing. */
 static bool listed(const struct plan *pl, size_t i)
 {
-    return pl->dec[i].action != RETENTION_SKIP || pl->leftover[i];
+    return pl->dec[i].action != RETENTION_SKIP || pl->leftover[i] ||
+           (pl->refused[i] && pl->rows[i].complete);
+}
+
+static bool kept(const struct plan *pl, size_t i)
+{
+    return pl->dec[i].action == RETENTION_KEEP || pl->refused[i];
 }
 
 static const char *action_of(const struct plan *pl, size_t i)
 {
-    return pl->dec[i].action == RETENTION_KEEP ? "KEEP" : "REMOVE";
+    return kept(pl, i) ? "KEEP" : "REMOVE";
 }
 
 static const char *reason_of(const struct plan *pl, size_t i)
 {
+    if (pl->refused[i])
+        return REFUSED_REASON;
     return pl->dec[i].action == RETENTION_SKIP ? "leftover of failed backup" : pl->dec[i].reason;
 }
 
@@ -367,9 +413,9 @@ static void plan_print_table(const struct plan *pl)
 static void plan_print_json(const struct plan *pl, const struct retention_result *res, bool dry_run)
 {
     printf("{\"dry_run\":%s,\"kept\":%zu,\"removed\":%zu,\"missing\":%zu,\"leftovers\":%zu,"
-           "\"freed_bytes\":%" PRId64 ",\"backups\":[",
+           "\"freed_bytes\":%" PRId64 ",\"refused_databases\":%zu,\"backups\":[",
            dry_run ? "true" : "false", res->kept, res->removed, res->missing, res->leftovers,
-           res->freed_bytes);
+           res->freed_bytes, res->refused);
     bool first = true;
     for (size_t i = 0; i < pl->n; i++) {
         if (!listed(pl, i))
@@ -385,7 +431,7 @@ static void plan_print_json(const struct plan *pl, const struct retention_result
         json_str(stdout, r->complete ? "complete" : "failed");
         printf(",\"pinned\":%s,\"suspect\":%s,\"action\":\"%s\",\"reason\":",
                r->pinned ? "true" : "false", r->suspect ? "true" : "false",
-               pl->dec[i].action == RETENTION_KEEP ? "keep" : "remove");
+               kept(pl, i) ? "keep" : "remove");
         json_str(stdout, reason_of(pl, i));
         printf(",\"outcome\":");
         json_str_or_null(stdout, dry_run ? NULL : outcome_names[pl->done[i]]);
@@ -409,7 +455,7 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
         if (opt->json)
             printf("{\"dry_run\":%s,\"kept\":0,\"removed\":0,\"missing\":0,\"leftovers\":0,"
-                   "\"freed_bytes\":0,\"backups\":[]}\n",
+                   "\"freed_bytes\":0,\"refused_databases\":0,\"backups\":[]}\n",
                    opt->dry_run ? "true" : "false");
         else
             log_info("nothing to prune: catalog \"%s\" does not exist", set->catalog);

@@ -81,10 +81,12 @@ void retention_policy_from(const struct settings *set, struct retention_policy *
 
 /* What retention_apply did to one repository. */
 struct retention_result {
-    size_t kept;      /* complete backups kept */
-    size_t removed;   /* backups whose file was deleted; rows now 'pruned' */
-    size_t missing;   /* backups whose file was already gone; rows now 'missing' */
-    size_t leftovers; /* files of failed backups removed */
+    size_t kept;         /* complete backups kept (refused_kept included) */
+    size_t refused;      /* databases whose plan was refused (newest dated in the future) */
+    size_t refused_kept; /* their complete backups, all kept */
+    size_t removed;      /* backups whose file was deleted; rows now 'pruned' */
+    size_t missing;      /* backups whose file was already gone; rows now 'missing' */
+    size_t leftovers;    /* files of failed backups removed */
     int64_t freed_bytes;
 };
 
