@@ -209,7 +209,7 @@ static const struct {
     {"check", CMD_CHECK, "[OPTION]...", "check for monitoring (Nagios)",
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
-     "run failed, suspect size, missing file."},
+     "run failed, suspect size, missing file; 3 UNKNOWN for bad arguments."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -807,7 +807,7 @@ static void print_overview(FILE *out)
           "  3  integrity failure (checksum or count mismatch)\n"
           "  4  repository busy (lock held)\n"
           "  5  database unreachable or authentication failed\n"
-          "(\"pgvault check\" exits 0 OK, 1 WARNING, 2 CRITICAL.)\n"
+          "(\"pgvault check\" exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: bad arguments.)\n"
           "\n"
           "BACKUP is a catalog id, a file name or path in the directory, or \"latest\".\n"
           "Run \"pgvault COMMAND --help\" for the options of a command.\n",
