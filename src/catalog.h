@@ -262,8 +262,11 @@ struct catalog_db_summary {
 int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, size_t *n);
 void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n);
 
-/* Marks every 'running' restore 'failed' ("interrupted"); only called under the
- * repository lock, when no other restore can be running. */
-int catalog_restores_interrupted(struct catalog *c, const char *at);
+/* The databases (of the backups restored) of the restores still 'running', by name. */
+int catalog_running_restore_dbs(struct catalog *c, char ***out, size_t *n);
+
+/* Marks the 'running' restores of backups of database db 'failed' ("interrupted"); only
+ * called under db's lock, when no restore of db can be running. */
+int catalog_restores_interrupted(struct catalog *c, const char *db, const char *at);
 
 #endif

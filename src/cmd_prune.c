@@ -35,7 +35,34 @@ struct plan {
     enum outcome *done;             /* per row, after plan_apply */
     bool *refused;                  /* per row: its database's plan was refused */
     size_t nrefused;                /* databases whose plan was refused */
+    size_t nplanned;                /* databases planned (refused ones included) */
 };
+
+/* The databases whose locks a prune holds: it decides only those. */
+struct held {
+    char **names;
+    struct repo_lock **locks;
+    size_t n;
+};
+
+static void held_free(struct held *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        free(h->names[i]);
+        repo_unlock(h->locks[i]);
+    }
+    free(h->names);
+    free(h->locks);
+    memset(h, 0, sizeof(*h));
+}
+
+static bool held_has(const struct held *h, const char *db)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->names[i], db) == 0)
+            return true;
+    return false;
+}
 
 static void plan_free(struct plan *pl)
 {
@@ -146,11 +173,13 @@ out:
 }
 
 /*
- * Reads the rows of db (NULL: all databases) and decides them. A database whose plan is
- * refused (clock skew) is left undecided and its error kept in fe; other databases go on.
+ * Reads the rows of db (NULL: all databases) and decides them: only those of the databases
+ * in held, unless held is NULL (the caller holds db's lock, or changes nothing). A
+ * database whose plan is refused (clock skew) is left undecided and its error kept in fe;
+ * other databases go on.
  */
 static int plan_build(struct catalog *cat, const struct settings *set, const char *db,
-                      struct plan *pl, struct err_saved *fe)
+                      const struct held *held, struct plan *pl, struct err_saved *fe)
 {
     struct retention_policy pol;
     retention_policy_from(set, &pol);
@@ -167,6 +196,9 @@ static int plan_build(struct catalog *cat, const struct settings *set, const cha
         for (to = from + 1; to < pl->n && strcmp(pl->rows[to].db_name, pl->rows[from].db_name) == 0;
              to++)
             ;
+        if (held && !held_has(held, pl->rows[from].db_name))
+            continue; /* busy, or new since the locks were taken: not ours to decide */
+        pl->nplanned++;
         if (plan_database(pl, &pol, from, to, now) != 0) {
             keep_error(fe);
             pl->nrefused++;
@@ -332,7 +364,7 @@ int retention_apply(struct catalog *cat, const struct settings *set, const char 
     struct plan pl;
     struct err_saved fe = {0};
     memset(res, 0, sizeof(*res));
-    if (plan_build(cat, set, db, &pl, &fe) != 0) {
+    if (plan_build(cat, set, db, NULL, &pl, &fe) != 0) {
         if (fe.cls != ERR_NONE)
             err_restore(&fe);
         return -1;
@@ -441,9 +473,41 @@ static void plan_print_json(const struct plan *pl, const struct retention_result
     puts("]}");
 }
 
+/*
+ * Takes the lock of db, or (db NULL) of every database in the catalog, without waiting. A
+ * database whose lock another command holds is left out, its error (ERR_BUSY) kept in fe;
+ * the others go on. Returns -1 only when the catalog cannot be read.
+ */
+static int lock_databases(struct catalog *cat, const struct settings *set, const char *db,
+                          struct held *h, struct err_saved *fe)
+{
+    char **names = NULL;
+    size_t n = 0;
+    memset(h, 0, sizeof(*h));
+    if (db) {
+        names = xcalloc(1, sizeof(*names));
+        names[n++] = xstrdup(db);
+    } else if (catalog_db_names(cat, &names, &n) != 0) {
+        return -1;
+    }
+    h->names = xcalloc(n + 1, sizeof(*h->names));
+    h->locks = xcalloc(n + 1, sizeof(*h->locks));
+    for (size_t i = 0; i < n; i++) {
+        if (repo_lock_db(set->dir, names[i], &h->locks[h->n]) != 0) {
+            keep_error(fe);
+            free(names[i]);
+            continue;
+        }
+        h->names[h->n++] = names[i];
+    }
+    free(names);
+    return 0;
+}
+
 int cmd_prune(const struct options *opt, const struct settings *set)
 {
     struct repo_lock *lock = NULL;
+    struct held held = {0};
     struct catalog *cat = NULL;
     struct plan pl = {0};
     struct err_saved fe = {0};
@@ -462,18 +526,20 @@ int cmd_prune(const struct options *opt, const struct settings *set)
         return 0;
     }
 
-    /* 2. a dry run only reads; a real one locks the repository and recovers it first */
+    /* 2. a dry run only reads; a real one locks the repository, recovers it, and locks
+     *    each database it prunes (one that is busy is left for next time) */
     if (opt->dry_run) {
         if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0)
             goto out;
     } else {
         if (repo_lock(set->dir, &lock) != 0 || catalog_open(set->catalog, 0, &cat) != 0 ||
-            recover_repository(cat, set->dir) != 0)
+            recover_repository(cat, set->dir) != 0 ||
+            lock_databases(cat, set, opt->db, &held, &fe) != 0)
             goto out;
     }
 
     /* 3. decide every backup of the selected database(s) */
-    if (plan_build(cat, set, opt->db, &pl, &fe) != 0)
+    if (plan_build(cat, set, opt->db, opt->dry_run ? NULL : &held, &pl, &fe) != 0)
         goto out;
     if (pl.n == 0 && !opt->json)
         log_info("no backups%s%s%s in the catalog", opt->db ? " of database \"" : "",
@@ -493,7 +559,7 @@ int cmd_prune(const struct options *opt, const struct settings *set)
         plan_apply(cat, set, &pl, "", report, &res, &fe);
         if (opt->json)
             plan_print_json(&pl, &res, false);
-        else if (report && pl.n > 0)
+        else if (report && pl.nplanned > 0)
             print_summary(&res, "", false);
     }
     rc = 0;
@@ -506,6 +572,7 @@ out:
     }
     plan_free(&pl);
     catalog_close(cat);
+    held_free(&held);
     repo_unlock(lock);
     return rc;
 }

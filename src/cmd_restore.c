@@ -477,12 +477,13 @@ static void print_result(const struct restore_run *rr, bool ok, double secs)
 int cmd_restore(const struct options *opt, const struct settings *set)
 {
     struct restore_run rr = {.opt = opt, .set = set};
-    struct repo_lock *lock = NULL;
+    struct repo_lock *lock = NULL, *db_lock = NULL;
     char started[25], finished[25];
     double t0 = time_mono();
     int rc = -1;
 
-    /* 1. lock the repository (retention must not remove the file under us) */
+    /* 1. lock the repository; once resolved, the backup's database too (retention must
+     *    not remove the file under us) */
     if (repo_lock(set->dir, &lock) != 0)
         goto out;
     if (catalog_open(set->catalog, 0, &rr.cat) != 0 || recover_repository(rr.cat, set->dir) != 0)
@@ -492,7 +493,8 @@ int cmd_restore(const struct options *opt, const struct settings *set)
 
     /* 2. resolve the backup through the catalog */
     const char *db = opt->db ? opt->db : set->conn.dbname;
-    if (backup_resolve(rr.cat, set, db, opt->args[0], &rr.b) != 0)
+    if (backup_resolve(rr.cat, set, db, opt->args[0], &rr.b) != 0 ||
+        repo_lock_db(set->dir, rr.b.db_name, &db_lock) != 0)
         goto out;
     if (strcmp(rr.b.status, "complete") != 0) {
         err_set(ERR_USAGE, "backup %" PRId64 " is %s, not complete: it cannot be restored", rr.b.id,
@@ -572,6 +574,7 @@ out:
     pg_free(rr.admin);
     backup_rec_free(&rr.b);
     catalog_close(rr.cat);
+    repo_unlock(db_lock);
     repo_unlock(lock);
     free(rr.path);
     free(rr.target);
