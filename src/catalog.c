@@ -1595,6 +1595,12 @@ void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n)
     free(s);
 }
 
+int catalog_restore_targets(struct catalog *c, char ***out, size_t *n)
+{
+    return text_column(c, "list the restore targets",
+                       "SELECT DISTINCT target_db FROM restores ORDER BY target_db", out, n);
+}
+
 int catalog_running_restore_dbs(struct catalog *c, char ***out, size_t *n)
 {
     return text_column(c, "list the running restores",

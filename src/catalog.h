@@ -262,6 +262,9 @@ struct catalog_db_summary {
 int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, size_t *n);
 void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n);
 
+/* Every target_db of the restores table, by name. */
+int catalog_restore_targets(struct catalog *c, char ***out, size_t *n);
+
 /* The databases (of the backups restored) of the restores still 'running', by name. */
 int catalog_running_restore_dbs(struct catalog *c, char ***out, size_t *n);
 

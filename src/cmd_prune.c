@@ -473,6 +473,24 @@ static void plan_print_json(const struct plan *pl, const struct retention_result
     puts("]}");
 }
 
+/* One warning per database that a restore of db (NULL: of any database of the catalog)
+ * left in the cluster, with the statement that drops it; nothing when the server cannot
+ * be reached. */
+static void report_leftovers(struct catalog *cat, const struct settings *set, const char *db)
+{
+    struct leftover_db *lo = NULL;
+    size_t n = 0;
+    recover_leftover_databases(cat, &set->conn, db, &lo, &n);
+    for (size_t i = 0; i < n; i++)
+        log_warn("database \"%s\" was %s \"%s\"; if no restore is running, drop it: DROP "
+                 "DATABASE \"%s\"",
+                 lo[i].name,
+                 lo[i].temporary ? "left by an interrupted restore of"
+                                 : "replaced and kept by a restore of",
+                 lo[i].target, lo[i].name);
+    leftover_dbs_free(lo, n);
+}
+
 /*
  * Takes the lock of db, or (db NULL) of every database in the catalog, without waiting. A
  * database whose lock another command holds is left out, its error (ERR_BUSY) kept in fe;
@@ -562,6 +580,9 @@ int cmd_prune(const struct options *opt, const struct settings *set)
         else if (report && pl.nplanned > 0)
             print_summary(&res, "", false);
     }
+
+    /* 5. name the databases that restores left in the cluster; never drop them here */
+    report_leftovers(cat, set, opt->db);
     rc = 0;
 out:
     if (rc == 0) {

@@ -59,17 +59,6 @@ static void now_iso(char buf[25])
     time_iso_ms(&ts, buf);
 }
 
-/* 64-bit FNV-1a: a short, stable tag for a target name in temporary database names. */
-static uint64_t name_tag(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV offset basis */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* The comment that marks a temporary database of ours for target (hex: unambiguous). */
 static char *temp_comment(const char *target)
 {
@@ -510,7 +499,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     }
     rr.target = xstrdup(opt->target ? opt->target : rr.b.db_name);
     rr.mode = globals ? "globals" : opt->in_place ? "in-place" : opt->target ? "target" : "swap";
-    uint64_t tag = name_tag(rr.target);
+    uint64_t tag = naming_target_tag(rr.target);
     char stamp[16];
     time_t now = time(NULL);
     strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", gmtime(&now));

@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "naming.h"
+#include "pg.h"
 #include "repo.h"
 #include "util.h"
 
@@ -266,4 +267,97 @@ int recover_repository(struct catalog *cat, const char *dir)
         rc = 0;
     repo_unlock(mutex);
     return rc;
+}
+
+void leftover_dbs_free(struct leftover_db *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].name);
+        free(l[i].target);
+    }
+    free(l);
+}
+
+/* The tag in a name PREFIX<16 hex>[_…]; false if name is not of that shape. */
+static bool name_tag_of(const char *name, const char *prefix, uint64_t *tag)
+{
+    size_t plen = strlen(prefix);
+    if (strncmp(name, prefix, plen) != 0)
+        return false;
+    const char *h = name + plen;
+    for (int i = 0; i < 16; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return false;
+    if (h[16] != '\0' && h[16] != '_')
+        return false;
+    *tag = strtoull(h, NULL, 16);
+    return true;
+}
+
+/* The databases whose leftovers concern this catalog: db, or every database and target. */
+static void leftover_scope(struct catalog *cat, const char *db, char ***names, size_t *n)
+{
+    char **targets = NULL;
+    size_t nt = 0;
+    *names = NULL;
+    *n = 0;
+    if (db) {
+        *names = xcalloc(1, sizeof(**names));
+        (*names)[(*n)++] = xstrdup(db);
+        return;
+    }
+    if (catalog_db_names(cat, names, n) != 0 || catalog_restore_targets(cat, &targets, &nt) != 0)
+        err_clear();
+    *names = xrealloc(*names, (*n + nt + 1) * sizeof(**names));
+    for (size_t i = 0; i < nt; i++)
+        (*names)[(*n)++] = targets[i];
+    free(targets);
+}
+
+void recover_leftover_databases(struct catalog *cat, const struct conn_params *cp, const char *db,
+                                struct leftover_db **out, size_t *n)
+{
+    struct pg *pg = NULL;
+    char **found = NULL, **scope = NULL;
+    int nfound = 0;
+    size_t nscope = 0;
+    *out = NULL;
+    *n = 0;
+
+    /* 1. the cluster's databases of ours that nobody uses, over the maintenance database */
+    setenv("PGCONNECT_TIMEOUT", "10", 0);
+    int crc = pg_connect(cp, cp->dbname ? cp->dbname : "postgres", &pg);
+    if (crc != 0 && !cp->dbname) {
+        err_clear();
+        crc = pg_connect(cp, "template1", &pg);
+    }
+    if (crc != 0 || pg_leftover_databases(pg, &found, &nfound) != 0)
+        goto out;
+
+    /* 2. those whose tag is the tag of one of our databases */
+    leftover_scope(cat, db, &scope, &nscope);
+    *out = xcalloc((size_t)nfound + 1, sizeof(**out));
+    for (int i = 0; i < nfound; i++) {
+        uint64_t tag;
+        bool tmp = name_tag_of(found[i], NAMING_TMP_PREFIX, &tag);
+        if (!tmp && !name_tag_of(found[i], NAMING_OLD_PREFIX, &tag))
+            continue;
+        for (size_t k = 0; k < nscope; k++) {
+            if (naming_target_tag(scope[k]) != tag)
+                continue;
+            (*out)[*n] = (struct leftover_db){
+                .name = xstrdup(found[i]), .target = xstrdup(scope[k]), .temporary = tmp};
+            (*n)++;
+            break;
+        }
+    }
+out:
+    err_clear(); /* best effort: an unreachable server has nothing to report */
+    pg_free(pg);
+    for (int i = 0; i < nfound; i++)
+        free(found[i]);
+    free(found);
+    for (size_t i = 0; i < nscope; i++)
+        free(scope[i]);
+    free(scope);
 }

@@ -2,6 +2,7 @@
 #define PGVAULT_RECOVER_H
 
 #include "catalog.h"
+#include "config.h"
 
 /*
  * Crash recovery (SPEC section 4, step 1), run by every command that writes, right after
@@ -21,6 +22,24 @@
  * or a lock file cannot be opened.
  */
 int recover_repository(struct catalog *cat, const char *dir);
+
+/* A database that a restore left in the cluster. */
+struct leftover_db {
+    char *name;     /* pgvault_tmp_… or pgvault_old_… */
+    char *target;   /* the database the restore was for */
+    bool temporary; /* pgvault_tmp_…: the load of an interrupted restore */
+};
+
+/*
+ * pgvault's own databases in the cluster (the temporary database of an interrupted
+ * restore, a database a restore replaced and kept) that no session is connected to and
+ * whose target is database db (NULL: any database of the catalog, or any restore target
+ * it recorded). Best effort: when the server cannot be reached (within 10 s, unless
+ * PGCONNECT_TIMEOUT says otherwise) there are none and no error is set. Never drops one.
+ */
+void recover_leftover_databases(struct catalog *cat, const struct conn_params *cp, const char *db,
+                                struct leftover_db **out, size_t *n);
+void leftover_dbs_free(struct leftover_db *l, size_t n);
 
 /* True if name is what a backup's partial file is called (see above). */
 bool recover_is_partial_name(const char *name);
