@@ -45,7 +45,8 @@ size_t audit_table_diff_comparable(struct table_change *ch, size_t n, bool befor
                                    bool after_lists_parents);
 
 /* Nagios states, which are also check's exit codes. */
-enum check_state { CHECK_OK = 0, CHECK_WARNING = 1, CHECK_CRITICAL = 2 };
+/* The Nagios plugin states, which are check's exit codes; UNKNOWN is bad arguments. */
+enum check_state { CHECK_OK = 0, CHECK_WARNING = 1, CHECK_CRITICAL = 2, CHECK_UNKNOWN = 3 };
 
 /* What the catalog and the file system say about one database. */
 enum check_file { CHECK_FILE_OK, CHECK_FILE_MISSING, CHECK_FILE_SIZE, CHECK_FILE_NOT_REGULAR };

@@ -1007,17 +1007,16 @@ void restore_history_recs_free(struct restore_history_rec *r, size_t n)
     free(r);
 }
 
-int catalog_db_names(struct catalog *c, char ***out, size_t *n)
+/* The text of the first column of every row of sql (no parameters). */
+static int text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n)
 {
-    const char *what = "list the databases";
     sqlite3_stmt *st = NULL;
     char **arr = NULL;
     size_t len = 0, cap = 0;
     int ret = -1, rc;
     *out = NULL;
     *n = 0;
-    /* walks the backups_db_time index */
-    if (prepare(c, "SELECT DISTINCT db_name FROM backups ORDER BY db_name", &st, what) < 0)
+    if (prepare(c, sql, &st, what) < 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (len == cap) {
@@ -1040,6 +1039,13 @@ out:
     free(arr);
     sqlite3_finalize(st);
     return ret;
+}
+
+int catalog_db_names(struct catalog *c, char ***out, size_t *n)
+{
+    /* walks the backups_db_time index */
+    return text_column(c, "list the databases",
+                       "SELECT DISTINCT db_name FROM backups ORDER BY db_name", out, n);
 }
 
 int catalog_newest_backup(struct catalog *c, const char *db, enum catalog_newest which,
@@ -1384,7 +1390,7 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
     const char *what = "list backups for retention";
     /* sorted here rather than by SQLite: a temporary b-tree costs more than qsort */
     char *sql = xasprintf("SELECT id, db_name, file_name, started_at, status = 'complete', "
-                          "pinned, size_bytes FROM backups "
+                          "pinned, size_bytes, suspect FROM backups "
                           "WHERE %s AND +status IN ('complete', 'failed')",
                           db ? "db_name = ?1" : "1");
     sqlite3_stmt *st = NULL;
@@ -1412,6 +1418,7 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
         r->complete = sqlite3_column_int(st, 4) != 0;
         r->pinned = sqlite3_column_int(st, 5) != 0;
         r->size_bytes = sqlite3_column_int64(st, 6);
+        r->suspect = sqlite3_column_int(st, 7) != 0;
         len++;
     }
     if (rc != SQLITE_DONE) {
@@ -1588,16 +1595,32 @@ void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n)
     free(s);
 }
 
-static int bind_interrupted(sqlite3_stmt *st, const void *arg)
+int catalog_restore_targets(struct catalog *c, char ***out, size_t *n)
 {
-    return bind_text(st, 1, arg);
+    return text_column(c, "list the restore targets",
+                       "SELECT DISTINCT target_db FROM restores ORDER BY target_db", out, n);
 }
 
-int catalog_restores_interrupted(struct catalog *c, const char *at)
+int catalog_running_restore_dbs(struct catalog *c, char ***out, size_t *n)
 {
-    return write_one(
-        c, "record interrupted restores",
-        "UPDATE restores SET status = 'failed', finished_at = ?,"
-        " detail = 'interrupted: the pgvault process is gone' WHERE status = 'running'",
-        bind_interrupted, at);
+    return text_column(c, "list the running restores",
+                       "SELECT DISTINCT b.db_name FROM restores r JOIN backups b ON b.id = "
+                       "r.backup_id WHERE r.status = 'running' ORDER BY b.db_name",
+                       out, n);
+}
+
+static int bind_interrupted(sqlite3_stmt *st, const void *arg)
+{
+    const char *const *a = arg;
+    return bind_text(st, 1, a[0]) || bind_text(st, 2, a[1]);
+}
+
+int catalog_restores_interrupted(struct catalog *c, const char *db, const char *at)
+{
+    const char *a[] = {at, db};
+    return write_one(c, "record interrupted restores",
+                     "UPDATE restores SET status = 'failed', finished_at = ?1,"
+                     " detail = 'interrupted: the pgvault process is gone' WHERE status = "
+                     "'running' AND backup_id IN (SELECT id FROM backups WHERE db_name = ?2)",
+                     bind_interrupted, a);
 }

@@ -220,6 +220,7 @@ struct retention_row {
     char *started_at;
     bool complete; /* else failed */
     bool pinned;
+    bool suspect;
     int64_t size_bytes;
 };
 
@@ -261,8 +262,14 @@ struct catalog_db_summary {
 int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, size_t *n);
 void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n);
 
-/* Marks every 'running' restore 'failed' ("interrupted"); only called under the
- * repository lock, when no other restore can be running. */
-int catalog_restores_interrupted(struct catalog *c, const char *at);
+/* Every target_db of the restores table, by name. */
+int catalog_restore_targets(struct catalog *c, char ***out, size_t *n);
+
+/* The databases (of the backups restored) of the restores still 'running', by name. */
+int catalog_running_restore_dbs(struct catalog *c, char ***out, size_t *n);
+
+/* Marks the 'running' restores of backups of database db 'failed' ("interrupted"); only
+ * called under db's lock, when no restore of db can be running. */
+int catalog_restores_interrupted(struct catalog *c, const char *db, const char *at);
 
 #endif

@@ -56,8 +56,9 @@ enum {
      BIT(CMD_PRUNE) | BIT(CMD_PIN) | BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_QUERY) |              \
      BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK))
 #define COMMON (GLOBAL | ALL_CMDS)
-/* commands that connect to the server */
-#define CONNECTS (BIT(CMD_BACKUP) | BIT(CMD_RESTORE))
+/* commands that connect to the server (check and prune only to report pgvault's own
+ * leftover databases) */
+#define CONNECTS (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_PRUNE) | BIT(CMD_CHECK))
 /* commands that select a database (to back up, restore, list, or that "latest" names) */
 #define SELECTS_DB                                                                                 \
     (CONNECTS | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) | BIT(CMD_PRUNE) | BIT(CMD_PIN) |  \
@@ -221,7 +222,7 @@ static const struct {
     {"check", CMD_CHECK, "[OPTION]...", "check for monitoring (Nagios)",
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
-     "run failed, suspect size, missing file."},
+     "run failed, suspect size, missing file; 3 UNKNOWN for bad arguments."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -831,7 +832,7 @@ static void print_overview(FILE *out)
           "  3  integrity failure (checksum or count mismatch)\n"
           "  4  repository busy (lock held)\n"
           "  5  database unreachable or authentication failed\n"
-          "(\"pgvault check\" exits 0 OK, 1 WARNING, 2 CRITICAL.)\n"
+          "(\"pgvault check\" exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: bad arguments.)\n"
           "\n"
           "BACKUP is a catalog id, a file name or path in the directory, or \"latest\".\n"
           "Run \"pgvault COMMAND --help\" for the options of a command.\n",

@@ -354,6 +354,7 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     struct table_rec *tables = NULL;
     size_t ntables = 0;
     struct backup_rec b = {0};
+    struct repo_lock *db_lock = NULL;
     int fd = -1, rc = -1;
     bool placed = false;
     char started[25], finished[25], host[HOST_NAME_MAX + 1] = "";
@@ -376,6 +377,8 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     } else if (pg_dbinfo_read(pg, &info) != 0) {
         goto out_db;
     }
+    if (repo_lock_db(br->set->dir, db, &db_lock) != 0)
+        goto out_db;
     pg_free(pg);
     pg = NULL;
 
@@ -512,6 +515,7 @@ fail:
 out_db:
     free(db);
 out:
+    repo_unlock(db_lock);
     if (fd >= 0)
         close(fd);
     table_recs_free(tables, ntables);

@@ -4,6 +4,8 @@
  * complete one is older than --max-age hours (default 26: a daily backup may run late), its
  * file is missing or has the wrong size, or the last run failed; WARNING when the newest
  * backup is suspect. Without --db, every database in the catalog, and the worst state wins.
+ * WARNING too when the cluster can be reached and holds databases that restores of these
+ * left behind (pgvault_tmp_…, pgvault_old_…).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +23,7 @@
 #include "err.h"
 #include "fsutil.h"
 #include "output.h"
+#include "recover.h"
 #include "util.h"
 
 #define CHECK_DEFAULT_MAX_AGE_HOURS 26
@@ -141,11 +144,16 @@ static void put_label(const char *db, const char *what)
 
 /* "PGVAULT STATE - problems first; then the rest | perfdata" */
 static void print_line(enum check_state worst, const struct check_result *r, size_t n,
-                       long max_age_s)
+                       long max_age_s, const char *leftovers)
 {
     printf("PGVAULT %s - ", state_names[worst]);
     bool first = true;
-    for (int s = CHECK_CRITICAL; s >= CHECK_OK; s--)
+    for (int s = CHECK_CRITICAL; s >= CHECK_OK; s--) {
+        if (s == CHECK_WARNING && leftovers) {
+            fputs(first ? "" : "; ", stdout);
+            put_clean(leftovers);
+            first = false;
+        }
         for (size_t i = 0; i < n; i++) {
             if ((int)r[i].state != s)
                 continue;
@@ -154,6 +162,7 @@ static void print_line(enum check_state worst, const struct check_result *r, siz
             put_clean(r[i].message);
             first = false;
         }
+    }
     /* perfdata for the databases that have a complete backup */
     bool perf = false;
     for (size_t i = 0; i < n; i++) {
@@ -170,11 +179,19 @@ static void print_line(enum check_state worst, const struct check_result *r, siz
 }
 
 static void print_json(enum check_state worst, const struct check_result *r, size_t n,
-                       long max_age_h, const char *problem)
+                       long max_age_h, const char *problem, const struct leftover_db *lo,
+                       size_t nlo)
 {
     printf("{\"state\":\"%s\",\"code\":%d,\"max_age_hours\":%ld,\"message\":", state_names[worst],
            (int)worst, max_age_h);
     json_str_or_null(stdout, problem);
+    printf(",\"leftover_databases\":[");
+    for (size_t i = 0; i < nlo; i++) {
+        if (i)
+            putchar(',');
+        json_str(stdout, lo[i].name);
+    }
+    putchar(']');
     printf(",\"databases\":[");
     for (size_t i = 0; i < n; i++) {
         printf("%s{\"db_name\":", i ? "," : "");
@@ -203,6 +220,9 @@ int cmd_check(const struct options *opt, const struct settings *set)
     struct check_result *res = NULL;
     enum check_state worst = CHECK_OK;
     char *problem = NULL; /* a CRITICAL that concerns the whole repository */
+    struct leftover_db *lo = NULL;
+    size_t nlo = 0;
+    char *leftovers = NULL; /* a WARNING that concerns the cluster */
     time_t now = time(NULL);
 
     /* 1. the catalog; one that cannot be read is itself CRITICAL */
@@ -245,18 +265,31 @@ int cmd_check(const struct options *opt, const struct settings *set)
         nres++;
     }
 
+    /* 4. databases that restores of these left in the cluster, when it can be reached */
+    recover_leftover_databases(cat, &set->conn, opt->db, &lo, &nlo);
+    if (nlo > 0) {
+        struct sbuf sb = {0};
+        sbuf_puts(&sb, "leftover databases of interrupted restores: ");
+        for (size_t i = 0; i < nlo; i++)
+            sbuf_printf(&sb, "%s%s", i ? ", " : "", lo[i].name);
+        sbuf_puts(&sb, " (see \"pgvault prune\" to drop them)");
+        leftovers = sb.data;
+        if (worst < CHECK_WARNING)
+            worst = CHECK_WARNING;
+    }
+
 done:
-    /* 4. one line (or one JSON object), and the state as the exit code */
+    /* 5. one line (or one JSON object), and the state as the exit code */
     if (problem)
         worst = CHECK_CRITICAL;
     if (opt->json) {
-        print_json(worst, res, nres, max_age_h, problem);
+        print_json(worst, res, nres, max_age_h, problem, lo, nlo);
     } else if (problem) {
         printf("PGVAULT CRITICAL - ");
         put_clean(problem);
         putchar('\n');
     } else {
-        print_line(worst, res, nres, max_age_s);
+        print_line(worst, res, nres, max_age_s, leftovers);
     }
     for (size_t i = 0; i < nres; i++) {
         free(res[i].db);
@@ -268,6 +301,8 @@ done:
         free(dbs[i]);
     free(dbs);
     free(problem);
+    free(leftovers);
+    leftover_dbs_free(lo, nlo);
     catalog_close(cat);
     return (int)worst;
 }

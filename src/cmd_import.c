@@ -636,7 +636,7 @@ int cmd_import(const struct options *opt, const struct settings *set)
     }
     if (!opt->scan && fsutil_mkdir_repo(set->dir) != 0)
         goto out;
-    if (repo_lock(set->dir, &lock) != 0)
+    if (repo_lock_exclusive(set->dir, &lock) != 0)
         goto out;
     if (catalog_open(set->catalog, CATALOG_CREATE, &ir.cat) != 0 ||
         recover_repository(ir.cat, set->dir) != 0)

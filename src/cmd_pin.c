@@ -40,7 +40,7 @@ static void print_result(const struct options *opt, const struct backup_rec *b, 
 
 static int set_pin(const struct options *opt, const struct settings *set, bool pin)
 {
-    struct repo_lock *lock = NULL;
+    struct repo_lock *lock = NULL, *db_lock = NULL;
     struct catalog *cat = NULL;
     struct backup_rec b = {0};
     int rc = -1;
@@ -57,7 +57,8 @@ static int set_pin(const struct options *opt, const struct settings *set, bool p
         goto out;
 
     /* 2. the backup, through the catalog */
-    if (backup_resolve(cat, set, set->conn.dbname, opt->args[0], &b) != 0)
+    if (backup_resolve(cat, set, set->conn.dbname, opt->args[0], &b) != 0 ||
+        repo_lock_db(set->dir, b.db_name, &db_lock) != 0)
         goto out;
 
     /* 3. only a backup that can still be restored is worth protecting */
@@ -81,6 +82,7 @@ static int set_pin(const struct options *opt, const struct settings *set, bool p
 out:
     backup_rec_free(&b);
     catalog_close(cat);
+    repo_unlock(db_lock);
     repo_unlock(lock);
     return rc;
 }

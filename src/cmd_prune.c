@@ -34,7 +34,35 @@ struct plan {
     bool *leftover;                 /* per row: a failed backup whose file is still there */
     enum outcome *done;             /* per row, after plan_apply */
     bool *refused;                  /* per row: its database's plan was refused */
+    size_t nrefused;                /* databases whose plan was refused */
+    size_t nplanned;                /* databases planned (refused ones included) */
 };
+
+/* The databases whose locks a prune holds: it decides only those. */
+struct held {
+    char **names;
+    struct repo_lock **locks;
+    size_t n;
+};
+
+static void held_free(struct held *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        free(h->names[i]);
+        repo_unlock(h->locks[i]);
+    }
+    free(h->names);
+    free(h->locks);
+    memset(h, 0, sizeof(*h));
+}
+
+static bool held_has(const struct held *h, const char *db)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->names[i], db) == 0)
+            return true;
+    return false;
+}
 
 static void plan_free(struct plan *pl)
 {
@@ -129,6 +157,7 @@ static int plan_database(struct plan *pl, const struct retention_policy *pol, si
         x->id = r->id;
         x->complete = r->complete;
         x->pinned = r->pinned;
+        x->suspect = r->suspect;
         if (parse_started(r->started_at, &x->started) != 0) {
             err_set(ERR_FAILED,
                     "refusing to prune database \"%s\": backup %" PRId64
@@ -144,11 +173,13 @@ out:
 }
 
 /*
- * Reads the rows of db (NULL: all databases) and decides them. A database whose plan is
- * refused (clock skew) is left undecided and its error kept in fe; other databases go on.
+ * Reads the rows of db (NULL: all databases) and decides them: only those of the databases
+ * in held, unless held is NULL (the caller holds db's lock, or changes nothing). A
+ * database whose plan is refused (clock skew) is left undecided and its error kept in fe;
+ * other databases go on.
  */
 static int plan_build(struct catalog *cat, const struct settings *set, const char *db,
-                      struct plan *pl, struct err_saved *fe)
+                      const struct held *held, struct plan *pl, struct err_saved *fe)
 {
     struct retention_policy pol;
     retention_policy_from(set, &pol);
@@ -165,8 +196,12 @@ static int plan_build(struct catalog *cat, const struct settings *set, const cha
         for (to = from + 1; to < pl->n && strcmp(pl->rows[to].db_name, pl->rows[from].db_name) == 0;
              to++)
             ;
+        if (held && !held_has(held, pl->rows[from].db_name))
+            continue; /* busy, or new since the locks were taken: not ours to decide */
+        pl->nplanned++;
         if (plan_database(pl, &pol, from, to, now) != 0) {
             keep_error(fe);
+            pl->nrefused++;
             for (size_t i = from; i < to; i++) {
                 pl->refused[i] = true;
                 pl->dec[i].action = RETENTION_SKIP;
@@ -239,6 +274,16 @@ static int remove_leftover(struct catalog *cat, const struct settings *set, stru
     return rc;
 }
 
+/* A row of a database whose plan was refused: a complete backup there is kept. */
+static void count_refused(const struct plan *pl, size_t i, struct retention_result *res)
+{
+    res->refused = pl->nrefused;
+    if (pl->rows[i].complete) {
+        res->kept++;
+        res->refused_kept++;
+    }
+}
+
 /* Carries the plan out, going on after a problem (kept in fe). */
 static void plan_apply(struct catalog *cat, const struct settings *set, struct plan *pl,
                        const char *prefix, bool report, struct retention_result *res,
@@ -252,7 +297,9 @@ static void plan_apply(struct catalog *cat, const struct settings *set, struct p
             break;
         }
         int rc = 0;
-        if (pl->dec[i].action == RETENTION_KEEP) {
+        if (pl->refused[i]) {
+            count_refused(pl, i, res);
+        } else if (pl->dec[i].action == RETENTION_KEEP) {
             pl->done[i] = OUT_KEPT;
             res->kept++;
         } else if (pl->dec[i].action == RETENTION_REMOVE) {
@@ -272,24 +319,43 @@ static void plan_apply(struct catalog *cat, const struct settings *set, struct p
         keep_error(fe);
 }
 
+/* "refused to prune 2 databases (newest backup dated in the future): kept all 5 of
+ * their backups" */
+static void print_refused(const struct retention_result *res, const char *prefix, bool dry_run)
+{
+    bool one = res->refused == 1;
+    printf("%srefused to prune %zu database%s (newest backup dated in the future): %s all "
+           "%zu of %s backup%s\n",
+           prefix, res->refused, one ? "" : "s", dry_run ? "keep" : "kept", res->refused_kept,
+           one ? "its" : "their", res->refused_kept == 1 ? "" : "s");
+}
+
 static void print_summary(const struct retention_result *res, const char *prefix, bool dry_run)
 {
     char sz[16];
     const char *remove = dry_run ? "would remove" : "removed";
     const char *keep = dry_run ? "keep" : "kept";
-    if (res->removed + res->missing + res->leftovers == 0) {
-        printf("%snothing to remove, %s %zu backup%s\n", prefix, keep, res->kept,
-               res->kept == 1 ? "" : "s");
+    size_t kept = res->kept - res->refused_kept;
+    bool nothing = res->removed + res->missing + res->leftovers == 0;
+    /* the future-date guard refused every database there is: say so, and only that */
+    if (res->refused > 0 && nothing && kept == 0) {
+        print_refused(res, prefix, dry_run);
         return;
     }
-    printf("%s%s %zu backup%s (%s)", prefix, remove, res->removed, res->removed == 1 ? "" : "s",
-           fmt_size((uint64_t)res->freed_bytes, sz));
-    if (res->missing)
-        printf(", %zu already missing", res->missing);
-    if (res->leftovers)
-        printf(", %zu leftover file%s of failed backups", res->leftovers,
-               res->leftovers == 1 ? "" : "s");
-    printf(", %s %zu\n", keep, res->kept);
+    if (nothing) {
+        printf("%snothing to remove, %s %zu backup%s\n", prefix, keep, kept, kept == 1 ? "" : "s");
+    } else {
+        printf("%s%s %zu backup%s (%s)", prefix, remove, res->removed, res->removed == 1 ? "" : "s",
+               fmt_size((uint64_t)res->freed_bytes, sz));
+        if (res->missing)
+            printf(", %zu already missing", res->missing);
+        if (res->leftovers)
+            printf(", %zu leftover file%s of failed backups", res->leftovers,
+                   res->leftovers == 1 ? "" : "s");
+        printf(", %s %zu\n", keep, kept);
+    }
+    if (res->refused > 0)
+        print_refused(res, prefix, dry_run);
 }
 
 int retention_apply(struct catalog *cat, const struct settings *set, const char *db,
@@ -298,7 +364,7 @@ int retention_apply(struct catalog *cat, const struct settings *set, const char 
     struct plan pl;
     struct err_saved fe = {0};
     memset(res, 0, sizeof(*res));
-    if (plan_build(cat, set, db, &pl, &fe) != 0) {
+    if (plan_build(cat, set, db, NULL, &pl, &fe) != 0) {
         if (fe.cls != ERR_NONE)
             err_restore(&fe);
         return -1;
@@ -315,7 +381,9 @@ static void plan_count(const struct plan *pl, struct retention_result *res)
 {
     memset(res, 0, sizeof(*res));
     for (size_t i = 0; i < pl->n; i++) {
-        if (pl->dec[i].action == RETENTION_KEEP) {
+        if (pl->refused[i]) {
+            count_refused(pl, i, res);
+        } else if (pl->dec[i].action == RETENTION_KEEP) {
             res->kept++;
         } else if (pl->dec[i].action == RETENTION_REMOVE) {
             res->removed++;
@@ -326,19 +394,30 @@ static void plan_count(const struct plan *pl, struct retention_result *res)
     }
 }
 
+/* The reason shown for the complete backups of a database whose plan was refused. */
+#define REFUSED_REASON "refused: newest backup dated in the future"
+
 /* True if row i appears in the plan's listing. */
 static bool listed(const struct plan *pl, size_t i)
 {
-    return pl->dec[i].action != RETENTION_SKIP || pl->leftover[i];
+    return pl->dec[i].action != RETENTION_SKIP || pl->leftover[i] ||
+           (pl->refused[i] && pl->rows[i].complete);
+}
+
+static bool kept(const struct plan *pl, size_t i)
+{
+    return pl->dec[i].action == RETENTION_KEEP || pl->refused[i];
 }
 
 static const char *action_of(const struct plan *pl, size_t i)
 {
-    return pl->dec[i].action == RETENTION_KEEP ? "KEEP" : "REMOVE";
+    return kept(pl, i) ? "KEEP" : "REMOVE";
 }
 
 static const char *reason_of(const struct plan *pl, size_t i)
 {
+    if (pl->refused[i])
+        return REFUSED_REASON;
     return pl->dec[i].action == RETENTION_SKIP ? "leftover of failed backup" : pl->dec[i].reason;
 }
 
@@ -366,9 +445,9 @@ static void plan_print_table(const struct plan *pl)
 static void plan_print_json(const struct plan *pl, const struct retention_result *res, bool dry_run)
 {
     printf("{\"dry_run\":%s,\"kept\":%zu,\"removed\":%zu,\"missing\":%zu,\"leftovers\":%zu,"
-           "\"freed_bytes\":%" PRId64 ",\"backups\":[",
+           "\"freed_bytes\":%" PRId64 ",\"refused_databases\":%zu,\"backups\":[",
            dry_run ? "true" : "false", res->kept, res->removed, res->missing, res->leftovers,
-           res->freed_bytes);
+           res->freed_bytes, res->refused);
     bool first = true;
     for (size_t i = 0; i < pl->n; i++) {
         if (!listed(pl, i))
@@ -382,8 +461,9 @@ static void plan_print_json(const struct plan *pl, const struct retention_result
         json_str_or_null(stdout, r->started_at);
         printf(",\"status\":");
         json_str(stdout, r->complete ? "complete" : "failed");
-        printf(",\"pinned\":%s,\"action\":\"%s\",\"reason\":", r->pinned ? "true" : "false",
-               pl->dec[i].action == RETENTION_KEEP ? "keep" : "remove");
+        printf(",\"pinned\":%s,\"suspect\":%s,\"action\":\"%s\",\"reason\":",
+               r->pinned ? "true" : "false", r->suspect ? "true" : "false",
+               kept(pl, i) ? "keep" : "remove");
         json_str(stdout, reason_of(pl, i));
         printf(",\"outcome\":");
         json_str_or_null(stdout, dry_run ? NULL : outcome_names[pl->done[i]]);
@@ -393,9 +473,59 @@ static void plan_print_json(const struct plan *pl, const struct retention_result
     puts("]}");
 }
 
+/* One warning per database that a restore of db (NULL: of any database of the catalog)
+ * left in the cluster, with the statement that drops it; nothing when the server cannot
+ * be reached. */
+static void report_leftovers(struct catalog *cat, const struct settings *set, const char *db)
+{
+    struct leftover_db *lo = NULL;
+    size_t n = 0;
+    recover_leftover_databases(cat, &set->conn, db, &lo, &n);
+    for (size_t i = 0; i < n; i++)
+        log_warn("database \"%s\" was %s \"%s\"; if no restore is running, drop it: DROP "
+                 "DATABASE \"%s\"",
+                 lo[i].name,
+                 lo[i].temporary ? "left by an interrupted restore of"
+                                 : "replaced and kept by a restore of",
+                 lo[i].target, lo[i].name);
+    leftover_dbs_free(lo, n);
+}
+
+/*
+ * Takes the lock of db, or (db NULL) of every database in the catalog, without waiting. A
+ * database whose lock another command holds is left out, its error (ERR_BUSY) kept in fe;
+ * the others go on. Returns -1 only when the catalog cannot be read.
+ */
+static int lock_databases(struct catalog *cat, const struct settings *set, const char *db,
+                          struct held *h, struct err_saved *fe)
+{
+    char **names = NULL;
+    size_t n = 0;
+    memset(h, 0, sizeof(*h));
+    if (db) {
+        names = xcalloc(1, sizeof(*names));
+        names[n++] = xstrdup(db);
+    } else if (catalog_db_names(cat, &names, &n) != 0) {
+        return -1;
+    }
+    h->names = xcalloc(n + 1, sizeof(*h->names));
+    h->locks = xcalloc(n + 1, sizeof(*h->locks));
+    for (size_t i = 0; i < n; i++) {
+        if (repo_lock_db(set->dir, names[i], &h->locks[h->n]) != 0) {
+            keep_error(fe);
+            free(names[i]);
+            continue;
+        }
+        h->names[h->n++] = names[i];
+    }
+    free(names);
+    return 0;
+}
+
 int cmd_prune(const struct options *opt, const struct settings *set)
 {
     struct repo_lock *lock = NULL;
+    struct held held = {0};
     struct catalog *cat = NULL;
     struct plan pl = {0};
     struct err_saved fe = {0};
@@ -407,25 +537,27 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
         if (opt->json)
             printf("{\"dry_run\":%s,\"kept\":0,\"removed\":0,\"missing\":0,\"leftovers\":0,"
-                   "\"freed_bytes\":0,\"backups\":[]}\n",
+                   "\"freed_bytes\":0,\"refused_databases\":0,\"backups\":[]}\n",
                    opt->dry_run ? "true" : "false");
         else
             log_info("nothing to prune: catalog \"%s\" does not exist", set->catalog);
         return 0;
     }
 
-    /* 2. a dry run only reads; a real one locks the repository and recovers it first */
+    /* 2. a dry run only reads; a real one locks the repository, recovers it, and locks
+     *    each database it prunes (one that is busy is left for next time) */
     if (opt->dry_run) {
         if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0)
             goto out;
     } else {
         if (repo_lock(set->dir, &lock) != 0 || catalog_open(set->catalog, 0, &cat) != 0 ||
-            recover_repository(cat, set->dir) != 0)
+            recover_repository(cat, set->dir) != 0 ||
+            lock_databases(cat, set, opt->db, &held, &fe) != 0)
             goto out;
     }
 
     /* 3. decide every backup of the selected database(s) */
-    if (plan_build(cat, set, opt->db, &pl, &fe) != 0)
+    if (plan_build(cat, set, opt->db, opt->dry_run ? NULL : &held, &pl, &fe) != 0)
         goto out;
     if (pl.n == 0 && !opt->json)
         log_info("no backups%s%s%s in the catalog", opt->db ? " of database \"" : "",
@@ -445,9 +577,12 @@ int cmd_prune(const struct options *opt, const struct settings *set)
         plan_apply(cat, set, &pl, "", report, &res, &fe);
         if (opt->json)
             plan_print_json(&pl, &res, false);
-        else if (report && pl.n > 0)
+        else if (report && pl.nplanned > 0)
             print_summary(&res, "", false);
     }
+
+    /* 5. name the databases that restores left in the cluster; never drop them here */
+    report_leftovers(cat, set, opt->db);
     rc = 0;
 out:
     if (rc == 0) {
@@ -458,6 +593,7 @@ out:
     }
     plan_free(&pl);
     catalog_close(cat);
+    held_free(&held);
     repo_unlock(lock);
     return rc;
 }

@@ -64,17 +64,6 @@ static void now_iso(char buf[25])
     time_iso_ms(&ts, buf);
 }
 
-/* 64-bit FNV-1a: a short, stable tag for a target name in temporary database names. */
-static uint64_t name_tag(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV offset basis */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* The comment that marks a temporary database of ours for target (hex: unambiguous). */
 static char *temp_comment(const char *target)
 {
@@ -96,7 +85,7 @@ static int lock_target(struct restore_run *rr)
 {
     bool got = false;
     int holder = 0;
-    int32_t key = (int32_t)(name_tag(rr->target) & 0x7fffffff);
+    int32_t key = (int32_t)(naming_target_tag(rr->target) & 0x7fffffff);
     if (pg_try_advisory_lock(rr->admin, TARGET_LOCK_NS, key, &got, &holder) != 0)
         return -1;
     if (got)
@@ -725,12 +714,13 @@ static void print_result(const struct restore_run *rr, bool ok, double secs)
 int cmd_restore(const struct options *opt, const struct settings *set)
 {
     struct restore_run rr = {.opt = opt, .set = set};
-    struct repo_lock *lock = NULL;
+    struct repo_lock *lock = NULL, *db_lock = NULL;
     char started[25], finished[25];
     double t0 = time_mono();
     int rc = -1;
 
-    /* 1. lock the repository (retention must not remove the file under us) */
+    /* 1. lock the repository; once resolved, the backup's database too (retention must
+     *    not remove the file under us) */
     if (repo_lock(set->dir, &lock) != 0)
         goto out;
     if (catalog_open(set->catalog, 0, &rr.cat) != 0 || recover_repository(rr.cat, set->dir) != 0)
@@ -740,7 +730,8 @@ int cmd_restore(const struct options *opt, const struct settings *set)
 
     /* 2. resolve the backup through the catalog */
     const char *db = opt->db ? opt->db : set->conn.dbname;
-    if (backup_resolve(rr.cat, set, db, opt->args[0], &rr.b) != 0)
+    if (backup_resolve(rr.cat, set, db, opt->args[0], &rr.b) != 0 ||
+        repo_lock_db(set->dir, rr.b.db_name, &db_lock) != 0)
         goto out;
     if (strcmp(rr.b.status, "complete") != 0) {
         err_set(ERR_USAGE, "backup %" PRId64 " is %s, not complete: it cannot be restored", rr.b.id,
@@ -764,7 +755,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     }
     rr.target = xstrdup(opt->target ? opt->target : rr.b.db_name);
     rr.mode = globals ? "globals" : opt->in_place ? "in-place" : opt->target ? "target" : "swap";
-    uint64_t tag = name_tag(rr.target);
+    uint64_t tag = naming_target_tag(rr.target);
     char stamp[16];
     time_t now = time(NULL);
     strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", gmtime(&now));
@@ -832,6 +823,7 @@ out:
     pg_free(rr.admin);
     backup_rec_free(&rr.b);
     catalog_close(rr.cat);
+    repo_unlock(db_lock);
     repo_unlock(lock);
     free(rr.path);
     free(rr.target);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -108,6 +109,9 @@ _end:
         else if (hint[0])
             fprintf(stderr, "HINT: %s\n", hint);
         code = (int)err_class();
+        /* for a monitoring plugin, bad arguments or configuration are UNKNOWN, not CRITICAL */
+        if (opt.cmd == CMD_CHECK && code == ERR_USAGE)
+            code = CHECK_UNKNOWN;
     } else if (code < 0) {
         log_error("internal error: command failed without a message");
         code = ERR_FAILED;

@@ -159,3 +159,13 @@ bool naming_db_ok(const char *db)
     size_t n = db ? strnlen(db, DB_MAX + 1) : 0;
     return n >= 1 && n <= DB_MAX;
 }
+
+uint64_t naming_target_tag(const char *target)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV offset basis */
+    for (const char *s = target; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /*
@@ -22,6 +23,14 @@ int naming_parse_file(const char *file, char **db, time_t *when, bool *compresse
  * (pg_dumpall --globals-only); its files are named "%40globals_…". A database that is
  * really called "@globals" is refused by backup rather than mixed up with them. */
 #define NAMING_GLOBALS_DB "@globals"
+
+/* The databases a restore of target T creates beside it: NAMING_TMP_PREFIX + the tag of T
+ * (16 lowercase hex digits) while it loads, NAMING_OLD_PREFIX + tag + "_YYYYMMDDHHMMSS"
+ * for the database it replaced (kept with --keep-old). backup --all leaves them out. */
+#define NAMING_TMP_PREFIX "pgvault_tmp_"
+#define NAMING_OLD_PREFIX "pgvault_old_"
+/* The tag: 64-bit FNV-1a of the target's bytes, short and stable. */
+uint64_t naming_target_tag(const char *target);
 
 /* True if a database name is acceptable (1..63 bytes, no NUL). */
 bool naming_db_ok(const char *db);

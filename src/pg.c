@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "naming.h"
 #include "pgtools.h"
 #include "util.h"
 
@@ -274,15 +275,36 @@ static int take_names(PGresult *res, char ***names, int *n)
     return 0;
 }
 
-int pg_list_databases(struct pg *pg, char ***names, int *n)
+/* The names that a query with pgvault's own prefixes as $1 and $2 returns. */
+static int names_with_prefixes(struct pg *pg, const char *what, const char *sql, char ***names,
+                               int *n)
 {
-    PGresult *res = query(pg, "list databases",
-                          "SELECT datname FROM pg_catalog.pg_database"
-                          " WHERE datallowconn AND NOT datistemplate ORDER BY datname",
-                          0, NULL);
+    const char *params[] = {NAMING_TMP_PREFIX, NAMING_OLD_PREFIX};
+    PGresult *res = query(pg, what, sql, 2, params);
     if (!res)
         return -1;
     return take_names(res, names, n);
+}
+
+int pg_list_databases(struct pg *pg, char ***names, int *n)
+{
+    return names_with_prefixes(pg, "list databases",
+                               "SELECT datname FROM pg_catalog.pg_database"
+                               " WHERE datallowconn AND NOT datistemplate"
+                               "  AND NOT pg_catalog.starts_with(datname, $1)"
+                               "  AND NOT pg_catalog.starts_with(datname, $2) ORDER BY datname",
+                               names, n);
+}
+
+int pg_leftover_databases(struct pg *pg, char ***names, int *n)
+{
+    return names_with_prefixes(pg, "list leftover databases",
+                               "SELECT d.datname FROM pg_catalog.pg_database d"
+                               " WHERE (pg_catalog.starts_with(d.datname, $1)"
+                               "  OR pg_catalog.starts_with(d.datname, $2))"
+                               "  AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a"
+                               "   WHERE a.datid = d.oid) ORDER BY d.datname",
+                               names, n);
 }
 
 /* Runs a statement whose text holds already-quoted identifiers and literals. */

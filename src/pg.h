@@ -58,8 +58,12 @@ const char *pg_server_version(struct pg *pg);
 int pg_dbinfo_read(struct pg *pg, struct pg_dbinfo *out);
 void pg_dbinfo_free(struct pg_dbinfo *d);
 
-/* Names of databases that accept connections, not templates, sorted. */
+/* Names of databases that accept connections, not templates and not pgvault's own
+ * (NAMING_TMP_PREFIX…, NAMING_OLD_PREFIX…), sorted. */
 int pg_list_databases(struct pg *pg, char ***names, int *n);
+/* pgvault's own databases (NAMING_TMP_PREFIX…, NAMING_OLD_PREFIX…) that no session is
+ * connected to, sorted. */
+int pg_leftover_databases(struct pg *pg, char ***names, int *n);
 
 /* --- restore support: every identifier is quoted with PQescapeIdentifier --- */
 

@@ -17,23 +17,36 @@
 #include "fsutil.h"
 #include "log.h"
 #include "naming.h"
+#include "pg.h"
+#include "repo.h"
 #include "util.h"
 
 #define PARTIAL_SUFFIX ".partial"
 
-bool recover_is_partial_name(const char *name)
+/* The database of a partial file's name ("…_YYYYMMDD_HHMMSS[_N].sql[.gz].partial"), or
+ * NULL when name is not one. */
+static char *partial_db(const char *name)
 {
     size_t len = strlen(name), slen = strlen(PARTIAL_SUFFIX);
     if (len <= slen || strcmp(name + len - slen, PARTIAL_SUFFIX) != 0 || strchr(name, '/'))
-        return false;
+        return NULL;
     char *stem = xstrndup(name, len - slen);
     char *db = NULL;
     time_t when;
     bool compressed;
-    bool ok = naming_parse_file(stem, &db, &when, &compressed) == 0;
-    free(db);
+    if (naming_parse_file(stem, &db, &when, &compressed) != 0) {
+        free(db);
+        db = NULL;
+    }
     free(stem);
-    return ok;
+    return db;
+}
+
+bool recover_is_partial_name(const char *name)
+{
+    char *db = partial_db(name);
+    free(db);
+    return db != NULL;
 }
 
 /* Removes dir/name if it is a regular file (never through a symlink); true if removed.
@@ -69,8 +82,16 @@ static int recover_rows(struct catalog *cat, const char *dir, const char *host)
     for (size_t i = 0; i < n; i++) {
         const struct backup_rec *b = &rows[i];
         const char *bhost = b->host && b->host[0] ? b->host : "an unknown host";
-        /* our own run is alive by definition */
+        /* our own run is alive by definition; another one is alive while it holds its
+         * database's lock (whichever host it runs on: the lock is on the shared
+         * directory), and stays locked out while we mark it */
         if (b->pid == (int64_t)getpid() && strcmp(bhost, host) == 0)
+            continue;
+        struct repo_lock *lock = NULL;
+        int held = repo_trylock_db(dir, b->db_name, &lock);
+        if (held < 0)
+            goto out;
+        if (held == 1)
             continue;
 
         char *partial = xasprintf("%s" PARTIAL_SUFFIX, b->file_name);
@@ -91,6 +112,7 @@ static int recover_rows(struct catalog *cat, const char *dir, const char *host)
         clock_gettime(CLOCK_REALTIME, &now);
         time_iso_ms(&now, at);
         int urc = catalog_backup_interrupted(cat, b->id, at, error, detail);
+        repo_unlock(lock);
         if (urc == 0)
             log_info("recovered: %s", detail);
         free(partial);
@@ -123,13 +145,17 @@ static void remove_if_pruned(struct catalog *cat, const char *dir, const char *n
         err_clear();
         return;
     }
-    if (strcmp(b.status, "pruned") == 0 && fsutil_unlink(dir, name) == 0) {
+    /* under the database's lock: a prune under way deletes the file itself */
+    struct repo_lock *lock = NULL;
+    if (strcmp(b.status, "pruned") == 0 && repo_trylock_db(dir, b.db_name, &lock) == 0 &&
+        fsutil_unlink(dir, name) == 0) {
         char *detail = xasprintf("removed file %s of pruned backup", name);
         log_info("recovered: %s", detail);
         if (catalog_event(cat, "recover", b.id, "ok", detail) != 0)
             log_warn("%s", err_msg());
         free(detail);
     }
+    repo_unlock(lock);
     err_clear();
     backup_rec_free(&b);
 }
@@ -150,8 +176,20 @@ static int recover_strays(struct catalog *cat, const char *dir, const char *host
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!recover_is_partial_name(e->d_name)) {
+        char *db = partial_db(e->d_name);
+        if (!db) {
             remove_if_pruned(cat, dir, e->d_name);
+            continue;
+        }
+        /* a backup of that database under way (its lock held) owns its partial file */
+        struct repo_lock *lock = NULL;
+        int held = repo_trylock_db(dir, db, &lock);
+        free(db);
+        if (held != 0) {
+            if (held < 0) {
+                log_warn("%s", err_msg());
+                err_clear();
+            }
             continue;
         }
         bool ours = false;
@@ -162,7 +200,9 @@ static int recover_strays(struct catalog *cat, const char *dir, const char *host
                    strncmp(e->d_name, rows[i].file_name, flen) == 0 &&
                    strcmp(e->d_name + flen, PARTIAL_SUFFIX) == 0;
         }
-        if (ours || !remove_partial(dir, e->d_name))
+        bool removed = !ours && remove_partial(dir, e->d_name);
+        repo_unlock(lock);
+        if (!removed)
             continue;
         char *detail = xasprintf("removed stray partial file %s", e->d_name);
         log_info("recovered: %s", detail);
@@ -177,23 +217,147 @@ static int recover_strays(struct catalog *cat, const char *dir, const char *host
     return 0;
 }
 
+/* Marks 'failed' the restores left 'running' by a process that is gone: those of a
+ * database whose lock nobody holds. */
+static int recover_restores(struct catalog *cat, const char *dir)
+{
+    char **dbs = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (catalog_running_restore_dbs(cat, &dbs, &n) != 0)
+        return -1;
+    struct timespec now;
+    char at[25];
+    clock_gettime(CLOCK_REALTIME, &now);
+    time_iso_ms(&now, at);
+    for (size_t i = 0; i < n; i++) {
+        struct repo_lock *lock = NULL;
+        int held = repo_trylock_db(dir, dbs[i], &lock);
+        if (held < 0)
+            goto out;
+        int urc = held == 0 ? catalog_restores_interrupted(cat, dbs[i], at) : 0;
+        repo_unlock(lock);
+        if (urc != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++)
+        free(dbs[i]);
+    free(dbs);
+    return rc;
+}
+
 int recover_repository(struct catalog *cat, const char *dir)
 {
     char host[HOST_NAME_MAX + 1] = "";
     gethostname(host, sizeof(host) - 1);
 
-    /* 1. rows left 'running' by a process that is gone */
-    if (recover_rows(cat, dir, host) != 0)
-        return -1;
+    /* 0. one recovery at a time: one under way in another process does this one's work */
+    struct repo_lock *mutex = NULL;
+    int busy = repo_trylock_recovery(dir, &mutex);
+    if (busy != 0)
+        return busy < 0 ? -1 : 0;
 
-    /* 2. restores that a killed process left 'running' */
-    struct timespec now;
-    char at[25];
-    clock_gettime(CLOCK_REALTIME, &now);
-    time_iso_ms(&now, at);
-    if (catalog_restores_interrupted(cat, at) != 0)
-        return -1;
+    /* 1. rows left 'running' by a process that is gone; 2. restores likewise; 3. partial
+     *    files without such a row, and files of pruned rows */
+    int rc = -1;
+    if (recover_rows(cat, dir, host) == 0 && recover_restores(cat, dir) == 0 &&
+        recover_strays(cat, dir, host) == 0)
+        rc = 0;
+    repo_unlock(mutex);
+    return rc;
+}
 
-    /* 3. partial files without such a row, and files of pruned rows */
-    return recover_strays(cat, dir, host);
+void leftover_dbs_free(struct leftover_db *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].name);
+        free(l[i].target);
+    }
+    free(l);
+}
+
+/* The tag in a name PREFIX<16 hex>[_…]; false if name is not of that shape. */
+static bool name_tag_of(const char *name, const char *prefix, uint64_t *tag)
+{
+    size_t plen = strlen(prefix);
+    if (strncmp(name, prefix, plen) != 0)
+        return false;
+    const char *h = name + plen;
+    for (int i = 0; i < 16; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return false;
+    if (h[16] != '\0' && h[16] != '_')
+        return false;
+    *tag = strtoull(h, NULL, 16);
+    return true;
+}
+
+/* The databases whose leftovers concern this catalog: db, or every database and target. */
+static void leftover_scope(struct catalog *cat, const char *db, char ***names, size_t *n)
+{
+    char **targets = NULL;
+    size_t nt = 0;
+    *names = NULL;
+    *n = 0;
+    if (db) {
+        *names = xcalloc(1, sizeof(**names));
+        (*names)[(*n)++] = xstrdup(db);
+        return;
+    }
+    if (catalog_db_names(cat, names, n) != 0 || catalog_restore_targets(cat, &targets, &nt) != 0)
+        err_clear();
+    *names = xrealloc(*names, (*n + nt + 1) * sizeof(**names));
+    for (size_t i = 0; i < nt; i++)
+        (*names)[(*n)++] = targets[i];
+    free(targets);
+}
+
+void recover_leftover_databases(struct catalog *cat, const struct conn_params *cp, const char *db,
+                                struct leftover_db **out, size_t *n)
+{
+    struct pg *pg = NULL;
+    char **found = NULL, **scope = NULL;
+    int nfound = 0;
+    size_t nscope = 0;
+    *out = NULL;
+    *n = 0;
+
+    /* 1. the cluster's databases of ours that nobody uses, over the maintenance database */
+    setenv("PGCONNECT_TIMEOUT", "10", 0);
+    int crc = pg_connect(cp, cp->dbname ? cp->dbname : "postgres", &pg);
+    if (crc != 0 && !cp->dbname) {
+        err_clear();
+        crc = pg_connect(cp, "template1", &pg);
+    }
+    if (crc != 0 || pg_leftover_databases(pg, &found, &nfound) != 0)
+        goto out;
+
+    /* 2. those whose tag is the tag of one of our databases */
+    leftover_scope(cat, db, &scope, &nscope);
+    *out = xcalloc((size_t)nfound + 1, sizeof(**out));
+    for (int i = 0; i < nfound; i++) {
+        uint64_t tag;
+        bool tmp = name_tag_of(found[i], NAMING_TMP_PREFIX, &tag);
+        if (!tmp && !name_tag_of(found[i], NAMING_OLD_PREFIX, &tag))
+            continue;
+        for (size_t k = 0; k < nscope; k++) {
+            if (naming_target_tag(scope[k]) != tag)
+                continue;
+            (*out)[*n] = (struct leftover_db){
+                .name = xstrdup(found[i]), .target = xstrdup(scope[k]), .temporary = tmp};
+            (*n)++;
+            break;
+        }
+    }
+out:
+    err_clear(); /* best effort: an unreachable server has nothing to report */
+    pg_free(pg);
+    for (int i = 0; i < nfound; i++)
+        free(found[i]);
+    free(found);
+    for (size_t i = 0; i < nscope; i++)
+        free(scope[i]);
+    free(scope);
 }

@@ -1,3 +1,7 @@
+/*
+ * The repository's locks: DIR/.lock shared or exclusive, one exclusive lock per database
+ * under DIR/.locks/, and the recovery lock (see repo.h).
+ */
 #include "repo.h"
 
 #include <errno.h>
@@ -6,54 +10,193 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "fsutil.h"
+#include "naming.h"
 #include "util.h"
+
+#define LOCKS_DIR ".locks"
+/* a leading '.' is always encoded in a database's part of a name: no database has it */
+#define RECOVERY_LOCK ".recovery.lock"
 
 struct repo_lock {
     int fd;
 };
 
-int repo_lock(const char *dir, struct repo_lock **out)
+/* Run as root in a repository of another user, a file we create is given to the
+ * directory's owner, so that the owner's own runs can open it later. */
+static void give_to_dir_owner(int fd, const char *dir)
 {
-    char *path = path_join(dir, ".lock");
-    int rc = -1;
+    struct stat st;
+    if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0 &&
+        fchown(fd, st.st_uid, st.st_gid) != 0) {
+        /* a lock file the owner cannot write still locks: flock needs only read access */
+    }
+}
+
+/* The pid an exclusive holder wrote into the lock file, or 0. */
+static long holder_pid(int fd)
+{
+    char buf[32] = {0};
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    return n > 0 ? strtol(buf, NULL, 10) : 0;
+}
+
+/*
+ * Opens (creating) the lock file path in the repository dir and flocks it with op, without
+ * waiting. Returns 0 with *out set; 1 when another process holds it (*holder: the pid it
+ * wrote, or 0); -1 with the error set.
+ */
+static int lock_path(const char *dir, const char *path, int op, struct repo_lock **out,
+                     long *holder)
+{
+    *out = NULL;
+    *holder = 0;
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        err_sys(errno, "could not open lock file \"%s\"", path);
-        goto out;
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(errno, "could not open lock file \"%s\"", path);
+    give_to_dir_owner(fd, dir);
+    if (flock(fd, op | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK)
+            *holder = holder_pid(fd);
+        close(fd);
+        return e == EWOULDBLOCK ? 1 : err_sys(e, "could not lock \"%s\"", path);
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK) {
-            err_sys(errno, "could not lock \"%s\"", path);
-            goto out;
+    /* the pid is for the messages of refused commands only: a read-only file has none */
+    if (op == LOCK_EX) {
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+            /* opened read-only: the lock holds all the same */
         }
-        char buf[32] = {0};
-        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-        long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
-        if (pid > 0)
-            err_set(ERR_BUSY, "repository \"%s\" is busy: pgvault process %ld holds its lock", dir,
-                    pid);
-        else
-            err_set(ERR_BUSY, "repository \"%s\" is busy: another process holds its lock", dir);
-        err_hint("wait for it to finish; readers (list, show, verify, query) need no lock");
-        goto out;
-    }
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-        err_sys(errno, "could not write lock file \"%s\"", path);
-        goto out;
     }
     *out = xmalloc(sizeof(**out));
     (*out)->fd = fd;
-    fd = -1;
-    rc = 0;
+    return 0;
+}
+
+/* DIR/.locks/name, the directory created (mode 0700) when missing; never through a
+ * symbolic link. Returns the path or NULL with the error set. */
+static char *locks_path(const char *dir, const char *name)
+{
+    char *ldir = path_join(dir, LOCKS_DIR);
+    char *path = NULL;
+    struct stat st;
+    if (mkdir(ldir, 0700) == 0) {
+        int dfd = open(ldir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd >= 0) {
+            give_to_dir_owner(dfd, dir);
+            close(dfd);
+        }
+    } else if (errno != EEXIST) {
+        err_sys(errno, "could not create lock directory \"%s\"", ldir);
+        goto out;
+    }
+    if (lstat(ldir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        err_set(ERR_FAILED, "could not use lock directory \"%s\": not a directory", ldir);
+        goto out;
+    }
+    path = path_join(ldir, name);
 out:
-    if (fd >= 0)
-        close(fd);
+    free(ldir);
+    return path;
+}
+
+static int busy(const char *dir, long pid)
+{
+    if (pid > 0)
+        err_set(ERR_BUSY, "repository \"%s\" is busy: pgvault process %ld holds its lock", dir,
+                pid);
+    else
+        err_set(ERR_BUSY, "repository \"%s\" is busy: another process holds its lock", dir);
+    err_hint("wait for it to finish; readers (list, show, verify, query) need no lock");
+    return -1;
+}
+
+int repo_lock(const char *dir, struct repo_lock **out)
+{
+    char *path = path_join(dir, ".lock");
+    long pid;
+    int rc = lock_path(dir, path, LOCK_SH, out, &pid);
+    free(path);
+    return rc == 1 ? busy(dir, pid) : rc;
+}
+
+int repo_lock_exclusive(const char *dir, struct repo_lock **out)
+{
+    char *path = path_join(dir, ".lock");
+    long pid;
+    int rc = lock_path(dir, path, LOCK_EX, out, &pid);
+    if (rc == 1) {
+        /* held shared (commands at work on their databases) or exclusive (one pid) */
+        struct repo_lock *probe = NULL;
+        if (lock_path(dir, path, LOCK_SH, &probe, &pid) == 0) {
+            repo_unlock(probe);
+            err_set(ERR_BUSY, "repository \"%s\" is busy: other pgvault commands are using it",
+                    dir);
+            err_hint("this command needs the repository to itself: run it when no backup, "
+                     "restore, prune or pin is running");
+            rc = -1;
+        } else {
+            err_clear();
+            rc = busy(dir, pid);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+/* The lock of database db: 0, 1 (held elsewhere, *pid its holder) or -1. */
+static int db_lock(const char *dir, const char *db, struct repo_lock **out, long *pid)
+{
+    *out = NULL;
+    *pid = 0;
+    char *enc = naming_encode_db(db);
+    char *name = xasprintf("%s.lock", enc);
+    char *path = locks_path(dir, name);
+    int rc = path ? lock_path(dir, path, LOCK_EX, out, pid) : -1;
+    free(path);
+    free(name);
+    free(enc);
+    return rc;
+}
+
+int repo_trylock_db(const char *dir, const char *db, struct repo_lock **out)
+{
+    long pid;
+    return db_lock(dir, db, out, &pid);
+}
+
+int repo_lock_db(const char *dir, const char *db, struct repo_lock **out)
+{
+    long pid;
+    int rc = db_lock(dir, db, out, &pid);
+    if (rc != 1)
+        return rc;
+    if (pid > 0)
+        err_set(ERR_BUSY,
+                "database \"%s\" is busy: pgvault process %ld holds its lock in repository \"%s\"",
+                db, pid, dir);
+    else
+        err_set(ERR_BUSY,
+                "database \"%s\" is busy: another process holds its lock in repository \"%s\"", db,
+                dir);
+    err_hint("wait for it to finish; the other databases are not locked, and readers "
+             "(list, show, verify, query) need no lock");
+    return -1;
+}
+
+int repo_trylock_recovery(const char *dir, struct repo_lock **out)
+{
+    char *path = locks_path(dir, RECOVERY_LOCK);
+    long pid;
+    int rc = path ? lock_path(dir, path, LOCK_EX, out, &pid) : -1;
     free(path);
     return rc;
 }

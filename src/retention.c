@@ -116,32 +116,49 @@ int retention_plan(const char *db, const struct retention_backup *b, size_t n,
                        db);
     }
 
-    /* 3. each backup in rank order: the removal rules, then what may protect it */
+    /* 3. the good backups (complete, not suspect): the only ones the count rules count */
+    size_t ngood = 0;
+    for (size_t r = 0; r < nc; r++)
+        ngood += !b[order[r]].suspect;
+
+    /* 4. each backup in rank order: the removal rules, then what may protect it */
     int64_t last_slot[SLOT_KINDS] = {0, 0, 0};
     long slots_seen[SLOT_KINDS] = {0, 0, 0};
+    size_t good_newer = 0, suspect_newer = 0;
     for (size_t r = 0; r < nc; r++) {
         const struct retention_backup *x = &b[order[r]];
         struct retention_decision *d = &out[order[r]];
-        char *why = d->reason;
-        size_t wsz = sizeof(d->reason);
+        /* a suspect backup's reason says so: "suspect, older than 7 days" */
+        int pre = x->suspect ? snprintf(d->reason, sizeof(d->reason), "suspect, ") : 0;
+        char *why = d->reason + pre;
+        size_t wsz = sizeof(d->reason) - (size_t)pre;
 
-        /* the newest backup of each period: the first seen, walking newest first */
+        /* the newest good backup of each period: the first seen, walking newest first */
         struct period per;
-        bool slot_newest[SLOT_KINDS];
+        bool slot_newest[SLOT_KINDS] = {false, false, false};
         period_of(x->started, &per);
-        for (int k = 0; k < SLOT_KINDS; k++) {
-            slot_newest[k] = r == 0 || per.key[k] != last_slot[k];
+        for (int k = 0; k < SLOT_KINDS && !x->suspect; k++) {
+            slot_newest[k] = good_newer == 0 || per.key[k] != last_slot[k];
             if (slot_newest[k])
                 slots_seen[k]++;
             last_slot[k] = per.key[k];
         }
 
+        /* rank: the good backups newer than this one; a suspect backup goes by count only
+         * behind COUNT good ones, and is kept by min-keep only where too few good ones are
+         * left to fill it (the newest suspect ones first) */
         bool too_old = days > 0 && now - x->started > (time_t)days * DAY_SECONDS;
-        bool beyond = count > 0 && r >= (size_t)count;
+        bool beyond = count > 0 && good_newer >= (size_t)count;
+        bool min_kept =
+            x->suspect ? ngood + suspect_newer < (size_t)min_keep : good_newer < (size_t)min_keep;
+        if (x->suspect)
+            suspect_newer++;
+        else
+            good_newer++;
 
         d->action = RETENTION_KEEP;
         if (x->pinned) {
-            snprintf(why, wsz, "pinned");
+            snprintf(d->reason, sizeof(d->reason), "pinned");
             continue;
         }
         if (!too_old && !beyond) {
@@ -153,7 +170,7 @@ int retention_plan(const char *db, const struct retention_backup *b, size_t n,
                 snprintf(why, wsz, "no age or count limit");
             continue;
         }
-        if (r < (size_t)min_keep) {
+        if (min_kept) {
             snprintf(why, wsz, "min-keep");
             continue;
         }

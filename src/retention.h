@@ -22,6 +22,12 @@
  *   the last `keep_daily` UTC days / `keep_weekly` ISO weeks / `keep_monthly` months
  *   that have one. `days` 0 and `count` 0 disable their rule (no age limit, no count
  *   limit). Backups that are not complete are neither counted nor decided.
+ * Suspect backups (raw size under half the usual) are decided but never counted: ranks
+ * for `count` and `min_keep` count only good (complete, not suspect) backups, so a
+ * suspect backup never pushes a good one out. A suspect backup is removed by age like
+ * any other, by count only once `count` good backups are newer than it, fills no
+ * daily/weekly/monthly slot, and is kept by min-keep only where fewer than `min_keep`
+ * good backups exist (the newest suspect ones make up the number).
  */
 
 /* A newest backup dated more than this many seconds after "now" is clock skew. */
@@ -32,6 +38,7 @@ struct retention_backup {
     time_t started; /* started_at, UTC */
     bool complete;  /* only complete backups count and are decided */
     bool pinned;
+    bool suspect; /* raw size under half the usual: decided, but never counted */
 };
 
 struct retention_policy {
@@ -49,7 +56,8 @@ enum retention_action {
 
 /* Why: "within 7 days", "among newest 10", "daily slot 2026-01-05", "weekly slot
  * 2026-W01", "monthly slot 2026-01", "min-keep", "pinned", "no age or count limit";
- * "older than 7 days", "beyond count 10". Empty for RETENTION_SKIP. */
+ * "older than 7 days", "beyond count 10"; for a suspect backup (unless pinned) with
+ * "suspect, " in front. Empty for RETENTION_SKIP. */
 #define RETENTION_REASON_MAX 64
 
 struct retention_decision {
@@ -73,10 +81,12 @@ void retention_policy_from(const struct settings *set, struct retention_policy *
 
 /* What retention_apply did to one repository. */
 struct retention_result {
-    size_t kept;      /* complete backups kept */
-    size_t removed;   /* backups whose file was deleted; rows now 'pruned' */
-    size_t missing;   /* backups whose file was already gone; rows now 'missing' */
-    size_t leftovers; /* files of failed backups removed */
+    size_t kept;         /* complete backups kept (refused_kept included) */
+    size_t refused;      /* databases whose plan was refused (newest dated in the future) */
+    size_t refused_kept; /* their complete backups, all kept */
+    size_t removed;      /* backups whose file was deleted; rows now 'pruned' */
+    size_t missing;      /* backups whose file was already gone; rows now 'missing' */
+    size_t leftovers;    /* files of failed backups removed */
     int64_t freed_bytes;
 };
 

@@ -126,10 +126,15 @@ finish_cases() {
     pass
 }
 
-# expect_usage_error WHAT CMD: exit 2, one "pgvault: " line, then the 'Try "pgvault CMD
-# --help"' line ('Try "pgvault --help"' when CMD is empty).
+# expect_usage_error WHAT CMD: exit 2 (3 for check: a monitoring plugin's UNKNOWN), one
+# "pgvault: " line, then the 'Try "pgvault CMD --help"' line ('Try "pgvault --help"' when
+# CMD is empty).
 expect_usage_error() {
-    expect_rc 2 "$1"
+    if [[ "$2" == check ]]; then
+        expect_rc 3 "$1"
+    else
+        expect_rc 2 "$1"
+    fi
     expect_error_line "$1"
     assert_contains "$ERR" "Try \"pgvault ${2:+$2 }--help\"" "$1: usage hint"
     local n

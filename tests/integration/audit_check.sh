@@ -2,7 +2,8 @@
 # pgvault check, the monitoring line: OK right after a backup; CRITICAL when the newest
 # complete backup is older than --max-age (default 26 hours), its file is missing, the
 # last run failed, or there is no backup at all; WARNING for a suspect backup; without
-# --db the worst database decides. Exit codes 0/1/2 as Nagios wants them.
+# --db the worst database decides. Exit codes 0/1/2 as Nagios wants them, and 3 (UNKNOWN)
+# for bad arguments or configuration.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 require_cmd sqlite3 python3
@@ -59,10 +60,41 @@ run_pgvault check -d "$REPO" --max-age 48
 expect_check 0 OK "check --max-age 48"
 run_pgvault check -d "$REPO" --max-age 29
 expect_check 2 CRITICAL "check --max-age 29"
+# bad arguments are UNKNOWN (exit 3) for Nagios, never CRITICAL (2): one "pgvault: " line
+# and the usage hint, nothing on stdout
+expect_unknown() {
+    expect_rc 3 "$1"
+    expect_error_line "$1"
+    assert_contains "$ERR" 'Try "pgvault check --help"' "$1: usage hint"
+    [[ -z "$OUT" ]] || fail "$1 printed on stdout: $OUT"
+}
 run_pgvault check -d "$REPO" --max-age 0
-expect_rc 2 "check --max-age 0"
-expect_error_line "check --max-age 0"
-[[ -z "$OUT" ]] || fail "check --max-age 0 printed on stdout: $OUT"
+expect_unknown "check --max-age 0"
+run_pgvault check -d "$REPO" --max-age -1
+expect_unknown "check --max-age -1"
+assert_eq "${ERR%%$'\n'*}" "pgvault: --max-age must be in range 1..876000" "check --max-age -1 message"
+run_pgvault check -d "$REPO" --max-age x
+expect_unknown "check --max-age x"
+run_pgvault check -d "$REPO" --max-age
+expect_unknown "check --max-age without a value"
+run_pgvault check -d "$REPO" --no-such-option
+expect_unknown "check --no-such-option"
+run_pgvault check -d "$REPO" --all
+expect_unknown "check --all (another command's option)"
+run_pgvault check -d "$REPO" extra
+expect_unknown "check with an argument"
+run_pgvault --max-age=5 check -d "$REPO"
+expect_rc 3 "--max-age before check"
+expect_error_line "--max-age before check"
+# a configuration error is a usage error too: UNKNOWN, one line naming the file
+printf 'retention_days = forever\n' >"$SCRATCH/bad.conf"
+run_pgvault check -d "$REPO" --config "$SCRATCH/bad.conf"
+expect_rc 3 "check with a bad config file"
+expect_error_line "check with a bad config file"
+assert_contains "$ERR" "bad.conf" "check with a bad config file: the file is named"
+# other commands keep exit 2 for the same mistakes
+run_pgvault list -d "$REPO" --max-age 5
+expect_rc 2 "list --max-age"
 
 # 4. A suspect newest backup (raw size under half the median): WARNING.
 psql_q "$DB" "DELETE FROM big WHERE id > 10" >/dev/null

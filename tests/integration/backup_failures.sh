@@ -21,7 +21,7 @@ no_data_files() {
     [[ -d "$1" ]] || return 0
     while IFS= read -r f; do
         case "$f" in
-            catalog.db | catalog.db-wal | catalog.db-shm | catalog.db-journal | .lock) ;;
+            catalog.db | catalog.db-wal | catalog.db-shm | catalog.db-journal | .lock | .locks) ;;
             *) fail "$2: unexpected file [$f] left in the repository" ;;
         esac
     done < <(repo_files "$1")

@@ -35,7 +35,7 @@ note "backup took $((SECONDS - backup_start))s"
 files=()
 while IFS= read -r f; do
     case "$f" in
-        catalog.db | catalog.db-wal | catalog.db-shm | catalog.db-journal | .lock) ;;
+        catalog.db | catalog.db-wal | catalog.db-shm | catalog.db-journal | .lock | .locks) ;;
         *.partial) fail "partial file left in the repository: $f" ;;
         *.sql.gz) files+=("$f") ;;
         *) fail "unexpected file in the repository: [$f]" ;;

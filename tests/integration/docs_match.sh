@@ -132,9 +132,9 @@ for cmd, doc in docs.items():
     if cmd not in rows:
         print("DOCS: README's JSON table has no row for", cmd); bad = 1; continue
     first = doc[0] if isinstance(doc, list) else doc
-    want = re.findall(r'"([a-z_]+)"', rows[cmd].split("]}")[0] if cmd == "check" else rows[cmd].split("; with")[0])
+    want = re.findall(r'"([a-z_]+)"', rows[cmd].split("`:")[0] if cmd == "check" else rows[cmd].split("; with")[0])
     if cmd == "check":
-        want = [k for k in want if k in ("state", "code", "max_age_hours", "message", "databases")]
+        want = [k for k in want if k in ("state", "code", "max_age_hours", "message", "databases", "leftover_databases")]
     if sorted(first.keys()) != sorted(dict.fromkeys(want)):
         print(f"DOCS: {cmd} --json has keys {sorted(first.keys())}, README says {sorted(set(want))}"); bad = 1
 sys.exit(bad)

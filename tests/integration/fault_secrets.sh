@@ -224,6 +224,10 @@ case_modes() {
         esac
     done
     assert_eq "$(file_mode "$repo/.lock")" 600 "mode of .lock"
+    assert_eq "$(file_mode "$repo/.locks")" 700 "mode of .locks"
+    for f in "$repo"/.locks/*.lock "$repo"/.locks/.recovery.lock; do
+        assert_eq "$(file_mode "$f")" 600 "mode of .locks/${f##*/}"
+    done
     assert_eq "$(file_mode "$repo/catalog.db")" 600 "mode of catalog.db"
     # a repository that exists keeps its mode; the files are still 0600
     mkdir -m 0750 "$SCRATCH/modes/existing"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The repository lock (SPEC section 1): every writer (backup, prune, pin, unpin) takes
-# DIR/.lock without waiting; a second writer exits 4 at once, naming the holder's pid;
-# readers (list, prune --dry-run) take no lock and work while a backup runs. Two
-# restores of one target never run at once, even from two repositories.
+# The repository's locks, never waited for: every writer (backup, restore, prune, pin,
+# unpin) holds DIR/.lock shared, import holds it exclusive; backup, restore, prune and pin
+# of database X hold X's lock (DIR/.locks/X.lock). A writer refused exits 4 at once,
+# naming the holder's pid; readers (list, prune --dry-run) take no lock and work while a
+# backup runs. A backup of Y never blocks a backup, restore, prune or pin of X, and crash
+# recovery never marks a run or restore whose database is locked as failed.
+# Two restores of one target never run at once, even from two repositories.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 require_cmd sqlite3 flock
@@ -173,5 +176,97 @@ tmp_exists && fail "(d) $TMPDB left behind"
 # the lock goes with the restore: the next one goes through
 run_pgvault restore -d "$REPO2" -f --db "$TGT" latest
 expect_rc 0 "a restore of $TGT once the first is done"
+
+# (e) Locks are per database: while a backup of Y runs (its pg_dump waits for a file),
+#     a backup, a restore, a prune and a pin of X go through; Y and catalog-wide work are
+#     busy; the recovery that X's commands run leaves Y's live row alone.
+note "(e) per-database locks"
+DBY=pgv_lock_y
+create_db "$DBY"
+HOLD=$SCRATCH/fake_hold
+RELEASE=$SCRATCH/release_y
+mkdir -p "$HOLD"
+{
+    printf '#!/usr/bin/env bash\n'
+    printf 'for a in "$@"; do case "$a" in --version | -V) echo "pg_dump (PostgreSQL) 15.18"; exit 0 ;; esac; done\n'
+    printf 'printf -- "--\\n-- PostgreSQL database dump\\n--\\n\\n"\n'
+    printf 'while [[ ! -e %q ]]; do sleep 0.05; done\n' "$RELEASE"
+    printf 'printf -- "--\\n-- PostgreSQL database dump complete\\n--\\n\\n"\n'
+} >"$HOLD/pg_dump"
+chmod 0755 "$HOLD/pg_dump"
+PGVAULT_PG_BINDIR=$HOLD "$PGVAULT_BIN" backup -d "$REPO" --db "$DBY" --no-prune \
+    </dev/null >"$SCRATCH/y.out" 2>"$SCRATCH/y.err" &
+ypid=$!
+y_running() {
+    [[ "$(catalog_q "$REPO" "SELECT count(*) FROM backups WHERE db_name = '$DBY' AND status = 'running'")" == 1 ]]
+}
+wait_until "the backup of $DBY to start" y_running
+YID=$(catalog_q "$REPO" "SELECT id FROM backups WHERE db_name = '$DBY' AND status = 'running'")
+
+run_pgvault backup -d "$REPO" --db "$DB" --no-prune
+expect_rc 0 "backup of X while Y is backed up"
+XID=$(catalog_q "$REPO" "SELECT max(id) FROM backups WHERE db_name = '$DB' AND status = 'complete'")
+run_pgvault restore -d "$REPO" -f "$XID"
+expect_rc 0 "restore of X while Y is backed up"
+assert_eq "$(psql_q "$DB" "SELECT count(*) FROM t")" 100 "rows of X after its restore"
+run_pgvault pin -d "$REPO" "$XID"
+expect_rc 0 "pin of X while Y is backed up"
+run_pgvault unpin -d "$REPO" "$XID"
+expect_rc 0 "unpin of X while Y is backed up"
+run_pgvault prune -d "$REPO" --db "$DB" -c 100
+expect_rc 0 "prune --db X while Y is backed up"
+# Y itself is busy, and so is a prune of every database (X's backups are still decided)
+expect_busy "second backup of Y" "$ypid" backup -d "$REPO" --db "$DBY"
+assert_contains "$ERR" "database \"$DBY\" is busy" "the busy database is named"
+expect_busy "prune of every database while Y is backed up" "$ypid" prune -d "$REPO" -c 100
+# catalog-wide maintenance needs the repository to itself
+run_pgvault import -d "$REPO" --scan
+expect_rc 4 "import --scan while a backup runs"
+expect_error_line "import --scan while a backup runs"
+assert_contains "$ERR" "is busy: other pgvault commands are using it" "import --scan while busy"
+# the recovery X's commands ran did not take Y's live run for a dead one
+assert_eq "$(catalog_q "$REPO" "SELECT status FROM backups WHERE id = $YID")" running \
+    "Y's backup row while it runs"
+: >"$RELEASE"
+rc=0
+wait "$ypid" || rc=$?
+assert_eq "$rc" 0 "exit code of the backup of Y (stderr: $(cat "$SCRATCH/y.err"))"
+assert_eq "$(catalog_q "$REPO" "SELECT status FROM backups WHERE id = $YID")" complete \
+    "Y's backup after it ended"
+
+# (f) Recovery tells a live run from a dead one by its database's lock: a 'running'
+#     backup row and a 'running' restore of Y (another host's) stay while Y's lock is
+#     held, and become failed once it is free.
+note "(f) recovery and the per-database lock"
+# expect_status WHAT BACKUP RESTORE: the statuses of backup row ROW and restore row RID
+expect_status() {
+    assert_eq "$(catalog_q "$REPO" "SELECT status FROM backups WHERE id = $ROW")" "$2" "$1: backup row"
+    assert_eq "$(catalog_q "$REPO" "SELECT status FROM restores WHERE id = $RID")" "$3" "$1: restore row"
+}
+catalog_q "$REPO" "INSERT INTO backups (db_name, file_name, compression, started_at, status, pid, host)
+    VALUES ('$DBY', '${DBY}_20200101_000000.sql.gz', 'gzip', '2020-01-01T00:00:00.000Z', 'running', 1, 'elsewhere')"
+ROW=$(catalog_q "$REPO" "SELECT max(id) FROM backups")
+catalog_q "$REPO" "INSERT INTO restores (backup_id, target_db, mode, started_at, status)
+    VALUES ($YID, '$DBY', 'swap', '2020-01-01T00:00:00.000Z', 'running')"
+RID=$(catalog_q "$REPO" "SELECT max(id) FROM restores")
+printf 'half' >"$REPO/${DBY}_20200101_000000.sql.gz.partial"
+[[ -f "$REPO/.locks/$DBY.lock" ]] || fail "no lock file $REPO/.locks/$DBY.lock"
+flock "$REPO/.locks/$DBY.lock" bash -c 'echo $$ >"$1"; exec sleep 60' _ "$REPO/.locks/$DBY.lock" &
+yflock=$!
+y_locked() {
+    ! flock -n "$REPO/.locks/$DBY.lock" true
+}
+wait_until "the lock of $DBY" y_locked
+run_pgvault backup -d "$REPO" --db "$DB"
+expect_rc 0 "backup of X while Y's lock is held"
+expect_status "runs of a locked database" running running
+[[ -f "$REPO/${DBY}_20200101_000000.sql.gz.partial" ]] ||
+    fail "the partial file of a locked database was removed"
+kill "$(cat "$REPO/.locks/$DBY.lock")"
+wait "$yflock" 2>/dev/null || true
+run_pgvault backup -d "$REPO" --db "$DB"
+expect_rc 0 "backup of X once Y's lock is free"
+expect_status "dead runs once their database is free" failed failed
+[[ ! -e "$REPO/${DBY}_20200101_000000.sql.gz.partial" ]] || fail "the dead run's partial file stayed"
 
 pass

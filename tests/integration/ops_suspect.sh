@@ -59,4 +59,32 @@ run_pgvault check -d "$REPO" --db "$DB"
 expect_rc 1 "check warns about a suspect backup"
 assert_contains "$(tr '[:upper:]' '[:lower:]' <<<"$OUT")" "suspect" "check names the reason"
 
+note "retention never lets a suspect backup push good ones out (count rules count good ones)"
+DB2=pgv_ops_suspect_ret
+create_db "$DB2"
+psql_script "$DB2" >/dev/null <<'SQL'
+CREATE TABLE t (i int PRIMARY KEY, note text);
+INSERT INTO t SELECT g, 'row number ' || g FROM generate_series(1, 20000) g;
+SQL
+REPO2=$SCRATCH/repo_retention
+for i in 1 2 3; do
+    run_pgvault backup -d "$REPO2" --db "$DB2"
+    expect_rc 0 "good backup $i"
+done
+good=$(catalog_q "$REPO2" "SELECT max(id) FROM backups")
+psql_q "$DB2" "DELETE FROM t WHERE i > 100" >/dev/null
+run_pgvault backup -d "$REPO2" --db "$DB2" -c 1
+expect_rc 0 "backup -c 1 after most rows were deleted"
+bad=$(catalog_q "$REPO2" "SELECT max(id) FROM backups")
+assert_eq "$(catalog_q "$REPO2" "SELECT suspect FROM backups WHERE id = $bad")" 1 "new backup suspect"
+assert_eq "$(catalog_q "$REPO2" "SELECT group_concat(id || ':' || status, ' ') FROM (SELECT id, status FROM backups ORDER BY id)")" \
+    "$((good - 2)):pruned $((good - 1)):pruned $good:complete $bad:complete" \
+    "the newest good backup survives -c 1"
+assert_eq "$(catalog_q "$REPO2" "SELECT row_count FROM backups WHERE id = $good")" 20000 "its rows"
+[[ -f "$REPO2/$(catalog_q "$REPO2" "SELECT file_name FROM backups WHERE id = $good")" ]] ||
+    fail "the good backup's file was deleted"
+run_pgvault prune -d "$REPO2" -c 1 --dry-run
+expect_rc 0 "prune --dry-run"
+assert_match "$OUT" "$bad +[^ ]+ +[0-9-]+ [0-9:]+ +KEEP +suspect, within 7 days" "dry run names the suspect"
+
 pass

@@ -7,7 +7,7 @@
 # refused; failed backups' leftovers go; backup prunes after success unless --no-prune.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
-require_cmd sqlite3 xxhsum flock
+require_cmd sqlite3 xxhsum flock python3
 
 DB=pgv_ret
 STAGING=pgv_ret_staging
@@ -273,6 +273,27 @@ assert_eq "${ERR%%$'\n'*}" \
     "pgvault: refusing to prune: newest backup of \"$DB\" is dated in the future (clock skew?)" \
     "clock skew message"
 assert_eq "$(snapshot)" "$before" "catalog and files after a refused prune"
+ncomplete=$(catalog_q "$REPO" "SELECT count(*) FROM backups WHERE db_name = '$DB' AND status = 'complete'")
+# the summary says the guard refused and kept everything, never "kept 0 backups"
+assert_eq "$OUT" \
+    "refused to prune 1 database (newest backup dated in the future): kept all $ncomplete of its backups" \
+    "summary of a refused prune"
+run_pgvault prune -d "$REPO" --db "$DB" -r 5 --dry-run
+expect_rc 1 "prune --dry-run with a newest backup in the future"
+assert_contains "$OUT" "KEEP    refused: newest backup dated in the future" "dry run lists the kept backups"
+assert_eq "$(grep -c 'KEEP    refused' <<<"$OUT")" "$ncomplete" "dry run lists every complete backup"
+assert_eq "$(tail -n 1 <<<"$OUT")" \
+    "dry run: refused to prune 1 database (newest backup dated in the future): keep all $ncomplete of its backups" \
+    "dry run summary of a refused prune"
+run_pgvault prune -d "$REPO" --db "$DB" -r 5 --json
+expect_rc 1 "prune --json with a newest backup in the future"
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+n = int(sys.argv[1])
+assert d["refused_databases"] == 1 and d["kept"] == n and d["removed"] == 0, d
+assert all(b["action"] == "keep" for b in d["backups"]) and len(d["backups"]) == n, d
+' "$ncomplete" || fail "prune --json of a refused plan: $OUT"
 # a backup with a pruning policy also refuses, after completing
 run_pgvault backup -d "$REPO" --db "$DB" -r 5
 expect_rc 1 "backup whose retention is refused"
@@ -281,6 +302,9 @@ expect_error_line "backup whose retention is refused"
 assert_match "${ERR%%$'\n'*}" "^pgvault: backup [0-9]+ is complete, but retention failed: refusing to prune: newest backup of \"$DB\" is dated in the future \\(clock skew\\?\\)\$" \
     "backup's retention error"
 assert_eq "$(col "$B7" status)" complete "old backup kept by the refused retention"
+assert_contains "$OUT" "  retention: refused to prune 1 database (newest backup dated in the future): kept all $((ncomplete + 1)) of its backups" \
+    "backup's retention summary"
+assert_not_contains "$OUT" "kept 0" "backup's retention summary"
 catalog_q "$REPO" "UPDATE backups SET started_at = '$(iso "2 hours ago")' WHERE id = $B9"
 
 # (j) A failed backup's leftover file is removed; its row stays 'failed'.

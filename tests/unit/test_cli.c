@@ -584,7 +584,7 @@ static void test_unused_options_refused(void)
     FAILS("option \"--host\" is not valid for \"list\"", "list", "--host", "h", "list");
     FAILS("option \"--user\" is not valid for \"verify\"", "verify", "verify", "--user", "u",
           "--all");
-    FAILS("option \"--port\" is not valid for \"check\"", "check", "--port", "1", "check");
+    FAILS("option \"--port\" is not valid for \"show\"", "show", "--port", "1", "show", "1");
     FAILS("option \"--metrics-file\" is not valid for \"prune\"", "prune", "--metrics-file",
           "m.prom", "prune");
     FAILS("option \"--metrics-file\" is not valid for \"restore\"", "restore", "restore",

@@ -158,6 +158,168 @@ static void test_both_rules(void)
     REMOVE(&s, d, "older than 7 days");
 }
 
+/* --- suspect backups: decided, never counted --- */
+
+/* Adds a complete, unpinned, suspect backup; returns its index. */
+static size_t add_suspect(struct set *s, int64_t id, time_t started)
+{
+    size_t i = add(s, id, started, true, false);
+    s->b[i].suspect = true;
+    return i;
+}
+
+/* The issue's reproduction: three good backups, then a suspect one, then -c 1. The
+ * suspect one does not take the only place: the newest good backup keeps it. */
+static void test_suspect_does_not_push_out(void)
+{
+    time_t now = at("2026-03-10T12:00:00Z");
+    struct set s = {0};
+    size_t g1 = add(&s, 1, now - 3 * 3600, true, false);
+    size_t g2 = add(&s, 2, now - 2 * 3600, true, false);
+    size_t g3 = add(&s, 3, now - 1 * 3600, true, false);
+    size_t s4 = add_suspect(&s, 4, now - 60);
+    struct retention_policy p = policy(7, 1, 1);
+    plan(&s, &p, now);
+    KEEP(&s, g3, "within 7 days");
+    REMOVE(&s, g2, "beyond count 1");
+    REMOVE(&s, g1, "beyond count 1");
+    KEEP(&s, s4, "suspect, within 7 days");
+
+    /* five suspect backups in a row: every good one stays */
+    struct set t = {0};
+    size_t g[3];
+    for (int k = 0; k < 3; k++)
+        g[k] = add(&t, k + 1, now - (10 - k) * 3600, true, false);
+    for (int k = 0; k < 5; k++)
+        add_suspect(&t, 10 + k, now - (5 - k) * 3600);
+    p = policy(7, 3, 1);
+    plan(&t, &p, now);
+    for (int k = 0; k < 3; k++)
+        KEEP(&t, g[k], "within 7 days");
+    for (size_t k = 3; k < t.n; k++)
+        KEEP(&t, k, "suspect, within 7 days");
+}
+
+/* A suspect backup leaves by count only once COUNT good backups are newer than it: never
+ * ahead of a good backup that the count rule keeps. */
+static void test_suspect_beyond_count(void)
+{
+    time_t now = at("2026-03-10T12:00:00Z");
+    struct set s = {0};
+    size_t g0 = add(&s, 1, now - 5 * 3600, true, false);
+    size_t s1 = add_suspect(&s, 2, now - 4 * 3600);
+    size_t g2 = add(&s, 3, now - 3 * 3600, true, false);
+    size_t g3 = add(&s, 4, now - 2 * 3600, true, false);
+    struct retention_policy p = policy(0, 2, 0);
+    plan(&s, &p, now);
+    KEEP(&s, g3, "among newest 2");
+    KEEP(&s, g2, "among newest 2");
+    REMOVE(&s, s1, "suspect, beyond count 2");
+    REMOVE(&s, g0, "beyond count 2");
+
+    /* with only one good backup newer, it stays, and so does the good one below it */
+    p = policy(0, 3, 0);
+    plan(&s, &p, now);
+    KEEP(&s, g3, "among newest 3");
+    KEEP(&s, g2, "among newest 3");
+    KEEP(&s, s1, "suspect, among newest 3");
+    KEEP(&s, g0, "among newest 3");
+}
+
+/* The age rule removes a suspect backup like any other, even the newest one; min-keep
+ * protects the newest good backups, not a suspect one in front of them. */
+static void test_suspect_by_age(void)
+{
+    time_t now = at("2026-03-10T12:00:00Z");
+    struct set s = {0};
+    size_t g5 = add(&s, 5, now - 40 * DAY, true, false);
+    size_t g4 = add(&s, 4, now - 39 * DAY, true, false);
+    size_t s3 = add_suspect(&s, 3, now - 38 * DAY);
+    size_t g2 = add(&s, 2, now - 37 * DAY, true, false);
+    size_t s1 = add_suspect(&s, 1, now - 36 * DAY);
+    size_t s0 = add_suspect(&s, 6, now - 1 * DAY);
+    struct retention_policy p = policy(7, 10, 2);
+    plan(&s, &p, now);
+    KEEP(&s, s0, "suspect, within 7 days");
+    REMOVE(&s, s1, "suspect, older than 7 days");
+    KEEP(&s, g2, "min-keep");
+    REMOVE(&s, s3, "suspect, older than 7 days");
+    KEEP(&s, g4, "min-keep");
+    REMOVE(&s, g5, "older than 7 days");
+}
+
+/* With fewer good backups than --min-keep, the newest suspect ones make up the number:
+ * min-keep never lets a database lose its last backups to age. */
+static void test_suspect_min_keep_fills_gap(void)
+{
+    time_t now = at("2026-03-10T12:00:00Z");
+    struct set s = {0};
+    size_t a = add_suspect(&s, 3, now - 30 * DAY);
+    size_t b = add_suspect(&s, 2, now - 31 * DAY);
+    size_t c = add_suspect(&s, 1, now - 32 * DAY);
+    struct retention_policy p = policy(7, 10, 2);
+    plan(&s, &p, now);
+    KEEP(&s, a, "suspect, min-keep");
+    KEEP(&s, b, "suspect, min-keep");
+    REMOVE(&s, c, "suspect, older than 7 days");
+
+    /* one good backup (the oldest) counts first; one suspect one completes min-keep 2 */
+    struct set t = {0};
+    size_t g = add(&t, 1, now - 33 * DAY, true, false);
+    size_t x = add_suspect(&t, 2, now - 32 * DAY);
+    size_t y = add_suspect(&t, 3, now - 31 * DAY);
+    plan(&t, &p, now);
+    KEEP(&t, g, "min-keep");
+    KEEP(&t, y, "suspect, min-keep");
+    REMOVE(&t, x, "suspect, older than 7 days");
+}
+
+/* A suspect backup fills no daily, weekly or monthly slot: the slot goes to the newest
+ * good backup of the period, and a period with only suspect backups has none. */
+static void test_suspect_fills_no_slot(void)
+{
+    time_t now = at("2026-03-10T12:00:00Z");
+    struct set s = {0};
+    size_t d1 = add(&s, 1, at("2026-03-01T10:00:00Z"), true, false);
+    size_t d2g = add(&s, 2, at("2026-03-02T10:00:00Z"), true, false);
+    size_t d2s = add_suspect(&s, 3, at("2026-03-02T20:00:00Z"));
+    size_t d3s = add_suspect(&s, 4, at("2026-03-03T10:00:00Z"));
+    struct retention_policy p = policy(1, 0, 0);
+    p.keep_daily = 2;
+    plan(&s, &p, now);
+    REMOVE(&s, d3s, "suspect, older than 1 day");
+    REMOVE(&s, d2s, "suspect, older than 1 day");
+    KEEP(&s, d2g, "daily slot 2026-03-02");
+    KEEP(&s, d1, "daily slot 2026-03-01");
+
+    p.keep_daily = 0;
+    p.keep_weekly = 1;
+    plan(&s, &p, now);
+    KEEP(&s, d2g, "weekly slot 2026-W10");
+    REMOVE(&s, d3s, "suspect, older than 1 day");
+    p.keep_weekly = 0;
+    p.keep_monthly = 1;
+    plan(&s, &p, now);
+    KEEP(&s, d2g, "monthly slot 2026-03");
+    REMOVE(&s, d1, "older than 1 day");
+}
+
+/* A pinned suspect backup is kept, and still not counted. */
+static void test_suspect_pinned(void)
+{
+    time_t now = at("2026-03-10T12:00:00Z");
+    struct set s = {0};
+    size_t g1 = add(&s, 1, now - 3 * 3600, true, false);
+    size_t g2 = add(&s, 2, now - 2 * 3600, true, false);
+    size_t ps = add(&s, 3, now - 1 * 3600, true, true);
+    s.b[ps].suspect = true;
+    struct retention_policy p = policy(7, 1, 1);
+    plan(&s, &p, now);
+    KEEP(&s, ps, "pinned");
+    KEEP(&s, g2, "within 7 days");
+    REMOVE(&s, g1, "beyond count 1");
+}
+
 /* --- -r 0 and -c 0: no limit --- */
 
 static void test_zero_disables(void)
@@ -745,6 +907,12 @@ int main(void)
     RUN(test_days_boundary);
     RUN(test_beyond_count);
     RUN(test_both_rules);
+    RUN(test_suspect_does_not_push_out);
+    RUN(test_suspect_beyond_count);
+    RUN(test_suspect_by_age);
+    RUN(test_suspect_min_keep_fills_gap);
+    RUN(test_suspect_fills_no_slot);
+    RUN(test_suspect_pinned);
     RUN(test_zero_disables);
     RUN(test_all_old_min_keep);
     RUN(test_failed_never_count);
