@@ -353,7 +353,6 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     size_t ntables = 0;
     struct backup_rec b = {0};
     int fd = -1, rc = -1;
-    bool placed = false;
     char started[25], finished[25], host[HOST_NAME_MAX + 1] = "";
     double t0 = time_mono();
 
@@ -430,9 +429,8 @@ static int backup_dump(struct backup_run *br, const char *want_db)
         goto fail;
     close(fd);
     fd = -1;
-    /* from here the final name may be ours: a failure (e.g. the directory fsync) removes it */
-    placed = true;
-    if (fsutil_rename_durable(br->set->dir, partial, file) != 0)
+    /* a failure removes the final name only if the rename made it ours */
+    if (fsutil_commit_partial(br->set->dir, partial, file) != 0)
         goto fail;
 
     /* 6. catalogue it complete, with its per-table row counts */
@@ -494,8 +492,6 @@ fail:
         fd = -1;
     }
     fsutil_unlink(br->set->dir, partial);
-    if (placed)
-        fsutil_unlink(br->set->dir, file);
     if (b.id > 0) {
         char *msg = xstrdup(err_msg());
         enum err_class cls = err_class();

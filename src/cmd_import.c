@@ -443,11 +443,12 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
     if (pgvault_interrupted)
         goto fatal;
 
-    /* 5. a copy gets its name; the repository directory is fsynced */
+    /* 5. a copy gets its name; the repository directory is fsynced (on failure, only
+     *    what is ours is removed) */
     if (copied) {
-        if (fsutil_rename_durable(set->dir, partial, name) != 0)
-            goto refused;
         copied = false;
+        if (fsutil_commit_partial(set->dir, partial, name) != 0)
+            goto refused;
         renamed = true;
     }
 

@@ -107,8 +107,9 @@ int fsutil_fsync_dir(const char *dir)
     return rc;
 }
 
-int fsutil_rename_durable(const char *dir, const char *from, const char *to)
+int fsutil_rename_durable(const char *dir, const char *from, const char *to, bool *renamed)
 {
+    *renamed = false;
     if (check_name(from) < 0 || check_name(to) < 0)
         return -1;
     char *src = path_join(dir, from), *dst = path_join(dir, to);
@@ -119,16 +120,32 @@ int fsutil_rename_durable(const char *dir, const char *from, const char *to)
             err_sys(errno, "could not rename file \"%s\" to \"%s\"", src, dst);
             goto out;
         }
+        *renamed = true;
         if (unlink(src) < 0) {
             err_sys(errno, "could not remove file \"%s\"", src);
             goto out;
         }
     }
+    *renamed = true;
     rc = fsutil_fsync_dir(dir);
 out:
     free(src);
     free(dst);
     return rc;
+}
+
+int fsutil_commit_partial(const char *dir, const char *partial, const char *final)
+{
+    bool renamed;
+    if (fsutil_rename_durable(dir, partial, final, &renamed) == 0)
+        return 0;
+    /* the cleanup's own failures must not hide why the rename failed */
+    struct err_saved saved;
+    err_save(&saved);
+    fsutil_unlink(dir, partial);
+    if (renamed)
+        fsutil_unlink(dir, final);
+    return err_restore(&saved);
 }
 
 int fsutil_unlink(const char *dir, const char *name)

@@ -13,8 +13,15 @@ int fsutil_create_excl(const char *dir, const char *name, int *fd);
 /* fsync with error reporting naming path. */
 int fsutil_fsync(int fd, const char *path);
 
-/* rename(dir/from, dir/to) refusing to replace an existing file, then fsync dir. */
-int fsutil_rename_durable(const char *dir, const char *from, const char *to);
+/* rename(dir/from, dir/to) refusing to replace an existing file, then fsync dir.
+ * *renamed says whether dir/to became ours: false when the rename itself failed (an
+ * existing dir/to is then untouched), true when only the directory fsync failed. */
+int fsutil_rename_durable(const char *dir, const char *from, const char *to, bool *renamed);
+
+/* Gives the finished partial file dir/partial its final name durably. On failure it
+ * removes only what is ours: the partial file, and the final name only if the rename
+ * made it ours; a file already at dir/final is never touched. */
+int fsutil_commit_partial(const char *dir, const char *partial, const char *final);
 
 /* fsync the directory itself. */
 int fsutil_fsync_dir(const char *dir);

@@ -182,7 +182,9 @@ static void test_rename(void)
 
     /* an existing target is never replaced, and the source stays */
     err_clear();
-    CHECK_INT(fsutil_rename_durable(d, "new.partial", "taken"), -1);
+    bool renamed = true;
+    CHECK_INT(fsutil_rename_durable(d, "new.partial", "taken", &renamed), -1);
+    CHECK(!renamed);
     char *want =
         xasprintf("could not rename file \"%s/new.partial\" to \"%s/taken\": File exists", d, d);
     CHECK_STR(err_msg(), want);
@@ -195,17 +197,44 @@ static void test_rename(void)
     CHECK_STR(text, "new");
     free(text);
 
-    CHECK_INT(fsutil_rename_durable(d, "new.partial", "final"), 0);
+    CHECK_INT(fsutil_rename_durable(d, "new.partial", "final", &renamed), 0);
+    CHECK(renamed);
     CHECK(!fsutil_exists(d, "new.partial"));
     text = read_file(d, "final");
     CHECK_STR(text, "new");
     free(text);
 
-    CHECK_INT(fsutil_rename_durable(d, "missing", "other"), -1);
+    CHECK_INT(fsutil_rename_durable(d, "missing", "other", &renamed), -1);
+    CHECK(!renamed);
     CHECK(strstr(err_msg(), "No such file or directory") != NULL);
     err_clear();
-    CHECK_INT(fsutil_rename_durable(d, "final", "a/b"), -1);
+    CHECK_INT(fsutil_rename_durable(d, "final", "a/b", &renamed), -1);
     err_clear();
+    free(d);
+}
+
+static void test_commit_partial(void)
+{
+    char *d = scratch("commit");
+    write_file(d, "new.partial", "new");
+    write_file(d, "taken", "not ours");
+
+    /* a name that is taken stays as it is; only our partial file goes */
+    err_clear();
+    CHECK_INT(fsutil_commit_partial(d, "new.partial", "taken"), -1);
+    CHECK(strstr(err_msg(), "File exists") != NULL);
+    err_clear();
+    char *text = read_file(d, "taken");
+    CHECK_STR(text, "not ours");
+    free(text);
+    CHECK(!fsutil_exists(d, "new.partial"));
+
+    write_file(d, "new.partial", "new");
+    CHECK_INT(fsutil_commit_partial(d, "new.partial", "final"), 0);
+    CHECK(!fsutil_exists(d, "new.partial"));
+    text = read_file(d, "final");
+    CHECK_STR(text, "new");
+    free(text);
     free(d);
 }
 
@@ -257,6 +286,7 @@ int main(void)
     RUN(test_mkdir_repo);
     RUN(test_create_excl);
     RUN(test_rename);
+    RUN(test_commit_partial);
     RUN(test_unlink_exists_fsync);
 
     char *cmd = xasprintf("rm -rf '%s'", base);
