@@ -247,11 +247,11 @@ int proc_wait(struct proc *p)
     char *tail = proc_stderr(p);
     const char *sep = *tail ? ": " : "";
     if (WIFEXITED(p->status))
-        err_set(ERR_FAILED, "%s terminated unexpectedly [%d]%s%s", p->name, WEXITSTATUS(p->status),
-                sep, tail);
-    else
-        err_set(ERR_FAILED, "%s was terminated by signal %d%s%s", p->name, WTERMSIG(p->status), sep,
+        err_set(ERR_FAILED, "%s failed with exit code %d%s%s", p->name, WEXITSTATUS(p->status), sep,
                 tail);
+    else
+        err_set(ERR_FAILED, "%s terminated unexpectedly by signal %d%s%s", p->name,
+                WTERMSIG(p->status), sep, tail);
     free(tail);
     return -1;
 }

@@ -35,8 +35,9 @@ int proc_spawn(struct proc *p, const char *const argv[], const char *const env_e
 void proc_kill(struct proc *p, int sig);
 
 /* Closes our pipe ends, waits for the child. Returns 0 if it exited 0, else -1 with
- * "<name> terminated unexpectedly [code]: <its stderr>" or
- * "<name> was terminated by signal N: <its stderr>" (no ": …" when stderr was empty). */
+ * "<name> failed with exit code N: <its stderr>" or
+ * "<name> terminated unexpectedly by signal N: <its stderr>" (no ": …" when stderr was
+ * empty). */
 int proc_wait(struct proc *p);
 
 /* The child's captured stderr (last 4 KiB), trimmed; caller frees. */

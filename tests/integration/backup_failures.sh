@@ -104,7 +104,8 @@ REPO=$SCRATCH/repo_b
 PGVAULT_PG_BINDIR=$SCRATCH/fake_kill run_pgvault backup -d "$REPO" --db "$DB"
 expect_rc 1 "backup with a pg_dump killed by SIGKILL"
 expect_error_line "backup with a pg_dump killed by SIGKILL"
-assert_contains "${ERR%%$'\n'*}" pg_dump "error line naming pg_dump"
+assert_contains "${ERR%%$'\n'*}" "pg_dump terminated unexpectedly by signal 9" \
+    "error line naming pg_dump and the signal"
 no_data_files "$REPO" "backup with a pg_dump killed by SIGKILL"
 expect_failed_row "$REPO" "backup with a pg_dump killed by SIGKILL"
 
@@ -119,7 +120,9 @@ REPO=$SCRATCH/repo_b2
 PGVAULT_PG_BINDIR=$SCRATCH/fake_exit1 run_pgvault backup -d "$REPO" --db "$DB"
 expect_rc 1 "backup with a pg_dump that exits 1"
 expect_error_line "backup with a pg_dump that exits 1"
-assert_contains "${ERR%%$'\n'*}" pg_dump "error line naming pg_dump"
+# an exit status is a failure with a code; "terminated unexpectedly" is for a signal
+assert_contains "${ERR%%$'\n'*}" "pg_dump failed with exit code 1: pg_dump: error: Dumping" \
+    "error line naming pg_dump and its exit code"
 no_data_files "$REPO" "backup with a pg_dump that exits 1"
 expect_failed_row "$REPO" "backup with a pg_dump that exits 1"
 
