@@ -635,11 +635,8 @@ int cmd_import(const struct options *opt, const struct settings *set)
     int rc = -1;
 
     /* 1. the repository (created for files from elsewhere), its lock and its catalog */
-    struct stat st;
-    if (opt->scan && stat(set->dir, &st) != 0) {
-        err_set(ERR_USAGE, "repository \"%s\" does not exist", set->dir);
+    if (opt->scan && fsutil_require_repo(set->dir) != 0)
         goto out;
-    }
     if (!opt->scan && fsutil_mkdir_repo(set->dir) != 0)
         goto out;
     if (repo_lock(set->dir, &lock) != 0)

@@ -172,6 +172,8 @@ int cmd_verify(const struct options *opt, const struct settings *set)
 
     /* 1. open the catalog (verify takes no repository lock: it only reads files) */
     bool record = true;
+    if (fsutil_require_repo(set->dir) != 0)
+        goto out;
     if (catalog_open(set->catalog, 0, &cat) != 0) {
         /* read-only storage (a mounted copy of a repository) can still be verified */
         char *why = xstrdup(err_msg());

@@ -60,6 +60,19 @@ int fsutil_mkdir_repo(const char *path)
     return rc;
 }
 
+int fsutil_require_repo(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return err_set(ERR_FAILED, "repository \"%s\" does not exist", dir);
+        return err_sys(errno, "could not stat repository \"%s\"", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return err_set(ERR_FAILED, "repository \"%s\" is not a directory", dir);
+    return 0;
+}
+
 int fsutil_create_excl(const char *dir, const char *name, int *fd)
 {
     *fd = -1;

@@ -7,6 +7,10 @@
  * mode 0700. Fails if path exists and is not a directory. */
 int fsutil_mkdir_repo(const char *path);
 
+/* Fails (exit code 1) unless the repository directory dir exists: readers check it first,
+ * so that a mistyped -d is an error naming it, not an empty repository. */
+int fsutil_require_repo(const char *dir);
+
 /* Opens dir/name for writing with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600. */
 int fsutil_create_excl(const char *dir, const char *name, int *fd);
 

@@ -114,6 +114,30 @@ static void test_mkdir_repo(void)
     free(d);
 }
 
+static void test_require_repo(void)
+{
+    char *d = scratch("require");
+    CHECK_INT(fsutil_require_repo(d), 0);
+    char *missing = xasprintf("%s/missing", d);
+    err_clear();
+    CHECK_INT(fsutil_require_repo(missing), -1);
+    CHECK_INT(err_class(), ERR_FAILED);
+    char *want = xasprintf("repository \"%s\" does not exist", missing);
+    CHECK_STR(err_msg(), want);
+    free(want);
+    err_clear();
+    write_file(d, "file", "x");
+    char *file = path_join(d, "file");
+    CHECK_INT(fsutil_require_repo(file), -1);
+    want = xasprintf("repository \"%s\" is not a directory", file);
+    CHECK_STR(err_msg(), want);
+    free(want);
+    err_clear();
+    free(file);
+    free(missing);
+    free(d);
+}
+
 static void test_create_excl(void)
 {
     char *d = scratch("create");
@@ -284,6 +308,7 @@ int main(void)
 
     RUN(test_path_join);
     RUN(test_mkdir_repo);
+    RUN(test_require_repo);
     RUN(test_create_excl);
     RUN(test_rename);
     RUN(test_commit_partial);
