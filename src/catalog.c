@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fsutil.h"
 #include "schema.h"
 #include "util.h"
 
@@ -231,9 +232,15 @@ static int prepare_file(const char *path, int flags)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST)
         return err_sys(errno, "could not create catalog \"%s\"", path);
-    if (fd >= 0)
-        close(fd);
-    return 0;
+    if (fd < 0)
+        return 0;
+    /* a catalog given to the directory's owner gets its -wal and -shm files too: SQLite
+     * running as root gives them the owner of the database file */
+    char *dir = path_dir(path);
+    int rc = fsutil_own_like_dir(fd, dir, path);
+    free(dir);
+    close(fd);
+    return rc;
 }
 
 /* Opens path read-only through a "file:…?immutable=1" URI (no locks, no -shm). */
@@ -268,10 +275,7 @@ static int open_immutable(struct catalog *c, const char *path)
  */
 static bool read_immutable(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = !slash          ? xstrdup(".")
-                : slash == path ? xstrdup("/")
-                                : xstrndup(path, (size_t)(slash - path));
+    char *dir = path_dir(path);
     char *wal = xasprintf("%s-wal", path);
     struct stat st;
     bool no_wal = lstat(wal, &st) != 0 && errno == ENOENT;

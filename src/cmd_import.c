@@ -173,10 +173,7 @@ static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int
 /* True if path's directory is the repository itself. */
 static bool in_repository(const char *dir, const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *parent = !slash          ? xstrdup(".")
-                   : slash == path ? xstrdup("/")
-                                   : xstrndup(path, (size_t)(slash - path));
+    char *parent = path_dir(path);
     char a[PATH_MAX], b[PATH_MAX];
     bool same = realpath(parent, a) && realpath(dir, b) && strcmp(a, b) == 0;
     free(parent);

@@ -86,9 +86,10 @@ int fsutil_create_excl(const char *dir, const char *name, int *fd)
         err_sys(errno, "could not create file \"%s\"", path);
         goto out;
     }
-    /* the umask must neither widen nor narrow the mode */
-    if (fchmod(f, 0600) < 0) {
+    /* the umask must neither widen nor narrow the mode; the owner is the directory's */
+    if (fchmod(f, 0600) < 0)
         err_sys(errno, "could not change mode of file \"%s\"", path);
+    if (err_is_set() || fsutil_own_like_dir(f, dir, path) < 0) {
         close(f);
         unlink(path);
         goto out;
@@ -180,6 +181,31 @@ bool fsutil_exists(const char *dir, const char *name)
     bool found = lstat(path, &st) == 0;
     free(path);
     return found;
+}
+
+int fsutil_own_like_dir(int fd, const char *dir, const char *path)
+{
+    if (geteuid() != 0)
+        return 0;
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return err_sys(errno, "could not stat directory \"%s\"", dir);
+    if (st.st_uid == 0)
+        return 0;
+    if (fchown(fd, st.st_uid, st.st_gid) < 0)
+        return err_sys(errno, "could not give file \"%s\" to the owner of directory \"%s\"", path,
+                       dir);
+    return 0;
+}
+
+char *path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return xstrdup(".");
+    while (slash > path && slash[-1] == '/')
+        slash--;
+    return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
 }
 
 char *path_join(const char *dir, const char *name)

@@ -36,7 +36,16 @@ int fsutil_unlink(const char *dir, const char *name);
 /* True if dir/name exists (lstat). */
 bool fsutil_exists(const char *dir, const char *name);
 
+/* When running as root, gives the file open at fd (named path in messages) to the owner
+ * of directory dir unless that is root, so that files created in a repository that
+ * belongs to another user (the packaged postgres) stay readable by that user. */
+int fsutil_own_like_dir(int fd, const char *dir, const char *path);
+
 /* Joins dir and name with one '/'; caller frees. */
 char *path_join(const char *dir, const char *name);
+
+/* The directory part of path ("." without a slash, "/" for a name in the root); caller
+ * frees. */
+char *path_dir(const char *path);
 
 #endif

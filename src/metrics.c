@@ -262,7 +262,7 @@ int metrics_write(struct catalog *cat, const char *path, const struct metrics_ru
     FILE *f = NULL;
     int fd = -1, rc = -1;
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+    char *dir = path_dir(path);
     char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
 
     if (check_replaceable(path) != 0 || catalog_db_summaries(cat, &dbs, &n) != 0)

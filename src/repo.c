@@ -25,6 +25,8 @@ int repo_lock(const char *dir, struct repo_lock **out)
         err_sys(errno, "could not open lock file \"%s\"", path);
         goto out;
     }
+    if (fsutil_own_like_dir(fd, dir, path) != 0)
+        goto out;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) {
             err_sys(errno, "could not lock \"%s\"", path);

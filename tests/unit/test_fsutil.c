@@ -114,6 +114,42 @@ static void test_mkdir_repo(void)
     free(d);
 }
 
+static void test_path_dir(void)
+{
+    const char *cases[][2] = {{"a/b", "a"},  {"/x", "/"},        {"x", "."},
+                              {"a//b", "a"}, {"/a/b/c", "/a/b"}, {"//x", "/"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *d = path_dir(cases[i][0]);
+        CHECK_STR(d, cases[i][1]);
+        free(d);
+    }
+}
+
+/* As root, a file created in a directory that belongs to another user is that user's. */
+static void test_own_like_dir(void)
+{
+    if (geteuid() != 0)
+        return;
+    char *d = scratch("owned");
+    CHECK_INT(chown(d, 65534, 65534), 0);
+    int fd = -1;
+    CHECK_INT(fsutil_create_excl(d, "f", &fd), 0);
+    struct stat st;
+    CHECK_INT(fstat(fd, &st), 0);
+    CHECK_INT((int)st.st_uid, 65534);
+    CHECK_INT((int)st.st_gid, 65534);
+    close(fd);
+    fsutil_unlink(d, "f");
+    /* a directory of root's: nothing changes */
+    CHECK_INT(chown(d, 0, 0), 0);
+    CHECK_INT(fsutil_create_excl(d, "g", &fd), 0);
+    CHECK_INT(fstat(fd, &st), 0);
+    CHECK_INT((int)st.st_uid, 0);
+    close(fd);
+    fsutil_unlink(d, "g");
+    free(d);
+}
+
 static void test_require_repo(void)
 {
     char *d = scratch("require");
@@ -308,6 +344,8 @@ int main(void)
 
     RUN(test_path_join);
     RUN(test_mkdir_repo);
+    RUN(test_path_dir);
+    RUN(test_own_like_dir);
     RUN(test_require_repo);
     RUN(test_create_excl);
     RUN(test_rename);
