@@ -139,8 +139,24 @@ static int cmp_table_rec(const void *a, const void *b)
     return c ? c : strcmp(x->table_name, y->table_name);
 }
 
-/* One table_rec (relkind 'r') per table with COPY data, merged and sorted; the dump text does
- * not tell which tables are partitioned, so parents get no row of their own. */
+/* True if the dump creates schema.name as a partitioned table (CREATE TABLE … PARTITION BY). */
+static bool created_partitioned(const struct dumpscan *scan, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < dumpscan_create_count(scan); i++) {
+        const struct dumpscan_table *c = dumpscan_create(scan, i);
+        if (c->partitioned && strcmp(c->name, name) == 0 &&
+            strcmp(c->schema ? c->schema : "", schema) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * One table_rec per table with COPY data, merged and sorted: what the dump loads. Usually
+ * the partitions (relkind 'r', counted without their children); a dump made with
+ * --load-via-partition-root loads them through the partitioned parent instead, which is
+ * then recorded as relkind 'p' with those rows (counted with its partitions).
+ */
 static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int64_t *rows)
 {
     size_t ncopy = dumpscan_copy_count(scan), w = 0;
@@ -148,10 +164,11 @@ static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int
     *rows = 0;
     for (size_t i = 0; i < ncopy; i++) {
         const struct dumpscan_table *c = dumpscan_copy(scan, i);
+        const char *schema = c->schema ? c->schema : "";
         t[i] = (struct table_rec){
-            .schema_name = xstrdup(c->schema ? c->schema : ""),
+            .schema_name = xstrdup(schema),
             .table_name = xstrdup(c->name),
-            .relkind = 'r',
+            .relkind = created_partitioned(scan, schema, c->name) ? 'p' : 'r',
             .row_count = (int64_t)c->rows,
         };
         *rows += (int64_t)c->rows;
