@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fsutil.h"
 #include "schema.h"
 #include "util.h"
 
@@ -231,9 +232,15 @@ static int prepare_file(const char *path, int flags)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST)
         return err_sys(errno, "could not create catalog \"%s\"", path);
-    if (fd >= 0)
-        close(fd);
-    return 0;
+    if (fd < 0)
+        return 0;
+    /* a catalog given to the directory's owner gets its -wal and -shm files too: SQLite
+     * running as root gives them the owner of the database file */
+    char *dir = path_dir(path);
+    int rc = fsutil_own_like_dir(fd, dir, path);
+    free(dir);
+    close(fd);
+    return rc;
 }
 
 /* Opens path read-only through a "file:…?immutable=1" URI (no locks, no -shm). */
@@ -258,42 +265,66 @@ static int open_immutable(struct catalog *c, const char *path)
     return read_user_version(c, &c->version);
 }
 
-int catalog_open(const char *path, int flags, struct catalog **out)
+/*
+ * True when a read-only open has to read the file as immutable: SQLite reads a WAL
+ * database through its -shm file, which it cannot create in a directory we may not write
+ * (mode 0500, a read-only mount); it then fails with "attempt to write a readonly
+ * database". Without a -wal file nothing is pending that an immutable read would miss,
+ * and no writer can start while the directory stays unwritable for it. With a -wal file
+ * (a writer may be at work) SQLite's own read-only open, which uses the -shm, is right.
+ */
+static bool read_immutable(const char *path)
+{
+    char *dir = path_dir(path);
+    char *wal = xasprintf("%s-wal", path);
+    struct stat st;
+    bool no_wal = lstat(wal, &st) != 0 && errno == ENOENT;
+    bool immutable = no_wal && faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0;
+    free(wal);
+    free(dir);
+    return immutable;
+}
+
+/* Opens path through SQLite and reads the schema version: the first read checks the
+ * header, so a damaged file fails here, not later. */
+static int open_plain(struct catalog *c, const char *path, int flags)
 {
     bool readonly = flags & CATALOG_READONLY;
     /* NOMUTEX: a connection is never shared between threads. */
     int oflags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+    if (!readonly && (flags & CATALOG_CREATE))
+        oflags |= SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &c->db, oflags, NULL) != SQLITE_OK)
+        return err_set(ERR_FAILED, "could not open catalog \"%s\": %s", path,
+                       c->db ? sqlite3_errmsg(c->db) : "out of memory");
+    sqlite3_busy_timeout(c->db, CATALOG_BUSY_TIMEOUT_MS);
+    if (read_user_version(c, &c->version) == 0)
+        return 0;
+    if (!readonly || sqlite3_errcode(c->db) != SQLITE_CANTOPEN)
+        return -1;
+    /* a WAL catalog on read-only storage (a mounted copy, a read-only bind mount):
+     * SQLite cannot create the -shm file; read it as an immutable file instead */
+    err_clear();
+    sqlite3_close(c->db);
+    c->db = NULL;
+    return open_immutable(c, path);
+}
+
+int catalog_open(const char *path, int flags, struct catalog **out)
+{
+    bool readonly = flags & CATALOG_READONLY;
     struct catalog *c = xcalloc(1, sizeof(*c));
     int ret = -1;
     c->path = xstrdup(path);
     *out = NULL;
 
-    /* Open: SQLite creates -wal and -shm with the mode of the (0600) database file. */
+    /* Open: SQLite creates -wal and -shm with the mode of the (0600) database file; a
+     * reader in a directory it may not write reads the file as immutable. */
     if (prepare_file(path, flags) < 0)
         goto out;
-    if (!readonly && (flags & CATALOG_CREATE))
-        oflags |= SQLITE_OPEN_CREATE;
-    if (sqlite3_open_v2(path, &c->db, oflags, NULL) != SQLITE_OK) {
-        err_set(ERR_FAILED, "could not open catalog \"%s\": %s", path,
-                c->db ? sqlite3_errmsg(c->db) : "out of memory");
-        goto out;
-    }
-    sqlite3_busy_timeout(c->db, CATALOG_BUSY_TIMEOUT_MS);
-
-    /* The first read checks the header: a damaged file fails here, not later. */
-    if (readonly && read_user_version(c, &c->version) < 0 &&
-        sqlite3_errcode(c->db) == SQLITE_CANTOPEN) {
-        /* a WAL catalog on read-only storage (a mounted copy, a read-only bind mount):
-         * SQLite cannot create the -shm file; read it as an immutable file instead */
-        err_clear();
-        sqlite3_close(c->db);
-        c->db = NULL;
-        if (open_immutable(c, path) < 0)
-            goto out;
-    } else if (!readonly && read_user_version(c, &c->version) < 0) {
-        goto out;
-    }
-    if (err_is_set())
+    int orc =
+        readonly && read_immutable(path) ? open_immutable(c, path) : open_plain(c, path, flags);
+    if (orc < 0)
         goto out;
     if (c->version > catalog_schema_latest()) {
         err_set(ERR_USAGE, "catalog \"%s\" has schema version %d, this pgvault knows up to %d",

@@ -46,6 +46,7 @@ enum {
     OPT_SINCE,
     OPT_MAX_AGE,
     OPT_SCAN,
+    OPT_LOCK_WAIT_TIMEOUT,
 };
 
 #define BIT(c) (1u << (c))
@@ -102,6 +103,8 @@ static const struct optdef optdefs[] = {
      "do not apply retention after the backup"},
     {OPT_WITH_OWNERS, "with-owners", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN,
      "keep ownership and privileges in the dump"},
+    {OPT_LOCK_WAIT_TIMEOUT, "lock-wait-timeout", "SECONDS", BIT(CMD_BACKUP), 1, 86400, GRP_MAIN,
+     "wait at most SECONDS for table locks (default 600)"},
     /* restore */
     {'f', "force", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, "do not ask for confirmation"},
     {OPT_TARGET, "target", "NAME", BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
@@ -384,6 +387,9 @@ static void apply_option(struct parse *p, const struct optdef *d, const char *ar
         break;
     case 'j':
         set_number(p, d, arg, &o->jobs);
+        break;
+    case OPT_LOCK_WAIT_TIMEOUT:
+        set_number(p, d, arg, &o->lock_wait_timeout);
         break;
     case OPT_ALL:
         o->all = true;
@@ -678,6 +684,7 @@ static void reset_options(struct options *o)
     o->keep_count = -1;
     o->level = -1;
     o->jobs = -1;
+    o->lock_wait_timeout = -1;
     o->keep_daily = -1;
     o->keep_weekly = -1;
     o->keep_monthly = -1;

@@ -204,11 +204,16 @@ static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *
     /* pg_dumpall ignores the dbname of --dbname: --database names its first connection */
     char *maintarg = br->globals ? xasprintf("--database=%s", db) : NULL;
     char *what = br->globals ? xstrdup("the cluster's globals") : xasprintf("database \"%s\"", db);
-    const char *argv[8];
+    /* a table another session keeps locked fails the dump instead of stalling it (pg_dump
+     * reads a bare number as milliseconds) */
+    char *lockarg = xasprintf("--lock-wait-timeout=%ld", br->set->lock_wait_timeout * 1000);
+    const char *argv[10];
     int a = 0;
     argv[a++] = pg_dump;
     argv[a++] = br->globals ? "--globals-only" : "--format=plain";
     argv[a++] = "--no-password";
+    if (!br->globals)
+        argv[a++] = lockarg;
     if (!br->globals && !br->opt->with_owners) {
         argv[a++] = "--no-owner";
         argv[a++] = "--no-privileges";
@@ -238,6 +243,14 @@ static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *
         proc_kill(&p, SIGTERM);
     /* pg_dump's own failure explains more than a short stream does: check it first */
     int wrc = proc_wait(&p);
+    if (wrc != 0 && !br->globals) {
+        char *tail = proc_stderr(&p);
+        if (strstr(tail, "Query was: LOCK TABLE"))
+            err_hint("another session held a lock on a table for longer than the lock wait "
+                     "timeout (%ld s); run the backup again later or raise --lock-wait-timeout",
+                     br->set->lock_wait_timeout);
+        free(tail);
+    }
     if (pgvault_interrupted) {
         err_clear();
         err_set(ERR_FAILED, "backup of %s interrupted by a signal", what);
@@ -253,6 +266,7 @@ static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *
 out:
     proc_free(&p);
     free(what);
+    free(lockarg);
     free(maintarg);
     free(dbarg);
     free(connstr);
@@ -356,7 +370,6 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     struct backup_rec b = {0};
     struct repo_lock *db_lock = NULL;
     int fd = -1, rc = -1;
-    bool placed = false;
     char started[25], finished[25], host[HOST_NAME_MAX + 1] = "";
     double t0 = time_mono();
 
@@ -435,9 +448,8 @@ static int backup_dump(struct backup_run *br, const char *want_db)
         goto fail;
     close(fd);
     fd = -1;
-    /* from here the final name may be ours: a failure (e.g. the directory fsync) removes it */
-    placed = true;
-    if (fsutil_rename_durable(br->set->dir, partial, file) != 0)
+    /* a failure removes the final name only if the rename made it ours */
+    if (fsutil_commit_partial(br->set->dir, partial, file) != 0)
         goto fail;
 
     /* 6. catalogue it complete, with its per-table row counts */
@@ -499,18 +511,14 @@ fail:
         fd = -1;
     }
     fsutil_unlink(br->set->dir, partial);
-    if (placed)
-        fsutil_unlink(br->set->dir, file);
     if (b.id > 0) {
-        char *msg = xstrdup(err_msg());
-        enum err_class cls = err_class();
+        /* the row gets the message; the error (and its hint) stays the backup's */
+        struct err_saved saved;
+        err_save(&saved);
         now_iso(finished);
-        err_clear();
-        catalog_backup_fail(br->cat, b.id, finished, msg);
-        catalog_event(br->cat, "backup", b.id, "failed", msg);
-        err_clear();
-        err_set(cls, "%s", msg);
-        free(msg);
+        catalog_backup_fail(br->cat, b.id, finished, saved.msg);
+        catalog_event(br->cat, "backup", b.id, "failed", saved.msg);
+        err_restore(&saved);
     }
 out_db:
     free(db);

@@ -139,8 +139,24 @@ static int cmp_table_rec(const void *a, const void *b)
     return c ? c : strcmp(x->table_name, y->table_name);
 }
 
-/* One table_rec (relkind 'r') per table with COPY data, merged and sorted; the dump text does
- * not tell which tables are partitioned, so parents get no row of their own. */
+/* True if the dump creates schema.name as a partitioned table (CREATE TABLE … PARTITION BY). */
+static bool created_partitioned(const struct dumpscan *scan, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < dumpscan_create_count(scan); i++) {
+        const struct dumpscan_table *c = dumpscan_create(scan, i);
+        if (c->partitioned && strcmp(c->name, name) == 0 &&
+            strcmp(c->schema ? c->schema : "", schema) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * One table_rec per table with COPY data, merged and sorted: what the dump loads. Usually
+ * the partitions (relkind 'r', counted without their children); a dump made with
+ * --load-via-partition-root loads them through the partitioned parent instead, which is
+ * then recorded as relkind 'p' with those rows (counted with its partitions).
+ */
 static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int64_t *rows)
 {
     size_t ncopy = dumpscan_copy_count(scan), w = 0;
@@ -148,10 +164,11 @@ static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int
     *rows = 0;
     for (size_t i = 0; i < ncopy; i++) {
         const struct dumpscan_table *c = dumpscan_copy(scan, i);
+        const char *schema = c->schema ? c->schema : "";
         t[i] = (struct table_rec){
-            .schema_name = xstrdup(c->schema ? c->schema : ""),
+            .schema_name = xstrdup(schema),
             .table_name = xstrdup(c->name),
-            .relkind = 'r',
+            .relkind = created_partitioned(scan, schema, c->name) ? 'p' : 'r',
             .row_count = (int64_t)c->rows,
         };
         *rows += (int64_t)c->rows;
@@ -173,10 +190,7 @@ static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int
 /* True if path's directory is the repository itself. */
 static bool in_repository(const char *dir, const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *parent = !slash          ? xstrdup(".")
-                   : slash == path ? xstrdup("/")
-                                   : xstrndup(path, (size_t)(slash - path));
+    char *parent = path_dir(path);
     char a[PATH_MAX], b[PATH_MAX];
     bool same = realpath(parent, a) && realpath(dir, b) && strcmp(a, b) == 0;
     free(parent);
@@ -444,11 +458,12 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
     if (pgvault_interrupted)
         goto fatal;
 
-    /* 5. a copy gets its name; the repository directory is fsynced */
+    /* 5. a copy gets its name; the repository directory is fsynced (on failure, only
+     *    what is ours is removed) */
     if (copied) {
-        if (fsutil_rename_durable(set->dir, partial, name) != 0)
-            goto refused;
         copied = false;
+        if (fsutil_commit_partial(set->dir, partial, name) != 0)
+            goto refused;
         renamed = true;
     }
 
@@ -629,11 +644,8 @@ int cmd_import(const struct options *opt, const struct settings *set)
     int rc = -1;
 
     /* 1. the repository (created for files from elsewhere), its lock and its catalog */
-    struct stat st;
-    if (opt->scan && stat(set->dir, &st) != 0) {
-        err_set(ERR_USAGE, "repository \"%s\" does not exist", set->dir);
+    if (opt->scan && fsutil_require_repo(set->dir) != 0)
         goto out;
-    }
     if (!opt->scan && fsutil_mkdir_repo(set->dir) != 0)
         goto out;
     if (repo_lock_exclusive(set->dir, &lock) != 0)

@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "commands.h"
 #include "err.h"
+#include "fsutil.h"
 #include "log.h"
 #include "output.h"
 #include "util.h"
@@ -119,7 +120,9 @@ int cmd_list(const struct options *opt, const struct settings *set)
     struct list_out lo = {.opt = opt, .width = (int)strlen("FILE")};
     int rc = -1;
 
-    /* 1. a repository without a catalog lists nothing */
+    /* 1. the repository must exist; one without a catalog lists nothing */
+    if (fsutil_require_repo(set->dir) != 0)
+        return -1;
     struct stat st;
     if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
         if (opt->json)

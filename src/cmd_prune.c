@@ -532,7 +532,9 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     struct retention_result res = {0};
     int rc = -1;
 
-    /* 1. a repository without a catalog has nothing to prune */
+    /* 1. the repository must exist; one without a catalog has nothing to prune */
+    if (fsutil_require_repo(set->dir) != 0)
+        return -1;
     struct stat st;
     if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
         if (opt->json)

@@ -1,8 +1,9 @@
 /*
  * pgvault verify: size and XXH3-128 of each backup file against the catalog, like
  * pg_verifybackup: size first, then checksum, every backup reported, exit 3 at the end if
- * any failed. --deep also inflates the file (gzip CRC), checks pg_dump's trailer and the
- * raw checksum, and recounts each table's rows from the dump text.
+ * any is damaged (exit 1 if one could only not be read, e.g. for its permissions). --deep also
+ * inflates the file (gzip CRC), checks pg_dump's trailer and the raw checksum, and recounts each
+ * table's rows from the dump text.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -167,11 +168,13 @@ int cmd_verify(const struct options *opt, const struct settings *set)
 {
     struct catalog *cat = NULL;
     struct backup_rec *b = NULL;
-    size_t n = 0, failed = 0;
+    size_t n = 0, failed = 0, damaged = 0;
     int code = -1;
 
     /* 1. open the catalog (verify takes no repository lock: it only reads files) */
     bool record = true;
+    if (fsutil_require_repo(set->dir) != 0)
+        goto out;
     if (catalog_open(set->catalog, 0, &cat) != 0) {
         /* read-only storage (a mounted copy of a repository) can still be verified */
         struct err_saved why;
@@ -200,6 +203,8 @@ int cmd_verify(const struct options *opt, const struct settings *set)
         int rc = is_complete ? verify_one(cat, opt, set, &b[i])
                              : err_set(ERR_USAGE, "backup is %s, not complete", b[i].status);
         char *reason = rc == 0 ? NULL : xstrdup(err_msg());
+        /* a file that cannot be read (permissions, I/O) is a failure, not damage */
+        damaged += rc != 0 && err_class() == ERR_INTEGRITY;
         if (pgvault_interrupted) {
             free(reason);
             goto out;
@@ -247,9 +252,13 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     if (opt->json)
         puts("]");
 
-    /* 4. exit 3 if anything failed */
-    if (failed) {
+    /* 4. exit 3 if a backup is damaged, 1 if one could not be checked at all */
+    if (damaged) {
         err_set(ERR_INTEGRITY, "%zu of %zu backups failed verification", failed, n);
+        goto out;
+    }
+    if (failed) {
+        err_set(ERR_FAILED, "%zu of %zu backups could not be verified", failed, n);
         goto out;
     }
     code = 0;

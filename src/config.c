@@ -106,7 +106,7 @@ struct file_values {
     char *host, *port, *user, *dbname, *password;
     char *dir, *catalog, *pg_bindir, *metrics_file, *pre_hook, *post_hook;
     long retention_days, keep_count, level, jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
-        hook_timeout;
+        hook_timeout, lock_wait_timeout;
     int compress; /* -1 unset */
 };
 
@@ -166,6 +166,7 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
         {"keep_weekly", offsetof(struct file_values, keep_weekly), 0, 100000},
         {"keep_monthly", offsetof(struct file_values, keep_monthly), 0, 100000},
         {"hook_timeout", offsetof(struct file_values, hook_timeout), 1, 86400},
+        {"lock_wait_timeout", offsetof(struct file_values, lock_wait_timeout), 1, 86400},
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (strcmp(key, strs[i].key) != 0)
@@ -289,6 +290,7 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
                              .keep_weekly = -1,
                              .keep_monthly = -1,
                              .hook_timeout = -1,
+                             .lock_wait_timeout = -1,
                              .compress = -1};
 
     /* 1. the config file: --config, else PGVAULT_CONFIG, else the system one if present */
@@ -353,6 +355,8 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     s->keep_weekly = pick_num(opt->keep_weekly, fv.keep_weekly, 0);
     s->keep_monthly = pick_num(opt->keep_monthly, fv.keep_monthly, 0);
     s->hook_timeout = pick_num(-1, fv.hook_timeout, 300);
+    s->lock_wait_timeout =
+        pick_num(opt->lock_wait_timeout, fv.lock_wait_timeout, DEFAULT_LOCK_WAIT_TIMEOUT);
     const char *bindir = env_get(env, "PGVAULT_PG_BINDIR");
     s->pg_bindir = bindir && *bindir ? xstrdup(bindir)
                    : fv.pg_bindir    ? xstrdup(fv.pg_bindir)

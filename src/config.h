@@ -35,6 +35,7 @@ struct settings {
     char *pre_backup_hook;
     char *post_backup_hook;
     long hook_timeout;
+    long lock_wait_timeout; /* seconds pg_dump waits for a table lock */
 };
 
 /* Built-in defaults (SPEC section 2). */
@@ -43,6 +44,7 @@ struct settings {
 #define DEFAULT_KEEP_COUNT 10
 #define DEFAULT_LEVEL 6
 #define DEFAULT_MIN_KEEP 1
+#define DEFAULT_LOCK_WAIT_TIMEOUT 600
 #define DEFAULT_CONFIG_FILE PGVAULT_SYSCONFDIR "/pgvault/pgvault.conf"
 
 /*

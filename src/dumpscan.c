@@ -82,6 +82,8 @@ enum stmt {
     SK_CT_IF2,  /* CREATE TABLE IF: NOT, or "if" was the name */
     SK_CT_IF3,  /* CREATE TABLE IF NOT: EXISTS */
     SK_CT_NAME, /* CREATE TABLE: parsing the name */
+    SK_CT_REST, /* CREATE TABLE name …: looking for PARTITION BY at the top level */
+    SK_CT_PART, /* … PARTITION: BY makes it a partitioned table (OF, a partition) */
     SK_SET,     /* SET */
     SK_SET_VAR, /* SET standard_conforming_strings */
     SK_SET_VAL, /* ... = */
@@ -185,6 +187,7 @@ static void tab_push(struct tablist *l, const struct dumpscan *s)
     t->schema = s->nparts >= 2 ? xstrdup(s->parts[s->nparts - 2]) : NULL;
     t->name = xstrdup(s->parts[s->nparts - 1]);
     t->rows = 0;
+    t->partitioned = false;
 }
 
 static void name_reset(struct dumpscan *s)
@@ -276,6 +279,18 @@ static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
     case SK_CT_NAME:
         name_token(s, kind, t, n);
         break;
+    case SK_CT_REST:
+        if (word && s->paren == 0 && kw(t, n, "partition"))
+            s->sk = SK_CT_PART;
+        return;
+    case SK_CT_PART:
+        if (word && kw(t, n, "by")) {
+            s->creates.v[s->creates.n - 1].partitioned = true;
+            s->sk = SK_OTHER;
+        } else {
+            s->sk = SK_CT_REST;
+        }
+        return;
     case SK_SET:
         if (word && (kw(t, n, "session") || kw(t, n, "local")))
             return;
@@ -297,10 +312,10 @@ static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
         return;
     }
 
-    /* CREATE TABLE name states */
+    /* CREATE TABLE name states; the token that ended the name may be PARTITION */
     if (s->np == NP_DONE) {
         tab_push(&s->creates, s);
-        s->sk = SK_OTHER;
+        s->sk = word && s->paren == 0 && kw(t, n, "partition") ? SK_CT_PART : SK_CT_REST;
     } else if (s->np == NP_FAIL) {
         s->sk = SK_OTHER;
     }

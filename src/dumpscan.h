@@ -10,7 +10,8 @@
  * follows the SQL lexically (quotes, identifiers, dollar quotes, comments, psql
  * meta-commands) so that only a real "COPY <table> (…) FROM stdin;" statement starts a
  * data block, and counts the rows (lines) of each block up to its "\." line. It also
- * records "CREATE TABLE" statements and whether the stream ended with pg_dump's
+ * records "CREATE TABLE" statements (and whether each is partitioned) and whether the stream ended
+ * with pg_dump's
  * "-- PostgreSQL database dump complete" trailer (or pg_dumpall's cluster trailer).
  */
 struct dumpscan;
@@ -19,6 +20,7 @@ struct dumpscan_table {
     char *schema; /* unquoted; NULL if the COPY named no schema */
     char *name;   /* unquoted */
     uint64_t rows;
+    bool partitioned; /* CREATE TABLE: it has PARTITION BY (a partitioned table) */
 };
 
 struct dumpscan *dumpscan_new(void);

@@ -60,6 +60,19 @@ int fsutil_mkdir_repo(const char *path)
     return rc;
 }
 
+int fsutil_require_repo(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return err_set(ERR_FAILED, "repository \"%s\" does not exist", dir);
+        return err_sys(errno, "could not stat repository \"%s\"", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return err_set(ERR_FAILED, "repository \"%s\" is not a directory", dir);
+    return 0;
+}
+
 int fsutil_create_excl(const char *dir, const char *name, int *fd)
 {
     *fd = -1;
@@ -73,9 +86,10 @@ int fsutil_create_excl(const char *dir, const char *name, int *fd)
         err_sys(errno, "could not create file \"%s\"", path);
         goto out;
     }
-    /* the umask must neither widen nor narrow the mode */
-    if (fchmod(f, 0600) < 0) {
+    /* the umask must neither widen nor narrow the mode; the owner is the directory's */
+    if (fchmod(f, 0600) < 0)
         err_sys(errno, "could not change mode of file \"%s\"", path);
+    if (err_is_set() || fsutil_own_like_dir(f, dir, path) < 0) {
         close(f);
         unlink(path);
         goto out;
@@ -107,8 +121,9 @@ int fsutil_fsync_dir(const char *dir)
     return rc;
 }
 
-int fsutil_rename_durable(const char *dir, const char *from, const char *to)
+int fsutil_rename_durable(const char *dir, const char *from, const char *to, bool *renamed)
 {
+    *renamed = false;
     if (check_name(from) < 0 || check_name(to) < 0)
         return -1;
     char *src = path_join(dir, from), *dst = path_join(dir, to);
@@ -119,16 +134,32 @@ int fsutil_rename_durable(const char *dir, const char *from, const char *to)
             err_sys(errno, "could not rename file \"%s\" to \"%s\"", src, dst);
             goto out;
         }
+        *renamed = true;
         if (unlink(src) < 0) {
             err_sys(errno, "could not remove file \"%s\"", src);
             goto out;
         }
     }
+    *renamed = true;
     rc = fsutil_fsync_dir(dir);
 out:
     free(src);
     free(dst);
     return rc;
+}
+
+int fsutil_commit_partial(const char *dir, const char *partial, const char *final)
+{
+    bool renamed;
+    if (fsutil_rename_durable(dir, partial, final, &renamed) == 0)
+        return 0;
+    /* the cleanup's own failures must not hide why the rename failed */
+    struct err_saved saved;
+    err_save(&saved);
+    fsutil_unlink(dir, partial);
+    if (renamed)
+        fsutil_unlink(dir, final);
+    return err_restore(&saved);
 }
 
 int fsutil_unlink(const char *dir, const char *name)
@@ -150,6 +181,31 @@ bool fsutil_exists(const char *dir, const char *name)
     bool found = lstat(path, &st) == 0;
     free(path);
     return found;
+}
+
+int fsutil_own_like_dir(int fd, const char *dir, const char *path)
+{
+    if (geteuid() != 0)
+        return 0;
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return err_sys(errno, "could not stat directory \"%s\"", dir);
+    if (st.st_uid == 0)
+        return 0;
+    if (fchown(fd, st.st_uid, st.st_gid) < 0)
+        return err_sys(errno, "could not give file \"%s\" to the owner of directory \"%s\"", path,
+                       dir);
+    return 0;
+}
+
+char *path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return xstrdup(".");
+    while (slash > path && slash[-1] == '/')
+        slash--;
+    return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
 }
 
 char *path_join(const char *dir, const char *name)

@@ -238,6 +238,22 @@ void metrics_render(FILE *out, const struct catalog_db_summary *dbs, size_t n,
     free(rows);
 }
 
+/* Only a regular file (or nothing) at path may be replaced: never a device, a FIFO or a
+ * symlink, which the rename would turn into a regular file (lstat: a link is not followed). */
+static int check_replaceable(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return err_sys(errno, "could not stat metrics file \"%s\"", path);
+    }
+    if (!S_ISREG(st.st_mode))
+        return err_set(ERR_FAILED,
+                       "metrics file \"%s\" is not a regular file; refusing to replace it", path);
+    return 0;
+}
+
 int metrics_write(struct catalog *cat, const char *path, const struct metrics_run *run,
                   int run_exit_code)
 {
@@ -246,10 +262,10 @@ int metrics_write(struct catalog *cat, const char *path, const struct metrics_ru
     FILE *f = NULL;
     int fd = -1, rc = -1;
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+    char *dir = path_dir(path);
     char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
 
-    if (catalog_db_summaries(cat, &dbs, &n) != 0)
+    if (check_replaceable(path) != 0 || catalog_db_summaries(cat, &dbs, &n) != 0)
         goto out;
 
     /* a temporary file beside the target, so that the rename is atomic */
@@ -274,7 +290,10 @@ int metrics_write(struct catalog *cat, const char *path, const struct metrics_ru
     f = NULL;
     fd = -1;
 
-    /* then it replaces the old one at once, and durably */
+    /* then it replaces the old one at once, and durably (checked again: it may have
+     * changed while the file was written) */
+    if (check_replaceable(path) != 0)
+        goto out_unlink;
     if (rename(tmp, path) != 0) {
         err_sys(errno, "could not rename metrics file \"%s\" to \"%s\"", tmp, path);
         goto out_unlink;

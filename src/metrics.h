@@ -37,7 +37,8 @@ void metrics_render(FILE *out, const struct catalog_db_summary *dbs, size_t n,
 /*
  * Rewrites path from the catalog: a temporary file in the same directory (mkstemp, mode
  * 0644 so that node_exporter can read it), fsync, rename over path, fsync the directory.
- * Returns 0, or -1 with the error set (the temporary file removed).
+ * Only a regular file is replaced: a device, FIFO or symlink at path is refused and left
+ * as it is. Returns 0, or -1 with the error set (the temporary file removed).
  */
 int metrics_write(struct catalog *cat, const char *path, const struct metrics_run *run,
                   int run_exit_code);

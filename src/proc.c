@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,9 @@
 #define CAPTURE_MAX (64 * 1024)
 #define MAX_CHILDREN 32
 
-/* Live children, read by proc_kill_all from a signal handler; 0 marks a free slot. */
+/* Live children, read by proc_kill_all from a signal handler; 0 marks a free slot. A
+ * child that leads a process group of its own is stored as -pid: kill() then reaches
+ * the whole group. */
 static volatile sig_atomic_t live[MAX_CHILDREN];
 
 static int live_add(pid_t pid)
@@ -35,7 +37,7 @@ static int live_add(pid_t pid)
 static void live_remove(pid_t pid)
 {
     for (int i = 0; i < MAX_CHILDREN; i++)
-        if (live[i] == pid)
+        if (live[i] == pid || live[i] == -pid)
             live[i] = 0;
 }
 
@@ -43,7 +45,7 @@ void proc_kill_all(int sig)
 {
     for (int i = 0; i < MAX_CHILDREN; i++) {
         pid_t pid = live[i];
-        if (pid > 0)
+        if (pid != 0)
             kill(pid, sig);
     }
 }
@@ -112,19 +114,160 @@ static char **child_env(const char *const extra[])
     return env;
 }
 
+/* The program argv0 names: itself when it holds a slash, else the first executable
+ * regular file of that name in PATH (as execvp looks); caller frees. NULL with errno set
+ * when there is none. */
+static char *find_program(const char *argv0)
+{
+    if (strchr(argv0, '/'))
+        return xstrdup(argv0);
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    int why = ENOENT;
+    for (const char *dir = path;; dir++) {
+        size_t len = strcspn(dir, ":");
+        /* an empty entry is the current directory */
+        char *cand = len ? xasprintf("%.*s/%s", (int)len, dir, argv0) : xstrdup(argv0);
+        struct stat st;
+        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(cand, X_OK) == 0)
+                return cand;
+            why = EACCES;
+        }
+        free(cand);
+        dir += len;
+        if (!*dir)
+            break;
+    }
+    errno = why;
+    return NULL;
+}
+
+/* What the child does between fork and execve. */
+struct child_plan {
+    const char *path;
+    char *const *argv;
+    char *const *env;
+    int in_fd, out_fd, err_fd; /* our ends to become its 0, 1, 2; -1 for none */
+    bool stdin_null, stdout_null, new_pgroup;
+    pid_t parent;
+    int report_fd; /* where an exec failure's errno goes (close-on-exec) */
+};
+
+/* Opens /dev/null onto target; async-signal-safe. */
+static int null_onto(int target, int mode)
+{
+    int fd = open("/dev/null", mode | O_CLOEXEC);
+    if (fd < 0 || dup2(fd, target) < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/*
+ * The child's side of proc_spawn: only async-signal-safe calls (the parent may run
+ * threads). It starts with the termination signals blocked, as the parent held them.
+ * Never returns.
+ */
+static void child_exec(const struct child_plan *cp)
+{
+    /* our handlers must never run here: they would signal the parent's other children */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXFSZ};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &dfl, NULL);
+
+    /* it dies with us, even by SIGKILL; if we died before the prctl, it goes at once */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != cp->parent)
+        _exit(127);
+    if (cp->new_pgroup && setpgid(0, 0) < 0)
+        goto fail;
+
+    if ((cp->in_fd >= 0 && dup2(cp->in_fd, STDIN_FILENO) < 0) ||
+        (cp->stdin_null && null_onto(STDIN_FILENO, O_RDONLY) < 0) ||
+        (cp->out_fd >= 0 && dup2(cp->out_fd, STDOUT_FILENO) < 0) ||
+        (cp->stdout_null && null_onto(STDOUT_FILENO, O_WRONLY) < 0) ||
+        dup2(cp->err_fd, STDERR_FILENO) < 0)
+        goto fail;
+
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(cp->path, cp->argv, cp->env);
+fail:;
+    int e = errno;
+    ssize_t w = write(cp->report_fd, &e, sizeof(e));
+    (void)w;
+    _exit(127);
+}
+
+/* Forks and execs the plan with termination signals held, registering the child before
+ * a handler can look for it; returns 0, or an errno value (the exec's own, if it failed). */
+static int fork_exec(struct proc *p, struct child_plan *cp)
+{
+    int report[2], e = 0;
+    if (pipe2(report, O_CLOEXEC) < 0)
+        return errno;
+    cp->report_fd = report[1];
+    cp->parent = getpid();
+
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_exec(cp);
+    if (pid < 0) {
+        e = errno;
+    } else {
+        /* also here, so that a signal to the group cannot come before the child's setpgid */
+        if (cp->new_pgroup)
+            setpgid(pid, pid);
+        p->pid = pid;
+        p->group = cp->new_pgroup;
+        if (live_add(p->group ? -pid : pid) < 0)
+            e = EAGAIN;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(report[1]);
+
+    /* the report pipe closes at a successful exec; an errno comes through on failure */
+    if (pid > 0) {
+        int child_errno = 0;
+        ssize_t n;
+        while ((n = read(report[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
+            ;
+        if (n == (ssize_t)sizeof(child_errno) && e == 0)
+            e = child_errno;
+        if (e != 0) {
+            kill(pid, SIGKILL);
+            live_remove(pid);
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            p->pid = -1;
+        }
+    }
+    close(report[0]);
+    return e;
+}
+
 int proc_spawn(struct proc *p, const char *const argv[], const char *const env_extra[], int flags)
 {
     const char *slash = strrchr(argv[0], '/');
     *p = (struct proc){.pid = -1, .out_fd = -1, .in_fd = -1, .err_fd = -1};
     p->name = xstrdup(slash ? slash + 1 : argv[0]);
 
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, rc = -1, e;
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, rc = -1;
     char **env = child_env(env_extra);
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t block, old, none, dfl;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
+    char *path = NULL;
 
     /* Capture stderr in an anonymous file, wire up stdin and stdout */
     if ((p->err_fd = stderr_file()) < 0) {
@@ -136,51 +279,26 @@ int proc_spawn(struct proc *p, const char *const argv[], const char *const env_e
         err_sys(errno, "could not create pipe for \"%s\"", p->name);
         goto out;
     }
-    if (flags & PROC_STDIN_PIPE)
-        posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-    else
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    if (flags & PROC_STDOUT_PIPE)
-        posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    else if (flags & PROC_STDOUT_NULL)
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, p->err_fd, STDERR_FILENO);
 
-    /* Give the child an empty signal mask and default SIGPIPE even though we ignore it */
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    sigaddset(&dfl, SIGXFSZ);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &dfl);
-    short spawn_flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (flags & PROC_NEW_PGROUP) {
-        /* its own group, so that a timeout reaches what it started too */
-        posix_spawnattr_setpgroup(&attr, 0);
-        spawn_flags |= POSIX_SPAWN_SETPGROUP;
+    /* The program is looked up here: the child may only make async-signal-safe calls */
+    if (!(path = find_program(argv[0]))) {
+        err_sys(errno, "could not execute \"%s\"", argv[0]);
+        goto out;
     }
-    posix_spawnattr_setflags(&attr, spawn_flags);
-
-    /* Spawn and register with termination signals held, so proc_kill_all cannot miss it */
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    if (strchr(argv[0], '/'))
-        e = posix_spawn(&p->pid, argv[0], &fa, &attr, (char *const *)argv, env);
-    else
-        e = posix_spawnp(&p->pid, argv[0], &fa, &attr, (char *const *)argv, env);
-    if (e == 0 && live_add(p->pid) < 0) {
-        kill(p->pid, SIGKILL);
-        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        e = EAGAIN;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    struct child_plan cp = {
+        .path = path,
+        .argv = (char *const *)argv,
+        .env = env,
+        .in_fd = in[0],
+        .out_fd = out[1],
+        .err_fd = p->err_fd,
+        .stdin_null = !(flags & PROC_STDIN_PIPE),
+        .stdout_null = (flags & PROC_STDOUT_NULL) && !(flags & PROC_STDOUT_PIPE),
+        /* its own group, so that a timeout or our termination reaches what it started */
+        .new_pgroup = flags & PROC_NEW_PGROUP,
+    };
+    int e = fork_exec(p, &cp);
     if (e != 0) {
-        p->pid = -1;
         err_sys(e, "could not execute \"%s\"", argv[0]);
         goto out;
     }
@@ -195,8 +313,7 @@ out:
         if (out[i] >= 0)
             close(out[i]);
     }
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
+    free(path);
     free(env);
     if (rc < 0)
         proc_free(p);
@@ -206,7 +323,7 @@ out:
 void proc_kill(struct proc *p, int sig)
 {
     if (p && p->pid > 0 && !p->reaped)
-        kill(p->pid, sig);
+        kill(p->group ? -p->pid : p->pid, sig);
 }
 
 /* Waits for the child; it stays a zombie (its pid cannot be reused) until it has left
@@ -247,11 +364,11 @@ int proc_wait(struct proc *p)
     char *tail = proc_stderr(p);
     const char *sep = *tail ? ": " : "";
     if (WIFEXITED(p->status))
-        err_set(ERR_FAILED, "%s terminated unexpectedly [%d]%s%s", p->name, WEXITSTATUS(p->status),
-                sep, tail);
-    else
-        err_set(ERR_FAILED, "%s was terminated by signal %d%s%s", p->name, WTERMSIG(p->status), sep,
+        err_set(ERR_FAILED, "%s failed with exit code %d%s%s", p->name, WEXITSTATUS(p->status), sep,
                 tail);
+    else
+        err_set(ERR_FAILED, "%s terminated unexpectedly by signal %d%s%s", p->name,
+                WTERMSIG(p->status), sep, tail);
     free(tail);
     return -1;
 }
@@ -312,7 +429,7 @@ void proc_free(struct proc *p)
     if (!p || !p->name)
         return;
     if (p->pid > 0 && !p->reaped) {
-        kill(p->pid, SIGKILL);
+        kill(p->group ? -p->pid : p->pid, SIGKILL);
         reap(p);
     }
     int *fds[] = {&p->in_fd, &p->out_fd, &p->err_fd};

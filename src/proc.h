@@ -7,9 +7,11 @@
 
 /*
  * The only module that starts, waits for and kills child processes. Children get an
- * argument vector (posix_spawn, never a shell), an environment built from ours minus
- * PGPASSWORD plus the given extras, and their stderr is captured in an anonymous
- * temporary file so that a failure can quote it.
+ * argument vector (fork and execve, never a shell), an environment built from ours
+ * minus PGPASSWORD plus the given extras, and their stderr is captured in an anonymous
+ * temporary file so that a failure can quote it. A child dies with us (PR_SET_PDEATHSIG:
+ * SIGKILL when the thread that started it ends, even by kill -9); start children from
+ * the main thread.
  */
 enum {
     PROC_STDOUT_PIPE = 1 << 0, /* p->out_fd reads the child's stdout */
@@ -25,6 +27,7 @@ struct proc {
     int err_fd; /* captured stderr */
     int status; /* wait status once reaped */
     bool reaped;
+    bool group; /* it leads a process group of its own (PROC_NEW_PGROUP) */
     char *name; /* basename of argv[0], for messages */
 };
 
@@ -32,12 +35,13 @@ struct proc {
  * "NAME=value" strings added to (or replacing in) the inherited environment. */
 int proc_spawn(struct proc *p, const char *const argv[], const char *const env_extra[], int flags);
 
-/* Sends sig to the child if it still runs. */
+/* Sends sig to the child if it still runs (to its whole group with PROC_NEW_PGROUP). */
 void proc_kill(struct proc *p, int sig);
 
 /* Closes our pipe ends, waits for the child. Returns 0 if it exited 0, else -1 with
- * "<name> terminated unexpectedly [code]: <its stderr>" or
- * "<name> was terminated by signal N: <its stderr>" (no ": …" when stderr was empty). */
+ * "<name> failed with exit code N: <its stderr>" or
+ * "<name> terminated unexpectedly by signal N: <its stderr>" (no ": …" when stderr was
+ * empty). */
 int proc_wait(struct proc *p);
 
 /* The child's captured stderr (last 4 KiB), trimmed; caller frees. */
@@ -61,7 +65,8 @@ int proc_run_capture(const char *const argv[], const char *const env_extra[], ch
  */
 int proc_run_timeout(const char *const argv[], const char *const env_extra[], long timeout_s);
 
-/* PIDs of running children, for the signal handler to forward a termination to. */
+/* Sends sig to every running child (and the whole group of those that lead one), for
+ * the signal handler to forward a termination. */
 void proc_kill_all(int sig);
 
 #endif

@@ -26,17 +26,6 @@ struct repo_lock {
     int fd;
 };
 
-/* Run as root in a repository of another user, a file we create is given to the
- * directory's owner, so that the owner's own runs can open it later. */
-static void give_to_dir_owner(int fd, const char *dir)
-{
-    struct stat st;
-    if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0 &&
-        fchown(fd, st.st_uid, st.st_gid) != 0) {
-        /* a lock file the owner cannot write still locks: flock needs only read access */
-    }
-}
-
 /* The pid an exclusive holder wrote into the lock file, or 0. */
 static long holder_pid(int fd)
 {
@@ -60,7 +49,11 @@ static int lock_path(const char *dir, const char *path, int op, struct repo_lock
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return err_sys(errno, "could not open lock file \"%s\"", path);
-    give_to_dir_owner(fd, dir);
+    /* run as root in a repository of another user: the owner's runs must open it too */
+    if (fsutil_own_like_dir(fd, dir, path) != 0) {
+        close(fd);
+        return -1;
+    }
     if (flock(fd, op | LOCK_NB) != 0) {
         int e = errno;
         if (e == EWOULDBLOCK)
@@ -91,8 +84,10 @@ static char *locks_path(const char *dir, const char *name)
     if (mkdir(ldir, 0700) == 0) {
         int dfd = open(ldir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd >= 0) {
-            give_to_dir_owner(dfd, dir);
+            int own = fsutil_own_like_dir(dfd, dir, ldir);
             close(dfd);
+            if (own != 0)
+                goto out;
         }
     } else if (errno != EEXIST) {
         err_sys(errno, "could not create lock directory \"%s\"", ldir);

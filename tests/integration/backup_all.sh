@@ -81,7 +81,7 @@ ln -s "$(client pg_dumpall)" "$SCRATCH/bin/pg_dumpall"
 run3_first=$(catalog_q "$repo" "SELECT max(id) FROM backups")
 PGVAULT_PG_BINDIR=$SCRATCH/bin run_pgvault backup --all -d "$repo" --no-progress
 expect_rc 1 "backup --all with one failing database"
-assert_contains "$ERR" 'pgvault: backup of database "pgvall_a" failed: pg_dump terminated unexpectedly [1]: pg_dump: error: simulated failure' "the failure, reported as it happened"
+assert_contains "$ERR" 'pgvault: backup of database "pgvall_a" failed: pg_dump failed with exit code 1: pg_dump: error: simulated failure' "the failure, reported as it happened"
 last=$(printf '%s\n' "$ERR" | grep '^pgvault: ' | tail -n 1)
 assert_match "$last" '^pgvault: 1 of 4 backups failed: .*"pgvall_a"' "last line"
 assert_eq "$(catalog_q "$repo" "SELECT count(*) FROM backups WHERE status = 'failed' AND id > $run3_first")" 1 "failed rows"

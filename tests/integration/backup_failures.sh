@@ -104,7 +104,8 @@ REPO=$SCRATCH/repo_b
 PGVAULT_PG_BINDIR=$SCRATCH/fake_kill run_pgvault backup -d "$REPO" --db "$DB"
 expect_rc 1 "backup with a pg_dump killed by SIGKILL"
 expect_error_line "backup with a pg_dump killed by SIGKILL"
-assert_contains "${ERR%%$'\n'*}" pg_dump "error line naming pg_dump"
+assert_contains "${ERR%%$'\n'*}" "pg_dump terminated unexpectedly by signal 9" \
+    "error line naming pg_dump and the signal"
 no_data_files "$REPO" "backup with a pg_dump killed by SIGKILL"
 expect_failed_row "$REPO" "backup with a pg_dump killed by SIGKILL"
 
@@ -119,7 +120,9 @@ REPO=$SCRATCH/repo_b2
 PGVAULT_PG_BINDIR=$SCRATCH/fake_exit1 run_pgvault backup -d "$REPO" --db "$DB"
 expect_rc 1 "backup with a pg_dump that exits 1"
 expect_error_line "backup with a pg_dump that exits 1"
-assert_contains "${ERR%%$'\n'*}" pg_dump "error line naming pg_dump"
+# an exit status is a failure with a code; "terminated unexpectedly" is for a signal
+assert_contains "${ERR%%$'\n'*}" "pg_dump failed with exit code 1: pg_dump: error: Dumping" \
+    "error line naming pg_dump and its exit code"
 no_data_files "$REPO" "backup with a pg_dump that exits 1"
 expect_failed_row "$REPO" "backup with a pg_dump that exits 1"
 
@@ -208,5 +211,27 @@ grep -qx -- '-- PostgreSQL database dump complete' "$FILE" ||
     fail "$name lacks the dump trailer"
 ngz=$(repo_files "$REPO" | grep -c '\.gz$' || true)
 assert_eq "$ngz" 0 "gzip files after backup -n"
+
+# (g) The final name taken while pg_dump ran (here by a pre_backup_hook writing
+#     $PGVAULT_FILE): the rename refuses to replace it, and the file that is not ours
+#     survives byte for byte; the backup fails, its row is failed, the partial is gone.
+note "(g) the final name is taken by someone else"
+REPO=$SCRATCH/repo_g
+printf 'not a backup of pgvault\n\001\377\n' >"$SCRATCH/foreign.bin"
+cat >"$SCRATCH/foreign.sh" <<SH
+#!/bin/sh
+cp "$SCRATCH/foreign.bin" "\$PGVAULT_FILE"
+SH
+chmod 0755 "$SCRATCH/foreign.sh"
+printf 'pre_backup_hook = %s\n' "$SCRATCH/foreign.sh" >"$SCRATCH/foreign.conf"
+run_pgvault backup --config "$SCRATCH/foreign.conf" -d "$REPO" --db "$DB"
+expect_rc 1 "backup whose final name is taken"
+expect_error_line "backup whose final name is taken"
+assert_contains "$ERR" "File exists" "error naming the cause"
+expect_failed_row "$REPO" "backup whose final name is taken"
+name=$(catalog_q "$REPO" "SELECT file_name FROM backups")
+[[ -f "$REPO/$name" ]] || fail "the foreign file $name was removed"
+cmp "$SCRATCH/foreign.bin" "$REPO/$name" || fail "the foreign file $name was changed"
+assert_eq "$(repo_files "$REPO" | grep -c '\.partial$' || true)" 0 "partial files left"
 
 pass

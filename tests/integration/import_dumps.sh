@@ -194,4 +194,28 @@ $(diff "$SCRATCH/original.sql" "$SCRATCH/restored.sql" | head -20)"
     note "the imported backup restored identically into $TARGET"
 fi
 
+# 8. A dump made with --load-via-partition-root loads the partitions' rows through the
+#    partitioned parent: the parent is recorded as partitioned (relkind 'p') with those
+#    rows, so that the restore counts it with its partitions, proves it and exits 0.
+ROOT=${DB}_20261103_000000.sql.gz
+"$PG_DUMP" --load-via-partition-root -d "$DB" | gzip >"$SRC/$ROOT"
+run_pgvault import -d "$REPO" "$SRC/$ROOT"
+expect_rc 0 "import of a dump made with --load-via-partition-root"
+rid=$(catalog_q "$REPO" "SELECT id FROM backups WHERE file_name = '$ROOT'")
+assert_eq "$(catalog_q "$REPO" "SELECT relkind || ' ' || row_count FROM backup_tables
+    WHERE backup_id = $rid AND table_name = 'measurements'")" \
+    "p $(psql_q "$DB" "SELECT count(*) FROM measurements")" \
+    "the partitioned parent that the dump loads"
+assert_eq "$(catalog_q "$REPO" "SELECT count(*) FROM backup_tables
+    WHERE backup_id = $rid AND table_name LIKE 'measurements\_%' ESCAPE '\\'")" 0 \
+    "partitions that the dump does not load on their own"
+ROOT_TARGET=${DB}_root_restored
+register_db "$ROOT_TARGET"
+run_pgvault restore -d "$REPO" -f --target "$ROOT_TARGET" "$rid"
+expect_rc 0 "restore of the dump made with --load-via-partition-root"
+for tbl in measurements measurements_2025 measurements_2026 orders; do
+    assert_eq "$(psql_q "$ROOT_TARGET" "SELECT count(*) FROM ONLY $tbl")" \
+        "$(psql_q "$DB" "SELECT count(*) FROM ONLY $tbl")" "rows of $tbl after the restore"
+done
+
 pass

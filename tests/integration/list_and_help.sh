@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Help for pgvault and every command, usage errors, listing an empty repository and a
-# repository with one backup (table, JSON, CSV), and `restore -l` as a synonym of list.
+# Help for pgvault and every command, usage errors, listing an empty repository, a
+# missing one (an error for list, prune and verify alike) and a repository with one
+# backup (table, JSON, CSV), and `restore -l` as a synonym of list.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 require_cmd jq
@@ -58,6 +59,21 @@ run_pgvault list -d "$EMPTY" --json
 expect_rc 0 "list --json of an empty repository"
 jq -e 'type == "array" and length == 0' <<<"$OUT" >/dev/null ||
     fail "list --json of an empty repository is not an empty JSON array: [$OUT]"
+
+# 4'. A repository directory that does not exist is an error for every reader alike:
+#     exit 1, one line naming the directory, nothing created (backup creates it).
+MISSING=$SCRATCH/no_such_repo
+for args in "list" "list --json" "prune" "prune --dry-run" "verify --all"; do
+    # shellcheck disable=SC2086
+    run_pgvault $args -d "$MISSING"
+    expect_rc 1 "$args of a missing repository"
+    expect_error_line "$args of a missing repository"
+    assert_eq "${ERR%%$'\n'*}" "pgvault: repository \"$MISSING\" does not exist" \
+        "$args of a missing repository"
+    [[ ! -e "$MISSING" ]] || fail "$args created the missing repository"
+done
+run_pgvault list --json -d "$MISSING"
+assert_eq "$OUT" "" "list --json of a missing repository prints no document"
 
 # 5. A repository with one backup.
 DB=pgv_listhelp

@@ -128,11 +128,11 @@ run_pgvault backup --config "$SCRATCH/prefail.conf" -d "$REPO" --db "$DB"
 expect_rc 1 "backup with a failing pre hook"
 expect_error_line "failing pre hook"
 assert_eq "${ERR%%$'\n'*}" \
-    "pgvault: pre_backup_hook failed: sh terminated unexpectedly [3]: not the primary" "message"
+    "pgvault: pre_backup_hook failed: sh failed with exit code 3: not the primary" "message"
 assert_eq "$(data_files "$REPO")" "$before" "no new file"
 id=$(catalog_q "$REPO" "SELECT max(id) FROM backups")
 assert_eq "$(catalog_q "$REPO" "SELECT status || ': ' || error FROM backups WHERE id = $id")" \
-    "failed: pre_backup_hook failed: sh terminated unexpectedly [3]: not the primary" "row"
+    "failed: pre_backup_hook failed: sh failed with exit code 3: not the primary" "row"
 assert_eq "$(cat "$HOOKS/order")" "post $DB failure nofile" "post hook after the aborted backup"
 
 note "a pre hook that hangs is killed after hook_timeout"
@@ -150,7 +150,7 @@ conf postfail "post_backup_hook = sh -c 'echo ping failed >&2; exit 4'"
 run_pgvault backup --config "$SCRATCH/postfail.conf" -d "$REPO" --db "$DB"
 expect_rc 0 "backup with a failing post hook"
 assert_contains "$ERR" \
-    "pgvault: warning: post_backup_hook failed: sh terminated unexpectedly [4]: ping failed" \
+    "pgvault: warning: post_backup_hook failed: sh failed with exit code 4: ping failed" \
     "post hook warning"
 
 note "no shell: the words reach the program as they are"

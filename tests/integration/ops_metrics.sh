@@ -138,4 +138,28 @@ assert_contains "$ERR" \
     "pgvault: warning: could not create a temporary file beside metrics file \"$SCRATCH/no/such/dir/pgvault.prom\"" \
     "warning"
 
+note "only a regular file is ever replaced: a FIFO, a symlink or a device stays as it is"
+mkfifo "$SCRATCH/metrics.fifo"
+printf 'target\n' >"$SCRATCH/link-target"
+ln -s "$SCRATCH/link-target" "$SCRATCH/metrics.link"
+odd=("$SCRATCH/metrics.fifo" "$SCRATCH/metrics.link")
+if [[ $(id -u) -eq 0 ]]; then
+    mknod -m 0666 "$SCRATCH/metrics.null" c 1 3 # a /dev/null of our own
+    odd+=("$SCRATCH/metrics.null")
+else
+    note "not root: the character device case is left out (mknod needs root)"
+fi
+for path in "${odd[@]}"; do
+    before=$(stat -c '%F %t:%T %N' "$path")
+    run_pgvault backup -d "$REPO" --db "$DB" --metrics-file "$path"
+    expect_rc 0 "backup with the metrics file at a $(stat -c %F "$path")"
+    assert_contains "$ERR" \
+        "pgvault: warning: metrics file \"$path\" is not a regular file; refusing to replace it" \
+        "warning for $path"
+    assert_eq "$(stat -c '%F %t:%T %N' "$path")" "$before" "$path unchanged"
+done
+assert_eq "$(cat "$SCRATCH/link-target")" target "the symlink's target unchanged"
+leftovers=$(cd "$SCRATCH" && find . -maxdepth 1 -name '.metrics.*' | wc -l)
+assert_eq "$leftovers" 0 "temporary metrics files left beside them"
+
 pass

@@ -348,8 +348,9 @@ done < <(catalog_q "$REPO" "SELECT status, file_name FROM backups")
 
 # (l) A repository without a catalog has nothing to prune.
 note "(l) no catalog"
+mkdir -m 0700 "$SCRATCH/empty"
 run_pgvault prune -d "$SCRATCH/empty" -r 1
 expect_rc 0 "prune of a repository without a catalog"
-[[ ! -e "$SCRATCH/empty" ]] || fail "prune created a repository"
+assert_eq "$(repo_files "$SCRATCH/empty")" "" "prune created files in an empty repository"
 
 pass

@@ -304,7 +304,7 @@ static void test_fail_excluded(void)
     struct backup_rec b = rec("app", "app/bad.sql.gz", "2026-11-25T11:00:00.000Z");
     CHECK_INT(catalog_backup_begin(c, &b), 0);
     CHECK_INT(catalog_backup_fail(c, b.id, "2026-11-25T11:00:05.000Z",
-                                  "pg_dump terminated unexpectedly [1]: connection lost"),
+                                  "pg_dump failed with exit code 1: connection lost"),
               0);
 
     struct backup_rec *list = NULL;
@@ -321,7 +321,7 @@ static void test_fail_excluded(void)
         CHECK_INT(list[0].id, b.id);
         CHECK_STR(list[0].status, "failed");
         CHECK_STR(list[0].finished_at, "2026-11-25T11:00:05.000Z");
-        CHECK_STR(list[0].error, "pg_dump terminated unexpectedly [1]: connection lost");
+        CHECK_STR(list[0].error, "pg_dump failed with exit code 1: connection lost");
         CHECK_STR(list[1].status, "complete");
     }
     backup_recs_free(list, n);

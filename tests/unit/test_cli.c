@@ -88,6 +88,7 @@ static void check_unset(const struct options *o)
     CHECK(!o->no_compress);
     CHECK_INT(o->level, -1);
     CHECK_INT(o->jobs, -1);
+    CHECK_INT(o->lock_wait_timeout, -1);
     CHECK(!o->all);
     CHECK(o->label == NULL);
     CHECK(!o->no_prune);
@@ -392,6 +393,8 @@ static void test_numeric_ranges(void)
         {"backup", "--count", "-c/--count", 0, 1000000, offsetof(struct options, keep_count)},
         {"backup", "-Z", "-Z/--compress-level", 1, 9, offsetof(struct options, level)},
         {"backup", "--jobs", "-j/--jobs", 1, 256, offsetof(struct options, jobs)},
+        {"backup", "--lock-wait-timeout", "--lock-wait-timeout", 1, 86400,
+         offsetof(struct options, lock_wait_timeout)},
         {"prune", "--retention-days", "-r/--retention-days", 0, 36500,
          offsetof(struct options, retention_days)},
         {"prune", "-c", "-c/--count", 0, 1000000, offsetof(struct options, keep_count)},

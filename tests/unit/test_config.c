@@ -14,7 +14,7 @@ static char tmpdir[256];
 static void blank_options(struct options *o)
 {
     memset(o, 0, sizeof(*o));
-    o->retention_days = o->keep_count = o->level = o->jobs = -1;
+    o->retention_days = o->keep_count = o->level = o->jobs = o->lock_wait_timeout = -1;
     o->keep_daily = o->keep_weekly = o->keep_monthly = o->min_keep = o->max_age_hours = -1;
     o->progress = TRI_AUTO;
 }
@@ -58,6 +58,7 @@ static void test_defaults(void)
     CHECK_INT(s.min_keep, 1);
     CHECK(s.conn.host == NULL && s.conn.dbname == NULL && s.conn.password == NULL);
     CHECK(s.jobs >= 1);
+    CHECK_INT(s.lock_wait_timeout, 600);
     settings_free(&s);
 }
 

@@ -936,9 +936,28 @@ static void test_partitions(void)
     CHECK_INT(fin, 0);
     CHECK_INT(dumpscan_create_count(s), 3);
     EXPECT_TABLE(dumpscan_create(s, 0), "public", "m");
+    CHECK(dumpscan_create(s, 0)->partitioned);
+    CHECK(!dumpscan_create(s, 1)->partitioned);
+    CHECK(!dumpscan_create(s, 2)->partitioned);
     CHECK_INT(dumpscan_copy_count(s), 2);
     EXPECT_COPY(s, 0, "public", "m_1", 2);
     EXPECT_COPY(s, 1, "public", "m_2", 1);
+    dumpscan_free(s);
+
+    /* PARTITION BY only at the top level of the statement makes a partitioned table: a
+     * partition (PARTITION OF) is one only if it is partitioned again */
+    s = scan("CREATE TABLE public.a (x integer, y integer GENERATED ALWAYS AS (x) STORED);\n"
+             "CREATE TABLE public.b PARTITION OF public.m FOR VALUES IN (1);\n"
+             "CREATE TABLE public.c PARTITION OF public.m FOR VALUES IN (2)\n"
+             "PARTITION BY LIST (x);\n"
+             "CREATE TABLE public.d (x integer CHECK (x > (SELECT 1 OVER (PARTITION BY 1))));\n"
+             "CREATE TABLE public.e (x integer) partition by hash (x);\n",
+             &fin);
+    CHECK_INT(fin, 0);
+    CHECK_INT(dumpscan_create_count(s), 5);
+    const bool want[] = {false, false, true, false, true};
+    for (size_t i = 0; i < 5; i++)
+        CHECK(dumpscan_create(s, i)->partitioned == want[i]);
     dumpscan_free(s);
 }
 

@@ -114,6 +114,66 @@ static void test_mkdir_repo(void)
     free(d);
 }
 
+static void test_path_dir(void)
+{
+    const char *cases[][2] = {{"a/b", "a"},  {"/x", "/"},        {"x", "."},
+                              {"a//b", "a"}, {"/a/b/c", "/a/b"}, {"//x", "/"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *d = path_dir(cases[i][0]);
+        CHECK_STR(d, cases[i][1]);
+        free(d);
+    }
+}
+
+/* As root, a file created in a directory that belongs to another user is that user's. */
+static void test_own_like_dir(void)
+{
+    if (geteuid() != 0)
+        return;
+    char *d = scratch("owned");
+    CHECK_INT(chown(d, 65534, 65534), 0);
+    int fd = -1;
+    CHECK_INT(fsutil_create_excl(d, "f", &fd), 0);
+    struct stat st;
+    CHECK_INT(fstat(fd, &st), 0);
+    CHECK_INT((int)st.st_uid, 65534);
+    CHECK_INT((int)st.st_gid, 65534);
+    close(fd);
+    fsutil_unlink(d, "f");
+    /* a directory of root's: nothing changes */
+    CHECK_INT(chown(d, 0, 0), 0);
+    CHECK_INT(fsutil_create_excl(d, "g", &fd), 0);
+    CHECK_INT(fstat(fd, &st), 0);
+    CHECK_INT((int)st.st_uid, 0);
+    close(fd);
+    fsutil_unlink(d, "g");
+    free(d);
+}
+
+static void test_require_repo(void)
+{
+    char *d = scratch("require");
+    CHECK_INT(fsutil_require_repo(d), 0);
+    char *missing = xasprintf("%s/missing", d);
+    err_clear();
+    CHECK_INT(fsutil_require_repo(missing), -1);
+    CHECK_INT(err_class(), ERR_FAILED);
+    char *want = xasprintf("repository \"%s\" does not exist", missing);
+    CHECK_STR(err_msg(), want);
+    free(want);
+    err_clear();
+    write_file(d, "file", "x");
+    char *file = path_join(d, "file");
+    CHECK_INT(fsutil_require_repo(file), -1);
+    want = xasprintf("repository \"%s\" is not a directory", file);
+    CHECK_STR(err_msg(), want);
+    free(want);
+    err_clear();
+    free(file);
+    free(missing);
+    free(d);
+}
+
 static void test_create_excl(void)
 {
     char *d = scratch("create");
@@ -182,7 +242,9 @@ static void test_rename(void)
 
     /* an existing target is never replaced, and the source stays */
     err_clear();
-    CHECK_INT(fsutil_rename_durable(d, "new.partial", "taken"), -1);
+    bool renamed = true;
+    CHECK_INT(fsutil_rename_durable(d, "new.partial", "taken", &renamed), -1);
+    CHECK(!renamed);
     char *want =
         xasprintf("could not rename file \"%s/new.partial\" to \"%s/taken\": File exists", d, d);
     CHECK_STR(err_msg(), want);
@@ -195,17 +257,44 @@ static void test_rename(void)
     CHECK_STR(text, "new");
     free(text);
 
-    CHECK_INT(fsutil_rename_durable(d, "new.partial", "final"), 0);
+    CHECK_INT(fsutil_rename_durable(d, "new.partial", "final", &renamed), 0);
+    CHECK(renamed);
     CHECK(!fsutil_exists(d, "new.partial"));
     text = read_file(d, "final");
     CHECK_STR(text, "new");
     free(text);
 
-    CHECK_INT(fsutil_rename_durable(d, "missing", "other"), -1);
+    CHECK_INT(fsutil_rename_durable(d, "missing", "other", &renamed), -1);
+    CHECK(!renamed);
     CHECK(strstr(err_msg(), "No such file or directory") != NULL);
     err_clear();
-    CHECK_INT(fsutil_rename_durable(d, "final", "a/b"), -1);
+    CHECK_INT(fsutil_rename_durable(d, "final", "a/b", &renamed), -1);
     err_clear();
+    free(d);
+}
+
+static void test_commit_partial(void)
+{
+    char *d = scratch("commit");
+    write_file(d, "new.partial", "new");
+    write_file(d, "taken", "not ours");
+
+    /* a name that is taken stays as it is; only our partial file goes */
+    err_clear();
+    CHECK_INT(fsutil_commit_partial(d, "new.partial", "taken"), -1);
+    CHECK(strstr(err_msg(), "File exists") != NULL);
+    err_clear();
+    char *text = read_file(d, "taken");
+    CHECK_STR(text, "not ours");
+    free(text);
+    CHECK(!fsutil_exists(d, "new.partial"));
+
+    write_file(d, "new.partial", "new");
+    CHECK_INT(fsutil_commit_partial(d, "new.partial", "final"), 0);
+    CHECK(!fsutil_exists(d, "new.partial"));
+    text = read_file(d, "final");
+    CHECK_STR(text, "new");
+    free(text);
     free(d);
 }
 
@@ -255,8 +344,12 @@ int main(void)
 
     RUN(test_path_join);
     RUN(test_mkdir_repo);
+    RUN(test_path_dir);
+    RUN(test_own_like_dir);
+    RUN(test_require_repo);
     RUN(test_create_excl);
     RUN(test_rename);
+    RUN(test_commit_partial);
     RUN(test_unlink_exists_fsync);
 
     char *cmd = xasprintf("rm -rf '%s'", base);

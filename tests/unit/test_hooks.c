@@ -126,7 +126,7 @@ static void test_failures(void)
 
     err_clear();
     CHECK_INT(hooks_run("sh -c 'echo not the primary >&2; exit 3'", 10, &env), -1);
-    CHECK_STR(err_msg(), "pre_backup_hook failed: sh terminated unexpectedly [3]: not the primary");
+    CHECK_STR(err_msg(), "pre_backup_hook failed: sh failed with exit code 3: not the primary");
     CHECK_INT(err_class(), ERR_FAILED);
 
     err_clear();
@@ -136,7 +136,7 @@ static void test_failures(void)
 
     err_clear();
     CHECK_INT(hooks_run("sh -c 'kill -TERM $$'", 10, &env), -1);
-    CHECK_STR(err_msg(), "pre_backup_hook failed: sh was terminated by signal 15");
+    CHECK_STR(err_msg(), "pre_backup_hook failed: sh terminated unexpectedly by signal 15");
 
     err_clear();
     CHECK_INT(hooks_run("say 'hello", 10, &env), -1);

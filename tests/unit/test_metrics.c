@@ -225,6 +225,23 @@ static void test_write(void)
     CHECK(strstr(err_msg(), "could not create a temporary file beside metrics file") != NULL);
     err_clear();
 
+    /* a FIFO or a symlink at the path is not replaced */
+    char *fifo = xasprintf("%s/metrics.fifo", mdir), *link = xasprintf("%s/metrics.link", mdir);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    CHECK_INT(symlink(path, link), 0);
+    char *targets[] = {fifo, link};
+    for (int i = 0; i < 2; i++) {
+        err_clear();
+        CHECK_INT(metrics_write(c, targets[i], &run, 0), -1);
+        CHECK(strstr(err_msg(), "is not a regular file; refusing to replace it") != NULL);
+        err_clear();
+        CHECK_INT(lstat(targets[i], &st), 0);
+        CHECK(i == 0 ? S_ISFIFO(st.st_mode) : S_ISLNK(st.st_mode));
+        unlink(targets[i]);
+        free(targets[i]);
+    }
+    CHECK_INT(count_entries(mdir), 1);
+
     free(bad);
     metrics_run_free(&run);
     catalog_close(c);

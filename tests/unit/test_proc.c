@@ -77,12 +77,13 @@ static void check_failure(const char *script, const char *want)
 
 static void test_exit_code(void)
 {
-    check_failure("echo boom >&2; exit 3", "sh terminated unexpectedly [3]: boom");
-    check_failure("exit 2", "sh terminated unexpectedly [2]");
+    check_failure("echo boom >&2; exit 3", "sh failed with exit code 3: boom");
+    check_failure("exit 2", "sh failed with exit code 2");
     check_failure("printf '\\n  first\\n\\n\\tsecond  \\r\\nthird' >&2; echo out; exit 1",
-                  "sh terminated unexpectedly [1]: first; second; third");
-    check_failure("echo ignored; kill -9 $$", "sh was terminated by signal 9");
-    check_failure("echo dying >&2; kill -TERM $$", "sh was terminated by signal 15: dying");
+                  "sh failed with exit code 1: first; second; third");
+    check_failure("echo ignored; kill -9 $$", "sh terminated unexpectedly by signal 9");
+    check_failure("echo dying >&2; kill -TERM $$",
+                  "sh terminated unexpectedly by signal 15: dying");
 }
 
 static void test_kill(void)
@@ -93,7 +94,7 @@ static void test_kill(void)
     proc_kill(&p, SIGTERM);
     err_clear();
     CHECK_INT(proc_wait(&p), -1);
-    CHECK_STR(err_msg(), "sleep was terminated by signal 15");
+    CHECK_STR(err_msg(), "sleep terminated unexpectedly by signal 15");
     err_clear();
     proc_kill(&p, SIGTERM); /* reaped: a no-op */
     proc_free(&p);
@@ -104,7 +105,7 @@ static void test_kill(void)
     CHECK_INT(proc_spawn(&b, argv, NULL, 0), 0);
     proc_kill_all(SIGINT);
     CHECK_INT(proc_wait(&a), -1);
-    CHECK_STR(err_msg(), "sleep was terminated by signal 2");
+    CHECK_STR(err_msg(), "sleep terminated unexpectedly by signal 2");
     err_clear();
     CHECK_INT(proc_wait(&b), -1);
     err_clear();
@@ -198,7 +199,7 @@ static void test_chatty_stderr(void)
     CHECK_STR(out, "done\n");
     err_clear();
     CHECK_INT(proc_wait(&p), -1);
-    CHECK(strncmp(err_msg(), "sh terminated unexpectedly [4]: noise", 37) == 0);
+    CHECK(strncmp(err_msg(), "sh failed with exit code 4: noise", 33) == 0);
     char *tail = proc_stderr(&p);
     CHECK(strlen(tail) <= 4096 + 2 * 4096 / 50);
     CHECK(strstr(tail, "\n") == NULL);
@@ -229,7 +230,7 @@ static void test_run_capture(void)
     err_clear();
     CHECK_INT(proc_run_capture(fail, NULL, &out), -1);
     CHECK(out == NULL);
-    CHECK_STR(err_msg(), "sh terminated unexpectedly [5]: bad");
+    CHECK_STR(err_msg(), "sh failed with exit code 5: bad");
     err_clear();
 }
 
