@@ -270,6 +270,9 @@ void audit_dump_header(const char *head, size_t len, struct dump_header *h)
         if (n >= 27 && memcmp(p, "-- PostgreSQL database dump", 27) == 0 &&
             (n == 27 || (n == 28 && p[27] == '\r')))
             h->is_dump = true;
+        else if (n >= 35 && memcmp(p, "-- PostgreSQL database cluster dump", 35) == 0 &&
+                 (n == 35 || (n == 36 && p[35] == '\r')))
+            h->is_cluster_dump = true;
         else if (!h->server_version && (v = after(p, n, "-- Dumped from database version ")))
             h->server_version = v;
         else if (!h->pg_dump_version && (v = after(p, n, "-- Dumped by pg_dump version ")))

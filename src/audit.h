@@ -79,6 +79,7 @@ enum check_state audit_check_db(const struct check_facts *f, time_t now, long ma
 /* What the head of a plain-format dump says about itself. */
 struct dump_header {
     bool is_dump;          /* it has pg_dump's "-- PostgreSQL database dump" line */
+    bool is_cluster_dump;  /* pg_dumpall's "-- PostgreSQL database cluster dump" line */
     char *server_version;  /* "-- Dumped from database version X" */
     char *pg_dump_version; /* "-- Dumped by pg_dump version X" */
     char *encoding;        /* "SET client_encoding = 'X';" */

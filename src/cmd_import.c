@@ -252,12 +252,34 @@ out:
     return rc;
 }
 
+/* The cluster's globals (a file named "%40globals_…"): a whole pg_dumpall --globals-only
+ * dump, with its own header and trailer and no table data. */
+static int check_globals_dump(const struct dump_header *h, struct dumpscan *scan)
+{
+    if (!h->is_cluster_dump)
+        return err_set(ERR_FAILED,
+                       "a file named for the cluster's globals (@globals) must be a pg_dumpall "
+                       "--globals-only dump (no \"-- PostgreSQL database cluster dump\" header)");
+    if (dumpscan_finish(scan) != 0)
+        return err_set(ERR_FAILED,
+                       "the dump is truncated: it ends inside a statement or a COPY block");
+    if (!dumpscan_cluster_trailer_ok(scan))
+        return err_set(ERR_FAILED, "the dump is incomplete: no \"-- PostgreSQL database cluster "
+                                   "dump complete\" trailer");
+    if (dumpscan_database_trailers(scan) > 0 || dumpscan_create_count(scan) > 0 ||
+        dumpscan_copy_count(scan) > 0)
+        return err_set(ERR_FAILED, "it holds databases, not only the cluster's roles and "
+                                   "tablespaces (pg_dumpall without --globals-only)");
+    return 0;
+}
+
 /*
  * Reads the dump at path once and fills b with what it proves; returns 0, or -1 with the
- * reason set when it is not a whole plain-format dump.
+ * reason set when it is not a whole plain-format dump (for globals, a whole pg_dumpall
+ * --globals-only dump).
  */
-static int examine(const char *path, bool gzip, struct backup_rec *b, struct table_rec **tables,
-                   size_t *ntables)
+static int examine(const char *path, bool gzip, bool globals, struct backup_rec *b,
+                   struct table_rec **tables, size_t *ntables)
 {
     struct import_scan s = {
         .scan = dumpscan_new(), .head = xmalloc(HEAD_MAX), .gzip = gzip, .at_bol = true};
@@ -269,22 +291,27 @@ static int examine(const char *path, bool gzip, struct backup_rec *b, struct tab
     if (reader_run(path, gzip, scan_sink, &s, &pgvault_interrupted, &r) != 0)
         goto out;
 
-    /* 2. a whole pg_dump plain-format dump, nothing less */
+    /* 2. a whole pg_dump plain-format dump (or the globals' pg_dumpall), nothing less */
     audit_dump_header(s.head, s.head_len, &h);
     if (r.raw_bytes == 0) {
         err_set(ERR_FAILED, "it is empty");
         goto out;
     }
-    if (!h.is_dump) {
+    if (globals) {
+        if (check_globals_dump(&h, s.scan) != 0)
+            goto out;
+    } else if (h.is_cluster_dump) {
+        err_set(ERR_FAILED, "it is a pg_dumpall dump: only the cluster's globals are adopted, as "
+                            "\"%%40globals_<YYYYMMDD>_<HHMMSS>.sql[.gz]\"");
+        goto out;
+    } else if (!h.is_dump) {
         err_set(ERR_FAILED, "it is not a pg_dump plain-format dump (no \"-- PostgreSQL database "
                             "dump\" header)");
         goto out;
-    }
-    if (dumpscan_finish(s.scan) != 0) {
+    } else if (dumpscan_finish(s.scan) != 0) {
         err_set(ERR_FAILED, "the dump is truncated: it ends inside a statement or a COPY block");
         goto out;
-    }
-    if (!dumpscan_trailer_ok(s.scan)) {
+    } else if (!dumpscan_trailer_ok(s.scan)) {
         err_set(ERR_FAILED, "the dump is incomplete: no \"-- PostgreSQL database dump complete\" "
                             "trailer");
         goto out;
@@ -450,7 +477,7 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
     }
 
     /* 4. a whole dump, and what it holds (a message about the copy names the original) */
-    if (examine(path, gzip, &b, &tables, &ntables) != 0) {
+    if (examine(path, gzip, strcmp(db, NAMING_GLOBALS_DB) == 0, &b, &tables, &ntables) != 0) {
         if (copied)
             rename_in_error(path, source);
         goto refused;

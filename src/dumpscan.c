@@ -101,6 +101,8 @@ struct dumpscan {
     struct tablist copies, creates;
     bool trailer_ok;
     bool cluster_trailer; /* the trailer seen was pg_dumpall's */
+    size_t db_trailers;   /* pg_dump trailers seen anywhere (a whole pg_dumpall has one a
+                           * database) */
     bool overflow;        /* SQL after "FROM stdin;" too long to replay after the block */
     unsigned char cls[256];
 
@@ -550,6 +552,8 @@ static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
                 if (s->tmatch == TRAILER_LEN || s->cmatch == CLUSTER_TRAILER_LEN) {
                     s->trailer_ok = true;
                     s->cluster_trailer = s->cmatch == CLUSTER_TRAILER_LEN;
+                    if (!s->cluster_trailer)
+                        s->db_trailers++;
                 }
                 s->st = L_NORMAL;
             } else {
@@ -1033,6 +1037,11 @@ const struct dumpscan_table *dumpscan_create(const struct dumpscan *s, size_t i)
 bool dumpscan_trailer_ok(const struct dumpscan *s)
 {
     return s->trailer_ok && !s->cluster_trailer;
+}
+
+size_t dumpscan_database_trailers(const struct dumpscan *s)
+{
+    return s->db_trailers;
 }
 
 bool dumpscan_cluster_trailer_ok(const struct dumpscan *s)

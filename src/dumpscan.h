@@ -47,5 +47,8 @@ bool dumpscan_trailer_ok(const struct dumpscan *s);
 /* The same for pg_dumpall's "-- PostgreSQL database cluster dump complete" trailer
  * (the output of pg_dumpall --globals-only). At most one of the two is true. */
 bool dumpscan_cluster_trailer_ok(const struct dumpscan *s);
+/* How many "-- PostgreSQL database dump complete" lines occurred anywhere: one for each
+ * database a whole pg_dumpall holds, none in pg_dumpall --globals-only. */
+size_t dumpscan_database_trailers(const struct dumpscan *s);
 
 #endif

@@ -5,7 +5,8 @@
 # (its attributes are those of the backup again), exit 0; (b) a CREATE TABLESPACE whose
 # directory is gone fails the restore with exit 1, one line naming the statement and
 # the cause (and how many others failed), and the restores row says failed; (c)
-# --target is refused (exit 2) before anything is replayed.
+# --target is refused (exit 2) before anything is replayed; (d) import --scan adopts the
+# globals backups of a repository whose catalog was lost.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 # shellcheck source=SCRIPTDIR/../harness/restore_helpers.sh
@@ -98,5 +99,43 @@ assert_contains "${ERR%%$'\n'*}" "--target" "the error names the option"
 assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'pgv_g_reader'")" 0 \
     "(c) the globals were not replayed"
 assert_eq "$(last_restore_id "$REPO")" "$before" "(c) restores rows after a refused restore"
+
+# (d) A lost catalog rebuilt by import --scan adopts the globals backups too (they are
+# pg_dumpall --globals-only files), and they restore as before; a pg_dump file under the
+# globals' name, a whole pg_dumpall and a globals dump under a database's name are
+# refused with their reason.
+note "(d) import --scan adopts the globals"
+REBUILT=$SCRATCH/rebuilt
+mkdir "$REBUILT"
+gfile=$(catalog_q "$REPO" "SELECT file_name FROM backups WHERE id = $GID")
+cp "$REPO/$gfile" "$REBUILT/"
+run_pgvault import -d "$REBUILT" --scan
+expect_rc 0 "import --scan of a repository with a globals backup"
+assert_eq "$(catalog_q "$REBUILT" "SELECT db_name || ' ' || status || ' ' || origin || ' ' || table_count || ' ' || checksum FROM backups")" \
+    "@globals complete import 0 $(catalog_q "$REPO" "SELECT checksum FROM backups WHERE id = $GID")" \
+    "the adopted globals backup"
+psql_q postgres "DROP ROLE IF EXISTS pgv_g_reader" >/dev/null
+run_pgvault restore -d "$REBUILT" -f --db @globals latest
+note "  exit $RC: ${ERR%%$'\n'*}"
+# the tablespace directory is gone since (b): only that statement may fail
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'pgv_g_reader'")" 1 \
+    "(d) the role is back from the adopted globals backup"
+bad=$SCRATCH/bad
+mkdir "$bad"
+"$PG_DUMP" -d postgres | gzip >"$bad/%40globals_20260101_000000.sql.gz"
+"$(client pg_dumpall)" | gzip >"$bad/%40globals_20260102_000000.sql.gz"
+"$(client pg_dumpall)" --globals-only | gzip >"$bad/shop_20260103_000000.sql.gz"
+for f in "$bad"/*; do
+    run_pgvault import -d "$SCRATCH/refusing" "$f"
+    expect_rc 1 "import of $(basename "$f")"
+    expect_error_line "import of $(basename "$f")"
+    note "  $(basename "$f"): ${ERR%%$'\n'*}"
+done
+run_pgvault import -d "$SCRATCH/refusing" "$bad/%40globals_20260101_000000.sql.gz"
+assert_contains "$ERR" "must be a pg_dumpall --globals-only dump" "a pg_dump file named for the globals"
+run_pgvault import -d "$SCRATCH/refusing" "$bad/%40globals_20260102_000000.sql.gz"
+assert_contains "$ERR" "not only the cluster's roles and tablespaces" "a whole pg_dumpall"
+run_pgvault import -d "$SCRATCH/refusing" "$bad/shop_20260103_000000.sql.gz"
+assert_contains "$ERR" "it is a pg_dumpall dump" "a globals dump under a database's name"
 
 pass

@@ -758,11 +758,27 @@ static void test_cluster_trailer(void)
     CHECK(dumpscan_cluster_trailer_ok(s));
     CHECK(!dumpscan_trailer_ok(s));
     CHECK_INT(dumpscan_copy_count(s), 0);
+    CHECK_INT(dumpscan_database_trailers(s), 0);
     dumpscan_free(s);
     s = scan(real_sample, &fin);
     CHECK(dumpscan_trailer_ok(s));
     CHECK(!dumpscan_cluster_trailer_ok(s));
+    CHECK_INT(dumpscan_database_trailers(s), 1);
     dumpscan_free(s);
+
+    /* a whole pg_dumpall: a database's dump inside, then the cluster's trailer */
+    char *whole =
+        xasprintf("%.*s%s",
+                  (int)(strstr(globals_sample, "--\n-- PostgreSQL database cluster dump complete") -
+                        globals_sample),
+                  globals_sample, real_sample);
+    char *all = xasprintf("%s--\n-- PostgreSQL database cluster dump complete\n--\n\n", whole);
+    s = scan(all, &fin);
+    CHECK(dumpscan_cluster_trailer_ok(s));
+    CHECK_INT(dumpscan_database_trailers(s), 1);
+    dumpscan_free(s);
+    free(whole);
+    free(all);
 
     /* cut anywhere before the end of the trailer line: not complete */
     size_t len = strlen(globals_sample);
