@@ -3,7 +3,7 @@
 file(GLOB sql_files "${SCHEMA_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT sql_files)
 set(body "/* generated from the schema directory by schema/embed.cmake; do not edit */\n")
-string(APPEND body "#include \"schema.h\"\n\n")
+string(APPEND body "#include \"catalog/schema.h\"\n\n")
 set(entries "")
 set(n 0)
 foreach(f IN LISTS sql_files)

@@ -10,14 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "cli.h"
-#include "commands.h"
-#include "config.h"
-#include "err.h"
-#include "log.h"
-#include "pgtools.h"
-#include "proc.h"
+#include "policy/audit.h"
+#include "config/cli.h"
+#include "command/commands.h"
+#include "config/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "postgres/pgtools.h"
+#include "common/proc.h"
 
 extern char **environ;
 

@@ -43,8 +43,8 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -D_GNU_SOURCE -DPGVAULT_VERSION='"fuzz"' -DPGVAULT_SYSCONFDIR='"/nonexistent"'
        -I"$src/src")
 declare -A sources=(
-    [dumpscan]="src/dumpscan.c src/util.c src/err.c"
-    [config]="src/config.c src/util.c src/err.c"
+    [dumpscan]="src/postgres/dumpscan.c src/common/util.c src/common/err.c"
+    [config]="src/config/config.c src/common/util.c src/common/err.c"
 )
 
 status=0

@@ -20,9 +20,9 @@
  *       tests/fuzz/fuzz_config.c -o /tmp/fz_config
  *   /tmp/fz_config -max_total_time=60 tests/fuzz/corpus_config
  */
-#include "config.h"
-#include "err.h"
-#include "util.h"
+#include "config/config.h"
+#include "common/err.h"
+#include "common/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

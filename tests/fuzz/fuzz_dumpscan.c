@@ -10,7 +10,7 @@
  *       src/err.c tests/fuzz/fuzz_dumpscan.c -o /tmp/fz
  *   /tmp/fz -max_total_time=60 tests/fuzz/corpus_dumpscan
  */
-#include "dumpscan.h"
+#include "postgres/dumpscan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,727 @@
+/*
+ * pgvault backup: pg_dump → row counter → zlib → XXH3-128 → .partial → fsync → rename,
+ * catalogued from 'running' to 'complete' or 'failed' (SPEC section 4).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "command/commands.h"
+#include "common/err.h"
+#include "storage/fsutil.h"
+#include "command/hooks.h"
+#include "common/log.h"
+#include "command/metrics.h"
+#include "common/naming.h"
+#include "common/output.h"
+#include "postgres/pg.h"
+#include "postgres/pgtools.h"
+#include "io/pipeline.h"
+#include "common/proc.h"
+#include "common/progress.h"
+#include "command/recover.h"
+#include "storage/repo.h"
+#include "policy/retention.h"
+#include "common/util.h"
+
+struct backup_run {
+    const struct options *opt;
+    const struct settings *set;
+    struct catalog *cat;
+    bool globals;   /* backup_one dumps the cluster's globals (pg_dumpall --globals-only) */
+    int json_items; /* objects printed with --json (backup --all prints a list of them) */
+    struct progress *progress; /* the progress line of the dump under way, or NULL */
+    /* the backup under way, for the hooks: set once its catalog row exists */
+    char *cur_db;
+    int64_t cur_id;
+    char *cur_file;             /* full path */
+    struct metrics_run results; /* each database's exit code in this run, for the metrics */
+};
+
+static void now_iso(char buf[25])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_iso_ms(&ts, buf);
+}
+
+/* Picks a file name not used on disk (final or partial) nor in the catalog. */
+static int choose_file_name(struct backup_run *br, const char *db, time_t when, char **name)
+{
+    for (int seq = 1; seq < 1000; seq++) {
+        char *cand = naming_backup_file(db, when, br->set->compress, seq);
+        char *partial = xasprintf("%s.partial", cand);
+        bool known = false;
+        if (catalog_file_known(br->cat, cand, &known) != 0) {
+            free(cand);
+            free(partial);
+            return -1;
+        }
+        bool taken =
+            known || fsutil_exists(br->set->dir, cand) || fsutil_exists(br->set->dir, partial);
+        free(partial);
+        if (!taken) {
+            *name = cand;
+            return 0;
+        }
+        free(cand);
+    }
+    return err_set(ERR_FAILED, "could not find a free file name for database \"%s\"", db);
+}
+
+static int cmp_table(const char *s1, const char *n1, const char *s2, const char *n2)
+{
+    int c = strcmp(s1 ? s1 : "", s2 ? s2 : "");
+    return c ? c : strcmp(n1, n2);
+}
+
+static int cmp_pg_table(const void *a, const void *b)
+{
+    const struct pg_table *x = a, *y = b;
+    return cmp_table(x->schema, x->name, y->schema, y->name);
+}
+
+static int cmp_table_rec(const void *a, const void *b)
+{
+    const struct table_rec *x = a, *y = b;
+    return cmp_table(x->schema_name, x->table_name, y->schema_name, y->table_name);
+}
+
+static struct pg_table *find_table(struct pg_dbinfo *info, const char *schema, const char *name)
+{
+    struct pg_table key = {.schema = (char *)schema, .name = (char *)name};
+    if (info->ntables == 0) /* bsearch wants a valid base even for no elements */
+        return NULL;
+    return bsearch(&key, info->tables, (size_t)info->ntables, sizeof(key), cmp_pg_table);
+}
+
+/*
+ * The per-table row counts to record: every table that had a COPY block (merged if it had
+ * several), and every partitioned table with the sum of the rows of its partitions.
+ */
+static struct table_rec *collect_tables(struct pg_dbinfo *info, const struct dumpscan *scan,
+                                        size_t *ntables, int64_t *total_rows)
+{
+    if (info->ntables > 0) /* the globals have no table list at all */
+        qsort(info->tables, (size_t)info->ntables, sizeof(struct pg_table), cmp_pg_table);
+    int64_t *psum = xcalloc((size_t)info->ntables + 1, sizeof(int64_t));
+    size_t ncopy = dumpscan_copy_count(scan);
+    struct table_rec *t = xcalloc(ncopy + (size_t)info->ntables + 1, sizeof(*t));
+    size_t n = 0;
+    *total_rows = 0;
+
+    for (size_t i = 0; i < ncopy; i++) {
+        const struct dumpscan_table *c = dumpscan_copy(scan, i);
+        t[n].schema_name = xstrdup(c->schema ? c->schema : "");
+        t[n].table_name = xstrdup(c->name);
+        t[n].relkind = 'r';
+        t[n].row_count = (int64_t)c->rows;
+        *total_rows += (int64_t)c->rows;
+        /* add the rows to every partitioned ancestor */
+        struct pg_table *p = find_table(info, c->schema, c->name);
+        for (int depth = 0; p && p->parent_name && depth < 100; depth++) {
+            p = find_table(info, p->parent_schema, p->parent_name);
+            if (p)
+                psum[p - info->tables] += (int64_t)c->rows;
+        }
+        n++;
+    }
+    for (int i = 0; i < info->ntables; i++) {
+        if (info->tables[i].relkind != 'p')
+            continue;
+        t[n].schema_name = xstrdup(info->tables[i].schema);
+        t[n].table_name = xstrdup(info->tables[i].name);
+        t[n].relkind = 'p';
+        t[n].row_count = psum[i];
+        n++;
+    }
+    free(psum);
+
+    /* sort and merge a table that appeared in more than one COPY block */
+    qsort(t, n, sizeof(*t), cmp_table_rec);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w > 0 && cmp_table_rec(&t[w - 1], &t[i]) == 0) {
+            t[w - 1].row_count += t[i].row_count;
+            free(t[i].schema_name);
+            free(t[i].table_name);
+            continue;
+        }
+        t[w++] = t[i];
+    }
+    *ntables = w;
+    return t;
+}
+
+/* Under half the median raw size of the previous five complete backups (at least three). */
+static bool is_suspect(struct catalog *cat, const char *db, int64_t raw_bytes)
+{
+    struct backup_rec *prev = NULL;
+    size_t n = 0;
+    if (catalog_backups(cat, db, false, &prev, &n) != 0) {
+        err_clear();
+        return false;
+    }
+    int64_t v[5];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 5; i++)
+        v[k++] = prev[i].raw_bytes;
+    backup_recs_free(prev, n);
+    if (k < 3)
+        return false;
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            int64_t x = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = x;
+        }
+    /* twice the median, to stay in integers: raw < median / 2  <=>  4 * raw < 2 * median */
+    int64_t median2 = (k % 2) ? 2 * v[k / 2] : v[k / 2 - 1] + v[k / 2];
+    return raw_bytes * 4 < median2;
+}
+
+/* True if the stream ended with the trailer of the program that wrote it. */
+static bool trailer_ok(const struct backup_run *br, const struct dumpscan *scan)
+{
+    return br->globals ? dumpscan_cluster_trailer_ok(scan) : dumpscan_trailer_ok(scan);
+}
+
+/*
+ * Runs pg_dump into the partial file through the pipeline; fills the result. For the
+ * globals, pg_dumpall --globals-only connecting to database db first, with owners and
+ * privileges (roles and tablespaces are all they hold).
+ */
+static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *db,
+                        const char *partial, int fd, struct pipeline_result *res)
+{
+    char *connstr = conn_string(&br->set->conn, db);
+    char *dbarg = xasprintf("--dbname=%s", connstr);
+    /* pg_dumpall ignores the dbname of --dbname: --database names its first connection */
+    char *maintarg = br->globals ? xasprintf("--database=%s", db) : NULL;
+    char *what = br->globals ? xstrdup("the cluster's globals") : xasprintf("database \"%s\"", db);
+    /* a table another session keeps locked fails the dump instead of stalling it (pg_dump
+     * reads a bare number as milliseconds) */
+    char *lockarg = xasprintf("--lock-wait-timeout=%ld", br->set->lock_wait_timeout * 1000);
+    const char *argv[10];
+    int a = 0;
+    argv[a++] = pg_dump;
+    argv[a++] = br->globals ? "--globals-only" : "--format=plain";
+    argv[a++] = "--no-password";
+    if (!br->globals)
+        argv[a++] = lockarg;
+    if (!br->globals && !br->opt->with_owners) {
+        argv[a++] = "--no-owner";
+        argv[a++] = "--no-privileges";
+    }
+    argv[a++] = dbarg;
+    if (br->globals)
+        argv[a++] = maintarg;
+    argv[a] = NULL;
+    const char *env[] = {pgtools_passfile_env(), NULL};
+
+    struct proc p;
+    int rc = -1;
+    if (proc_spawn(&p, argv, env, PROC_STDOUT_PIPE) != 0)
+        goto out;
+    struct pipeline_opts po = {
+        .in_fd = p.out_fd,
+        .out_fd = fd,
+        .level = br->set->compress ? (int)br->set->level : 0,
+        .jobs = (int)br->set->jobs,
+        .out_name = partial,
+        .cancel = &pgvault_interrupted,
+        .progress = br->progress ? progress_pipeline_cb : NULL,
+        .progress_ctx = br->progress,
+    };
+    int prc = pipeline_run(&po, res);
+    if (prc != 0)
+        proc_kill(&p, SIGTERM);
+    /* pg_dump's own failure explains more than a short stream does: check it first */
+    int wrc = proc_wait(&p);
+    if (wrc != 0 && !br->globals) {
+        char *tail = proc_stderr(&p);
+        if (strstr(tail, "Query was: LOCK TABLE"))
+            err_hint("another session held a lock on a table for longer than the lock wait "
+                     "timeout (%ld s); run the backup again later or raise --lock-wait-timeout",
+                     br->set->lock_wait_timeout);
+        free(tail);
+    }
+    if (pgvault_interrupted) {
+        err_clear();
+        err_set(ERR_FAILED, "backup of %s interrupted by a signal", what);
+    }
+    if (wrc != 0 || prc != 0)
+        goto out;
+    if (dumpscan_finish(res->scan) != 0 || !trailer_ok(br, res->scan)) {
+        err_set(ERR_FAILED, "%s output for %s is incomplete: no \"%sdump complete\" trailer",
+                br->globals ? "pg_dumpall" : "pg_dump", what, br->globals ? "cluster " : "");
+        goto out;
+    }
+    rc = 0;
+out:
+    proc_free(&p);
+    free(what);
+    free(lockarg);
+    free(maintarg);
+    free(dbarg);
+    free(connstr);
+    return rc;
+}
+
+static void print_summary(struct backup_run *br, const struct backup_rec *b, uint64_t raw_bytes,
+                          double secs)
+{
+    char sz[16], raw[16], rate[16];
+    double ratio = b->size_bytes > 0 ? (double)raw_bytes / (double)b->size_bytes : 0;
+    fmt_size(secs > 0 ? (uint64_t)((double)raw_bytes / secs) : raw_bytes, rate);
+    if (br->opt->json) {
+        if (br->json_items++ > 0)
+            putchar(',');
+        printf("{\"outcome\":\"complete\",\"id\":%" PRId64 ",\"db_name\":", b->id);
+        json_str(stdout, b->db_name);
+        printf(",\"file_name\":");
+        json_str(stdout, b->file_name);
+        printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRIu64
+               ",\"checksum\":\"%s\",\"raw_checksum\":\"%s\",\"table_count\":%" PRId64
+               ",\"row_count\":%" PRId64 ",\"duration_ms\":%" PRId64 ",\"suspect\":%s}\n",
+               b->size_bytes, raw_bytes, b->checksum, b->raw_checksum, b->table_count, b->row_count,
+               b->duration_ms, b->suspect ? "true" : "false");
+        return;
+    }
+    if (log_quiet())
+        return;
+    printf("backup %" PRId64 " complete: %s/%s\n", b->id, br->set->dir, b->file_name);
+    printf("  size %s (raw %s, ratio %.1fx), %" PRId64 " tables, %" PRId64 " rows\n",
+           fmt_size((uint64_t)b->size_bytes, sz), fmt_size(raw_bytes, raw), ratio, b->table_count,
+           b->row_count);
+    printf("  duration %.1f s, %s/s\n", secs, rate);
+}
+
+/* The exit code main will give for a command result rc (SPEC section 8). */
+static int exit_code_of(int rc)
+{
+    return rc == 0 ? 0 : err_is_set() ? (int)err_class() : ERR_FAILED;
+}
+
+/* The database libpq connects to when none is named: PGDATABASE, else the user's name. */
+static const char *default_dbname(const struct settings *set)
+{
+    const char *db = getenv("PGDATABASE");
+    if (db && *db)
+        return db;
+    if (set->conn.user)
+        return set->conn.user;
+    const char *user = getenv("PGUSER");
+    return user && *user ? user : os_user();
+}
+
+/* The progress line of a dump, with its size and rate estimated from the database's
+ * earlier complete backups (the newest one's raw size, the last five's rate). */
+static struct progress *start_progress(struct backup_run *br, const char *db)
+{
+    if (!progress_wanted(br->opt))
+        return NULL;
+    struct backup_rec *prev = NULL;
+    size_t n = 0;
+    uint64_t total = 0;
+    double rate = 0;
+    if (catalog_backups(br->cat, db, false, &prev, &n) == 0)
+        progress_estimate(prev, n, &total, &rate);
+    err_clear(); /* without history, the line just has no ETA */
+    backup_recs_free(prev, n);
+    char *label = xasprintf("backup \"%s\"", db);
+    struct progress *p = progress_start(br->opt, label, total, true, rate);
+    free(label);
+    return p;
+}
+
+/* Runs the pre_backup_hook, if any, for the backup just catalogued; a failure stops the
+ * backup before pg_dump starts ("pre_backup_hook failed: …"). */
+static int run_pre_hook(struct backup_run *br)
+{
+    const char *cmd = br->set->pre_backup_hook;
+    if (!cmd || !*cmd)
+        return 0;
+    struct hook_env env = {
+        .hook = "pre_backup_hook",
+        .outcome = "started",
+        .backup_id = br->cur_id,
+        .db = br->cur_db,
+        .file = br->cur_file,
+        .exit_code = -1,
+    };
+    return hooks_run(cmd, br->set->hook_timeout, &env);
+}
+
+/* Backs up one database; returns 0 or -1 with the error set (and the row marked failed). */
+static int backup_dump(struct backup_run *br, const char *want_db)
+{
+    struct pg *pg = NULL;
+    struct pg_dbinfo info = {0};
+    char *pg_dump = NULL, *pg_dump_version = NULL, *file = NULL, *partial = NULL;
+    struct pipeline_result res = {0};
+    struct table_rec *tables = NULL;
+    size_t ntables = 0;
+    struct backup_rec b = {0};
+    struct repo_lock *db_lock = NULL;
+    int fd = -1, rc = -1;
+    char started[25], finished[25], host[HOST_NAME_MAX + 1] = "";
+    double t0 = time_mono();
+
+    /* 1. connect; record server version, size, properties and tables (for the globals,
+     *    catalogued as "@globals", only the server version) */
+    if (pg_connect(&br->set->conn, want_db, &pg) != 0)
+        goto out;
+    char *db = xstrdup(br->globals ? NAMING_GLOBALS_DB : pg_dbname(pg));
+    if (br->globals) {
+        info.server_version_num = pg_server_version_num(pg);
+        info.server_version = xstrdup(pg_server_version(pg));
+    } else if (strcmp(db, NAMING_GLOBALS_DB) == 0) {
+        err_set(ERR_FAILED,
+                "cannot back up database \"%s\": the name is reserved for the cluster's globals",
+                db);
+        err_hint("rename the database (ALTER DATABASE … RENAME TO …)");
+        goto out_db;
+    } else if (pg_dbinfo_read(pg, &info) != 0) {
+        goto out_db;
+    }
+    if (repo_lock_db(br->set->dir, db, &db_lock) != 0)
+        goto out_db;
+    pg_free(pg);
+    pg = NULL;
+
+    /* 2. a pg_dump (pg_dumpall) at least as new as the server */
+    if (pgtools_find(br->globals ? "pg_dumpall" : "pg_dump", info.server_version_num,
+                     br->set->pg_bindir, &pg_dump, &pg_dump_version) != 0)
+        goto out_db;
+
+    /* 3. name the file and catalogue the run as 'running' */
+    now_iso(started);
+    if (choose_file_name(br, db, time(NULL), &file) != 0)
+        goto out_db;
+    partial = xasprintf("%s.partial", file);
+    gethostname(host, sizeof(host) - 1);
+    b.db_name = db;
+    b.file_name = file;
+    b.format = "plain";
+    b.compression = br->set->compress ? "gzip" : "none";
+    b.level = br->set->compress ? (int)br->set->level : 0;
+    b.started_at = started;
+    b.pid = getpid();
+    b.host = host;
+    b.label = (char *)br->opt->label;
+    b.with_owners = br->globals || br->opt->with_owners;
+    b.origin = "backup";
+    if (catalog_backup_begin(br->cat, &b) != 0)
+        goto out_db;
+
+    /* the pre_backup_hook may stop the backup before pg_dump starts */
+    br->cur_db = xstrdup(db);
+    br->cur_id = b.id;
+    br->cur_file = path_join(br->set->dir, file);
+    if (run_pre_hook(br) != 0)
+        goto fail;
+
+    /* 4. stream pg_dump's output into the partial file, with a progress line */
+    if (fsutil_create_excl(br->set->dir, partial, &fd) != 0)
+        goto fail;
+    char *partial_path = path_join(br->set->dir, partial);
+    br->progress = start_progress(br, db);
+    /* (the globals: pg_dumpall connects first to want_db, which backup_all names) */
+    int drc = dump_to_file(br, pg_dump, br->globals ? want_db : db, partial_path, fd, &res);
+    progress_free(br->progress);
+    br->progress = NULL;
+    free(partial_path);
+    if (drc != 0)
+        goto fail;
+
+    /* 5. make it durable, then give it its name */
+    char *fpath = path_join(br->set->dir, partial);
+    int frc = fsutil_fsync(fd, fpath);
+    free(fpath);
+    if (frc != 0)
+        goto fail;
+    close(fd);
+    fd = -1;
+    /* a failure removes the final name only if the rename made it ours */
+    if (fsutil_commit_partial(br->set->dir, partial, file) != 0)
+        goto fail;
+
+    /* 6. catalogue it complete, with its per-table row counts */
+    int64_t total_rows;
+    tables = collect_tables(&info, res.scan, &ntables, &total_rows);
+    now_iso(finished);
+    double secs = time_mono() - t0;
+    b.size_bytes = (int64_t)res.out_bytes;
+    b.raw_bytes = (int64_t)res.raw_bytes;
+    b.checksum = res.checksum;
+    b.raw_checksum = res.raw_checksum;
+    b.checksum_algo = "XXH3-128";
+    b.table_count = (int64_t)ntables;
+    b.row_count = total_rows;
+    b.server_version = info.server_version;
+    b.pg_dump_version = pg_dump_version;
+    b.db_size_bytes = info.size_bytes;
+    b.encoding = info.encoding;
+    b.collate = info.collate;
+    b.ctype = info.ctype;
+    b.locale_provider = info.locale_provider;
+    b.icu_locale = info.icu_locale;
+    b.finished_at = finished;
+    b.duration_ms = (int64_t)(secs * 1000);
+    b.status = "complete";
+    b.suspect = is_suspect(br->cat, db, b.raw_bytes);
+    if (catalog_backup_finish(br->cat, &b, tables, ntables, info.settings, info.nsettings) != 0) {
+        /* the file is whole but uncatalogued: remove it rather than leave an orphan */
+        fsutil_unlink(br->set->dir, file);
+        goto fail;
+    }
+    char *detail = xasprintf("%s %" PRId64 " bytes", file, b.size_bytes);
+    catalog_event(br->cat, "backup", b.id, "ok", detail);
+    free(detail);
+    err_clear(); /* an event that could not be written is not a failed backup */
+    if (b.suspect)
+        log_warn("backup %" PRId64 " of \"%s\" is suspect: %" PRId64
+                 " raw bytes, under half the median of the previous backups",
+                 b.id, db, b.raw_bytes);
+    print_summary(br, &b, res.raw_bytes, secs);
+    rc = 0;
+
+    /* then retention for this database (SPEC section 6), unless --no-prune */
+    struct retention_result pruned;
+    if (!br->opt->no_prune && retention_apply(br->cat, br->set, db, "  retention: ",
+                                              !br->opt->json && !log_quiet(), &pruned) != 0) {
+        char *why = xstrdup(err_msg());
+        err_clear();
+        err_set(ERR_FAILED, "backup %" PRId64 " is complete, but retention failed: %s", b.id, why);
+        free(why);
+        rc = -1;
+    }
+    goto out_db;
+
+fail:
+    /* 7. on any failure: no partial file survives, the row says why */
+    if (fd >= 0) {
+        close(fd);
+        fd = -1;
+    }
+    fsutil_unlink(br->set->dir, partial);
+    if (b.id > 0) {
+        /* the row gets the message; the error (and its hint) stays the backup's */
+        struct err_saved saved;
+        err_save(&saved);
+        now_iso(finished);
+        catalog_backup_fail(br->cat, b.id, finished, saved.msg);
+        catalog_event(br->cat, "backup", b.id, "failed", saved.msg);
+        err_restore(&saved);
+    }
+out_db:
+    free(db);
+out:
+    repo_unlock(db_lock);
+    if (fd >= 0)
+        close(fd);
+    table_recs_free(tables, ntables);
+    dumpscan_free(res.scan);
+    pg_dbinfo_free(&info);
+    pg_free(pg);
+    free(pg_dump);
+    free(pg_dump_version);
+    free(file);
+    free(partial);
+    return rc;
+}
+
+/*
+ * One database's backup and what surrounds it: backup_dump (which runs the
+ * pre_backup_hook just before pg_dump), then the post_backup_hook whatever happened, with
+ * the outcome in its environment; the database's exit code is noted for the metrics. A
+ * failing post_backup_hook is only a warning: the result and error are the backup's.
+ */
+static int backup_one(struct backup_run *br, const char *want_db)
+{
+    int rc = backup_dump(br, want_db);
+    int code = exit_code_of(rc);
+    const char *db = br->cur_db    ? br->cur_db
+                     : br->globals ? NAMING_GLOBALS_DB
+                     : want_db     ? want_db
+                                   : default_dbname(br->set);
+    metrics_run_note(&br->results, db, code);
+
+    const char *post = br->set->post_backup_hook;
+    if (post && *post) {
+        struct err_saved saved;
+        err_save(&saved);
+        struct hook_env env = {
+            .hook = "post_backup_hook",
+            .outcome = rc == 0 ? "success" : "failure",
+            .backup_id = br->cur_id,
+            .db = db,
+            .file = br->cur_file,
+            .exit_code = code,
+            .error = saved.cls != ERR_NONE ? saved.msg : NULL,
+        };
+        if (hooks_run(post, br->set->hook_timeout, &env) != 0)
+            log_warn("%s", err_msg());
+        err_restore(&saved);
+    }
+    free(br->cur_db);
+    free(br->cur_file);
+    br->cur_db = br->cur_file = NULL;
+    br->cur_id = 0;
+    return rc;
+}
+
+/* Rewrites the metrics file, when one is configured, from the catalog and this run's
+ * exit codes; a file that cannot be written is a warning, not a failed backup. */
+static void write_metrics(struct backup_run *br, int rc)
+{
+    const char *path = br->set->metrics_file;
+    if (!path || !*path || !br->cat)
+        return;
+    int code = exit_code_of(rc);
+    struct err_saved saved;
+    err_save(&saved);
+    if (metrics_write(br->cat, path, &br->results, code) != 0)
+        log_warn("%s", err_msg());
+    err_restore(&saved);
+}
+
+/* Reports one failed backup of backup --all as it happens, and remembers its name. */
+static void all_failure(struct backup_run *br, const char *name, struct sbuf *names, int *nfailed)
+{
+    if (br->globals)
+        log_error("backup of the cluster's globals failed: %s", err_msg());
+    else
+        log_error("backup of database \"%s\" failed: %s", name, err_msg());
+    if (err_hint_msg()[0])
+        fprintf(stderr, "HINT: %s\n", err_hint_msg());
+    if (br->opt->json) {
+        if (br->json_items++ > 0)
+            putchar(',');
+        printf("{\"outcome\":\"failed\",\"db_name\":");
+        json_str(stdout, name);
+        printf(",\"error\":");
+        json_str(stdout, err_msg());
+        printf("}\n");
+    }
+    err_clear();
+    if (++*nfailed <= 5)
+        sbuf_printf(names, "%s\"%s\"", *nfailed > 1 ? ", " : "", name);
+    else if (*nfailed == 6)
+        sbuf_puts(names, ", …");
+}
+
+/*
+ * backup --all (SPEC section 12): the cluster's roles and tablespaces as "@globals", then
+ * every database that accepts connections, each a backup of its own. A failure is
+ * reported and the next one goes on; the end says how many failed (exit code 1).
+ */
+static int backup_all(struct backup_run *br)
+{
+    struct pg *pg = NULL;
+    char **dbs = NULL, *maint = NULL;
+    int ndbs = 0, nfailed = 0, attempted = 0, rc = -1;
+    struct sbuf failed = {0};
+
+    /* 1. list the databases over a connection to the maintenance database: the one
+     *    configured, else "postgres", else "template1" (as pg_dumpall does) */
+    const char *first = br->set->conn.dbname ? br->set->conn.dbname : "postgres";
+    if (pg_connect(&br->set->conn, first, &pg) != 0) {
+        /* the first error is the one shown if template1 fails too */
+        if (br->set->conn.dbname || pg_connect(&br->set->conn, "template1", &pg) != 0)
+            goto out;
+        err_clear();
+    }
+    maint = xstrdup(pg_dbname(pg));
+    if (pg_list_databases(pg, &dbs, &ndbs) != 0)
+        goto out;
+    pg_free(pg);
+    pg = NULL;
+    if (br->opt->json)
+        printf("{\"backups\":[");
+
+    /* 2. the globals first: a cluster is rebuilt from its roles and tablespaces up */
+    br->globals = true;
+    attempted++;
+    if (backup_one(br, maint) != 0)
+        all_failure(br, NAMING_GLOBALS_DB, &failed, &nfailed);
+    br->globals = false;
+
+    /* 3. every database, in name order, until a signal stops the run */
+    for (int i = 0; i < ndbs && !pgvault_interrupted; i++) {
+        attempted++;
+        if (backup_one(br, dbs[i]) != 0)
+            all_failure(br, dbs[i], &failed, &nfailed);
+    }
+
+    /* 4. the outcome: one line that says how many failed */
+    if (br->opt->json)
+        printf("],\"outcome\":\"%s\",\"failed\":%d,\"not_attempted\":%d}\n",
+               nfailed > 0 || attempted < ndbs + 1 ? "failed" : "complete", nfailed,
+               ndbs + 1 - attempted);
+    if (attempted < ndbs + 1) {
+        err_set(ERR_FAILED,
+                "backup --all interrupted: %d of %d backups failed (%s), %d not attempted", nfailed,
+                ndbs + 1, nfailed ? failed.data : "none", ndbs + 1 - attempted);
+        goto out;
+    }
+    if (nfailed > 0) {
+        err_set(ERR_FAILED, "%d of %d backups failed: %s", nfailed, attempted, failed.data);
+        err_hint("the other backups are complete; \"pgvault list --all-status\" shows each "
+                 "failure");
+        goto out;
+    }
+    if (!br->opt->json && !log_quiet())
+        printf("all %d backups complete: the cluster's globals and %d database%s\n", attempted,
+               ndbs, ndbs == 1 ? "" : "s");
+    rc = 0;
+out:
+    pg_free(pg);
+    for (int i = 0; i < ndbs; i++)
+        free(dbs[i]);
+    free(dbs);
+    free(maint);
+    sbuf_free(&failed);
+    return rc;
+}
+
+int cmd_backup(const struct options *opt, const struct settings *set)
+{
+    struct backup_run br = {.opt = opt, .set = set};
+    struct repo_lock *lock = NULL;
+    int rc = -1;
+
+    /* 1. the repository: create it, lock it, open its catalog */
+    if (fsutil_mkdir_repo(set->dir) != 0)
+        goto out;
+    if (repo_lock(set->dir, &lock) != 0)
+        goto out;
+    if (catalog_open(set->catalog, CATALOG_CREATE, &br.cat) != 0)
+        goto out;
+    /* runs a killed pgvault left 'running' become 'failed'; their partial files go */
+    if (recover_repository(br.cat, set->dir) != 0)
+        goto out;
+
+    /* 2. the password reaches pg_dump through a 0600 passfile, never argv or environment */
+    if (pgtools_passfile_create(&set->conn) != 0)
+        goto out;
+
+    /* 3. dump the database, or with --all the cluster's globals and every database */
+    if ((opt->all ? backup_all(&br) : backup_one(&br, set->conn.dbname)) != 0)
+        goto out;
+    rc = 0;
+out:
+    /* 4. the metrics, whatever happened, once there is a catalog to read them from */
+    write_metrics(&br, rc);
+    metrics_run_free(&br.results);
+    pgtools_passfile_remove();
+    catalog_close(br.cat);
+    repo_unlock(lock);
+    return rc;
+}

@@ -1,0 +1,308 @@
+/*
+ * pgvault check: one Nagios-style line for monitoring, and the plugin exit codes 0 OK,
+ * 1 WARNING, 2 CRITICAL. Per database: CRITICAL when there is no complete backup, the newest
+ * complete one is older than --max-age hours (default 26: a daily backup may run late), its
+ * file is missing or has the wrong size, or the last run failed; WARNING when the newest
+ * backup is suspect. Without --db, every database in the catalog, and the worst state wins.
+ * WARNING too when the cluster can be reached and holds databases that restores of these
+ * left behind (pgvault_tmp_…, pgvault_old_…).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/audit.h"
+#include "catalog/catalog.h"
+#include "command/commands.h"
+#include "common/err.h"
+#include "storage/fsutil.h"
+#include "common/output.h"
+#include "command/recover.h"
+#include "common/util.h"
+
+#define CHECK_DEFAULT_MAX_AGE_HOURS 26
+
+static const char *const state_names[] = {"OK", "WARNING", "CRITICAL"};
+
+/* One database's verdict. */
+struct check_result {
+    char *db;
+    enum check_state state;
+    char *message; /* "shop: newest backup 5 is 2.1 h old" */
+    bool has_complete;
+    int64_t newest_id;
+    char *newest_started_at;
+    long age_s;
+    int64_t size_bytes;
+};
+
+/* The state of the newest complete backup's file. */
+static enum check_file file_state(const struct settings *set, const struct backup_rec *b)
+{
+    struct stat st;
+    char *path = path_join(set->dir, b->file_name);
+    int rc = lstat(path, &st);
+    free(path);
+    if (rc != 0)
+        return CHECK_FILE_MISSING;
+    if (!S_ISREG(st.st_mode))
+        return CHECK_FILE_NOT_REGULAR;
+    return (int64_t)st.st_size == b->size_bytes ? CHECK_FILE_OK : CHECK_FILE_SIZE;
+}
+
+/* True if a 'running' row's process is known to be gone: it ran here and its pid is free. */
+static bool run_is_dead(const struct backup_rec *b)
+{
+    char host[HOST_NAME_MAX + 1] = "";
+    gethostname(host, sizeof(host) - 1);
+    if (!b->host || strcmp(b->host, host) != 0 || b->pid <= 0 || b->pid > INT_MAX)
+        return false;
+    return kill((pid_t)b->pid, 0) != 0 && errno == ESRCH;
+}
+
+static time_t iso_time(const char *s)
+{
+    time_t t = 0;
+    if (s)
+        time_parse_iso(s, &t);
+    return t;
+}
+
+/* Gathers the facts about one database and judges them. */
+static int check_db(struct catalog *cat, const struct settings *set, const char *db, long max_age_s,
+                    time_t now, struct check_result *r)
+{
+    struct backup_rec complete = {0}, last = {0}, any = {0};
+    bool has_complete, has_last, has_any;
+    struct check_facts f = {.db = db};
+    struct sbuf msg = {0};
+    int rc = -1;
+
+    /* 1. the newest complete backup, the last run that ended, and the newest row */
+    if (catalog_newest_backup(cat, db, CATALOG_NEWEST_COMPLETE, &complete, &has_complete) != 0 ||
+        catalog_newest_backup(cat, db, CATALOG_NEWEST_FINISHED, &last, &has_last) != 0 ||
+        catalog_newest_backup(cat, db, CATALOG_NEWEST_ANY, &any, &has_any) != 0)
+        goto out;
+    if (has_complete) {
+        f.has_complete = true;
+        f.complete_id = complete.id;
+        f.complete_at = iso_time(complete.started_at);
+        f.complete_size = complete.size_bytes;
+        f.complete_suspect = complete.suspect;
+        f.complete_file = file_state(set, &complete);
+    }
+    if (has_last) {
+        f.has_last = true;
+        f.last_id = last.id;
+        f.last_status = last.status;
+        f.last_at = iso_time(last.started_at);
+        f.last_error = last.error;
+    }
+    if (has_any && strcmp(any.status, "running") == 0 && run_is_dead(&any))
+        f.interrupted_id = any.id;
+
+    /* 2. the verdict */
+    r->db = xstrdup(db);
+    r->state = audit_check_db(&f, now, max_age_s, &msg);
+    r->message = msg.data;
+    msg.data = NULL;
+    r->has_complete = has_complete;
+    r->newest_id = complete.id;
+    r->newest_started_at = complete.started_at ? xstrdup(complete.started_at) : NULL;
+    r->age_s = has_complete ? (long)(now - f.complete_at) : 0;
+    r->size_bytes = complete.size_bytes;
+    rc = 0;
+out:
+    sbuf_free(&msg);
+    backup_rec_free(&complete);
+    backup_rec_free(&last);
+    backup_rec_free(&any);
+    return rc;
+}
+
+/* A monitoring line is one line: control characters become '?'. */
+static void put_clean(const char *s)
+{
+    for (; *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/* A perfdata label: quoted; quotes, '=' and control characters become '_'. */
+static void put_label(const char *db, const char *what)
+{
+    putchar('\'');
+    for (const char *s = db; *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\'' || *s == '=' ? '_' : *s);
+    printf(" %s'", what);
+}
+
+/* "PGVAULT STATE - problems first; then the rest | perfdata" */
+static void print_line(enum check_state worst, const struct check_result *r, size_t n,
+                       long max_age_s, const char *leftovers)
+{
+    printf("PGVAULT %s - ", state_names[worst]);
+    bool first = true;
+    for (int s = CHECK_CRITICAL; s >= CHECK_OK; s--) {
+        if (s == CHECK_WARNING && leftovers) {
+            fputs(first ? "" : "; ", stdout);
+            put_clean(leftovers);
+            first = false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if ((int)r[i].state != s)
+                continue;
+            if (!first)
+                fputs("; ", stdout);
+            put_clean(r[i].message);
+            first = false;
+        }
+    }
+    /* perfdata for the databases that have a complete backup */
+    bool perf = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!r[i].has_complete)
+            continue;
+        fputs(perf ? " " : " | ", stdout);
+        perf = true;
+        put_label(r[i].db, "age");
+        printf("=%lds;;%ld;0 ", r[i].age_s, max_age_s);
+        put_label(r[i].db, "size");
+        printf("=%" PRId64 "B;;;0", r[i].size_bytes);
+    }
+    putchar('\n');
+}
+
+static void print_json(enum check_state worst, const struct check_result *r, size_t n,
+                       long max_age_h, const char *problem, const struct leftover_db *lo,
+                       size_t nlo)
+{
+    printf("{\"state\":\"%s\",\"code\":%d,\"max_age_hours\":%ld,\"message\":", state_names[worst],
+           (int)worst, max_age_h);
+    json_str_or_null(stdout, problem);
+    printf(",\"leftover_databases\":[");
+    for (size_t i = 0; i < nlo; i++) {
+        if (i)
+            putchar(',');
+        json_str(stdout, lo[i].name);
+    }
+    putchar(']');
+    printf(",\"databases\":[");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s{\"db_name\":", i ? "," : "");
+        json_str(stdout, r[i].db);
+        printf(",\"state\":\"%s\",\"message\":", state_names[r[i].state]);
+        json_str(stdout, r[i].message);
+        if (r[i].has_complete) {
+            printf(",\"newest_id\":%" PRId64 ",\"newest_started_at\":", r[i].newest_id);
+            json_str_or_null(stdout, r[i].newest_started_at);
+            printf(",\"age_seconds\":%ld,\"size_bytes\":%" PRId64 "}", r[i].age_s, r[i].size_bytes);
+        } else {
+            printf(",\"newest_id\":null,\"newest_started_at\":null,\"age_seconds\":null,"
+                   "\"size_bytes\":null}");
+        }
+    }
+    puts("]}");
+}
+
+int cmd_check(const struct options *opt, const struct settings *set)
+{
+    long max_age_h = opt->max_age_hours > 0 ? opt->max_age_hours : CHECK_DEFAULT_MAX_AGE_HOURS;
+    long max_age_s = max_age_h * 3600;
+    struct catalog *cat = NULL;
+    char **dbs = NULL;
+    size_t ndbs = 0, nres = 0;
+    struct check_result *res = NULL;
+    enum check_state worst = CHECK_OK;
+    char *problem = NULL; /* a CRITICAL that concerns the whole repository */
+    struct leftover_db *lo = NULL;
+    size_t nlo = 0;
+    char *leftovers = NULL; /* a WARNING that concerns the cluster */
+    time_t now = time(NULL);
+
+    /* 1. the catalog; one that cannot be read is itself CRITICAL */
+    struct stat st;
+    if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
+        problem = xasprintf("no catalog at \"%s\": no backup was ever made there", set->catalog);
+        goto done;
+    }
+    if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0) {
+        problem = xstrdup(err_msg());
+        err_clear();
+        goto done;
+    }
+
+    /* 2. the databases: the one asked for, else every one in the catalog */
+    if (opt->db) {
+        dbs = xcalloc(1, sizeof(*dbs));
+        dbs[0] = xstrdup(opt->db);
+        ndbs = 1;
+    } else if (catalog_db_names(cat, &dbs, &ndbs) != 0) {
+        problem = xstrdup(err_msg());
+        err_clear();
+        goto done;
+    }
+    if (ndbs == 0) {
+        problem = xasprintf("no backups in the catalog \"%s\"", set->catalog);
+        goto done;
+    }
+
+    /* 3. judge each; the worst state wins */
+    res = xcalloc(ndbs, sizeof(*res));
+    for (size_t i = 0; i < ndbs; i++) {
+        if (check_db(cat, set, dbs[i], max_age_s, now, &res[nres]) != 0) {
+            problem = xstrdup(err_msg());
+            err_clear();
+            goto done;
+        }
+        if (res[nres].state > worst)
+            worst = res[nres].state;
+        nres++;
+    }
+
+    /* 4. databases that restores of these left in the cluster, when it can be reached */
+    recover_leftover_databases(cat, &set->conn, opt->db, &lo, &nlo);
+    if (nlo > 0) {
+        struct sbuf sb = {0};
+        sbuf_puts(&sb, "leftover databases of interrupted restores: ");
+        for (size_t i = 0; i < nlo; i++)
+            sbuf_printf(&sb, "%s%s", i ? ", " : "", lo[i].name);
+        sbuf_puts(&sb, " (see \"pgvault prune\" to drop them)");
+        leftovers = sb.data;
+        if (worst < CHECK_WARNING)
+            worst = CHECK_WARNING;
+    }
+
+done:
+    /* 5. one line (or one JSON object), and the state as the exit code */
+    if (problem)
+        worst = CHECK_CRITICAL;
+    if (opt->json) {
+        print_json(worst, res, nres, max_age_h, problem, lo, nlo);
+    } else if (problem) {
+        printf("PGVAULT CRITICAL - ");
+        put_clean(problem);
+        putchar('\n');
+    } else {
+        print_line(worst, res, nres, max_age_s, leftovers);
+    }
+    for (size_t i = 0; i < nres; i++) {
+        free(res[i].db);
+        free(res[i].message);
+        free(res[i].newest_started_at);
+    }
+    free(res);
+    for (size_t i = 0; i < ndbs; i++)
+        free(dbs[i]);
+    free(dbs);
+    free(problem);
+    free(leftovers);
+    leftover_dbs_free(lo, nlo);
+    catalog_close(cat);
+    return (int)worst;
+}

@@ -1,0 +1,718 @@
+/*
+ * pgvault import: adopt plain-format dumps (.sql, or gzip .sql.gz) named
+ * <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz] — made by the origin's scripts, or left behind by a
+ * lost catalog (--scan). Everything recorded is computed from the file itself: checksum and
+ * size, raw checksum and size, the CREATE TABLE statements and the rows of every COPY block.
+ * Only a whole dump is adopted: a valid gzip stream, pg_dump's header and its "dump
+ * complete" trailer, no statement or COPY block cut short. A file from elsewhere is first
+ * copied into the repository under its own name (.partial, fsync, rename).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/audit.h"
+#include "catalog/catalog.h"
+#include "command/commands.h"
+#include "postgres/dumpscan.h"
+#include "common/err.h"
+#include "storage/fsutil.h"
+#include "common/log.h"
+#include "common/naming.h"
+#include "common/output.h"
+#include "io/pipeline.h"
+#include "io/reader.h"
+#include "command/recover.h"
+#include "storage/repo.h"
+#include "common/util.h"
+
+#define HEAD_MAX (64u << 10) /* the dump's header lines are within its first 64 KiB */
+#define COPY_CHUNK (1u << 20)
+#define OWNER_LINE_MAX 1024
+
+/* What happened to one file. */
+enum import_outcome { IMPORTED, SKIPPED, REFUSED };
+struct import_item {
+    enum import_outcome outcome;
+    char *source;
+    char *reason; /* SKIPPED, REFUSED */
+    struct backup_rec b;
+};
+
+struct import_run {
+    const struct options *opt;
+    const struct settings *set;
+    struct catalog *cat;
+    struct import_item *items;
+    size_t n, cap;
+};
+
+/* The reader's sink: the head for the header lines, the scanner for tables and rows, and
+ * pg_dump's "-- Name: …; Owner: X" comments to learn whether ownership was dumped. */
+struct import_scan {
+    struct dumpscan *scan;
+    char *head;
+    size_t head_len;
+    bool gzip;
+    bool owners;
+    bool at_bol;               /* at the start of a line */
+    char line[OWNER_LINE_MAX]; /* a "-- Name: " line being collected */
+    size_t line_len;
+    bool in_name_line;
+};
+
+/* True if a "-- Name: …; Type: …; Schema: …; Owner: X" line names an owner (not "-"). */
+static bool owner_named(const char *line, size_t len)
+{
+    static const char key[] = "; Owner: ";
+    size_t k = sizeof(key) - 1;
+    for (size_t i = 0; i + k < len; i++)
+        if (memcmp(line + i, key, k) == 0)
+            return !(line[i + k] == '-' && (i + k + 1 == len || line[i + k + 1] == '\r'));
+    return false;
+}
+
+/* Follows lines across chunks, collecting the ones that start "-- Name: ". */
+static void watch_owner_lines(struct import_scan *s, const unsigned char *buf, size_t len)
+{
+    static const char prefix[] = "-- Name: ";
+    const size_t plen = sizeof(prefix) - 1;
+    for (size_t i = 0; i < len && !s->owners; i++) {
+        char c = (char)buf[i];
+        if (c == '\n') {
+            if (s->in_name_line && owner_named(s->line, s->line_len))
+                s->owners = true;
+            s->at_bol = true;
+            s->in_name_line = false;
+            s->line_len = 0;
+            continue;
+        }
+        if (s->at_bol) {
+            s->at_bol = false;
+            s->in_name_line = true;
+            s->line_len = 0;
+        }
+        if (!s->in_name_line)
+            continue;
+        if (s->line_len < plen && c != prefix[s->line_len]) {
+            s->in_name_line = false;
+            continue;
+        }
+        if (s->line_len < sizeof(s->line))
+            s->line[s->line_len++] = c;
+    }
+}
+
+static int scan_sink(void *ctx, const unsigned char *buf, size_t len)
+{
+    struct import_scan *s = ctx;
+    size_t before = s->head_len;
+    if (s->head_len < HEAD_MAX) {
+        size_t take = len < HEAD_MAX - s->head_len ? len : HEAD_MAX - s->head_len;
+        memcpy(s->head + s->head_len, buf, take);
+        s->head_len += take;
+    }
+    /* stop early on what is plainly no plain-format dump */
+    if (before < 5 && s->head_len >= 5) {
+        if (memcmp(s->head, "PGDMP", 5) == 0)
+            return err_set(ERR_FAILED, "it is a pg_dump custom-format archive; only plain-format "
+                                       "dumps (.sql, .sql.gz) can be adopted");
+        if (!s->gzip && (unsigned char)s->head[0] == 0x1f && (unsigned char)s->head[1] == 0x8b)
+            return err_set(ERR_FAILED, "it is gzip-compressed but named .sql (rename it .sql.gz)");
+    }
+    dumpscan_feed(s->scan, (const char *)buf, len);
+    watch_owner_lines(s, buf, len);
+    return 0;
+}
+
+static int cmp_table_rec(const void *a, const void *b)
+{
+    const struct table_rec *x = a, *y = b;
+    int c = strcmp(x->schema_name, y->schema_name);
+    return c ? c : strcmp(x->table_name, y->table_name);
+}
+
+/* True if the dump creates schema.name as a partitioned table (CREATE TABLE … PARTITION BY). */
+static bool created_partitioned(const struct dumpscan *scan, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < dumpscan_create_count(scan); i++) {
+        const struct dumpscan_table *c = dumpscan_create(scan, i);
+        if (c->partitioned && strcmp(c->name, name) == 0 &&
+            strcmp(c->schema ? c->schema : "", schema) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * One table_rec per table with COPY data, merged and sorted: what the dump loads. Usually
+ * the partitions (relkind 'r', counted without their children); a dump made with
+ * --load-via-partition-root loads them through the partitioned parent instead, which is
+ * then recorded as relkind 'p' with those rows (counted with its partitions).
+ */
+static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int64_t *rows)
+{
+    size_t ncopy = dumpscan_copy_count(scan), w = 0;
+    struct table_rec *t = xcalloc(ncopy + 1, sizeof(*t));
+    *rows = 0;
+    for (size_t i = 0; i < ncopy; i++) {
+        const struct dumpscan_table *c = dumpscan_copy(scan, i);
+        const char *schema = c->schema ? c->schema : "";
+        t[i] = (struct table_rec){
+            .schema_name = xstrdup(schema),
+            .table_name = xstrdup(c->name),
+            .relkind = created_partitioned(scan, schema, c->name) ? 'p' : 'r',
+            .row_count = (int64_t)c->rows,
+        };
+        *rows += (int64_t)c->rows;
+    }
+    qsort(t, ncopy, sizeof(*t), cmp_table_rec);
+    for (size_t i = 0; i < ncopy; i++) {
+        if (w > 0 && cmp_table_rec(&t[w - 1], &t[i]) == 0) {
+            t[w - 1].row_count += t[i].row_count;
+            free(t[i].schema_name);
+            free(t[i].table_name);
+            continue;
+        }
+        t[w++] = t[i];
+    }
+    *n = w;
+    return t;
+}
+
+/* True if path's directory is the repository itself. */
+static bool in_repository(const char *dir, const char *path)
+{
+    char *parent = path_dir(path);
+    char a[PATH_MAX], b[PATH_MAX];
+    bool same = realpath(parent, a) && realpath(dir, b) && strcmp(a, b) == 0;
+    free(parent);
+    return same;
+}
+
+/* Copies src (a regular file) into dir/partial, created O_EXCL 0600, and fsyncs it. */
+static int copy_in(const char *src, const char *dir, const char *partial)
+{
+    int in = -1, out = -1, rc = -1;
+    char *buf = xmalloc(COPY_CHUNK), *dst = path_join(dir, partial);
+    struct stat st;
+    if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+        err_sys(errno, "could not open file \"%s\"", src);
+        goto out;
+    }
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        err_set(ERR_FAILED, "it is not a regular file");
+        goto out;
+    }
+    (void)posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (fsutil_create_excl(dir, partial, &out) != 0)
+        goto out;
+    for (;;) {
+        if (pgvault_interrupted) {
+            err_set(ERR_FAILED, "interrupted");
+            goto out;
+        }
+        ssize_t n = read(in, buf, COPY_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_sys(errno, "could not read file \"%s\"", src);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                err_sys(errno, "could not write file \"%s\"", dst);
+                goto out;
+            }
+            off += w;
+        }
+    }
+    if (fsutil_fsync(out, dst) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    free(buf);
+    free(dst);
+    return rc;
+}
+
+/* The cluster's globals (a file named "%40globals_…"): a whole pg_dumpall --globals-only
+ * dump, with its own header and trailer and no table data. */
+static int check_globals_dump(const struct dump_header *h, struct dumpscan *scan)
+{
+    if (!h->is_cluster_dump)
+        return err_set(ERR_FAILED,
+                       "a file named for the cluster's globals (@globals) must be a pg_dumpall "
+                       "--globals-only dump (no \"-- PostgreSQL database cluster dump\" header)");
+    if (dumpscan_finish(scan) != 0)
+        return err_set(ERR_FAILED,
+                       "the dump is truncated: it ends inside a statement or a COPY block");
+    if (!dumpscan_cluster_trailer_ok(scan))
+        return err_set(ERR_FAILED, "the dump is incomplete: no \"-- PostgreSQL database cluster "
+                                   "dump complete\" trailer");
+    if (dumpscan_database_trailers(scan) > 0 || dumpscan_create_count(scan) > 0 ||
+        dumpscan_copy_count(scan) > 0)
+        return err_set(ERR_FAILED, "it holds databases, not only the cluster's roles and "
+                                   "tablespaces (pg_dumpall without --globals-only)");
+    return 0;
+}
+
+/*
+ * Reads the dump at path once and fills b with what it proves; returns 0, or -1 with the
+ * reason set when it is not a whole plain-format dump (for globals, a whole pg_dumpall
+ * --globals-only dump).
+ */
+static int examine(const char *path, bool gzip, bool globals, struct backup_rec *b,
+                   struct table_rec **tables, size_t *ntables)
+{
+    struct import_scan s = {
+        .scan = dumpscan_new(), .head = xmalloc(HEAD_MAX), .gzip = gzip, .at_bol = true};
+    struct dump_header h = {0};
+    struct reader_result r;
+    int rc = -1;
+
+    /* 1. one pass: file checksum, inflate (gzip CRC and length checked), raw checksum, scan */
+    if (reader_run(path, gzip, scan_sink, &s, &pgvault_interrupted, &r) != 0)
+        goto out;
+
+    /* 2. a whole pg_dump plain-format dump (or the globals' pg_dumpall), nothing less */
+    audit_dump_header(s.head, s.head_len, &h);
+    if (r.raw_bytes == 0) {
+        err_set(ERR_FAILED, "it is empty");
+        goto out;
+    }
+    if (globals) {
+        if (check_globals_dump(&h, s.scan) != 0)
+            goto out;
+    } else if (h.is_cluster_dump) {
+        err_set(ERR_FAILED, "it is a pg_dumpall dump: only the cluster's globals are adopted, as "
+                            "\"%%40globals_<YYYYMMDD>_<HHMMSS>.sql[.gz]\"");
+        goto out;
+    } else if (!h.is_dump) {
+        err_set(ERR_FAILED, "it is not a pg_dump plain-format dump (no \"-- PostgreSQL database "
+                            "dump\" header)");
+        goto out;
+    } else if (dumpscan_finish(s.scan) != 0) {
+        err_set(ERR_FAILED, "the dump is truncated: it ends inside a statement or a COPY block");
+        goto out;
+    } else if (!dumpscan_trailer_ok(s.scan)) {
+        err_set(ERR_FAILED, "the dump is incomplete: no \"-- PostgreSQL database dump complete\" "
+                            "trailer");
+        goto out;
+    }
+
+    /* 3. what the catalog records */
+    b->size_bytes = (int64_t)r.file_bytes;
+    b->raw_bytes = (int64_t)r.raw_bytes;
+    b->checksum = xstrdup(r.checksum);
+    b->raw_checksum = xstrdup(r.raw_checksum);
+    b->server_version = h.server_version;
+    b->pg_dump_version = h.pg_dump_version;
+    b->encoding = h.encoding;
+    h.server_version = h.pg_dump_version = h.encoding = NULL;
+    b->with_owners = s.owners;
+    *tables = copy_tables(s.scan, ntables, &b->row_count);
+    b->table_count = (int64_t)dumpscan_create_count(s.scan);
+    rc = 0;
+out:
+    audit_dump_header_free(&h);
+    dumpscan_free(s.scan);
+    free(s.head);
+    return rc;
+}
+
+static struct import_item *add_item(struct import_run *ir, enum import_outcome o,
+                                    const char *source)
+{
+    if (ir->n == ir->cap) {
+        ir->cap = ir->cap ? ir->cap * 2 : 16;
+        ir->items = xrealloc(ir->items, ir->cap * sizeof(*ir->items));
+    }
+    struct import_item *it = &ir->items[ir->n++];
+    *it = (struct import_item){.outcome = o, .source = xstrdup(source)};
+    return it;
+}
+
+/* Records a refusal: the error's text becomes the reason; the audit trail gets it too. */
+static void refuse(struct import_run *ir, const char *source)
+{
+    struct import_item *it = add_item(ir, REFUSED, source);
+    it->reason = xstrdup(err_is_set() ? err_msg() : "unknown error");
+    err_clear();
+    log_error("could not import \"%s\": %s", source, it->reason);
+    char *detail = xasprintf("%s: %s", source, it->reason);
+    catalog_event(ir->cat, "import", 0, "failed", detail);
+    err_clear();
+    free(detail);
+}
+
+/* A file whose name the catalog knows: the same bytes are already imported; other bytes
+ * under that name are refused. Returns 0 (handled) or -1 (catalog error). */
+static int known_file(struct import_run *ir, const char *source, const char *name, bool in_repo)
+{
+    struct backup_rec known = {0};
+    char sum[33];
+    uint64_t size;
+    if (catalog_backup_by_file(ir->cat, name, &known) != 0)
+        return -1;
+    if (!in_repo && pipeline_hash_file(source, sum, &size, &pgvault_interrupted) != 0) {
+        refuse(ir, source);
+    } else if (!in_repo && (!known.checksum || strcmp(sum, known.checksum) != 0)) {
+        err_set(ERR_FAILED,
+                "the catalog already has a different backup named \"%s\" (backup %" PRId64 ")",
+                name, known.id);
+        refuse(ir, source);
+    } else {
+        struct import_item *it = add_item(ir, SKIPPED, source);
+        it->reason =
+            xasprintf("already in the catalog as backup %" PRId64 " (%s)", known.id, known.status);
+        log_info("skipped \"%s\": %s", source, it->reason);
+    }
+    backup_rec_free(&known);
+    return 0;
+}
+
+/* Rewrites the pending error so that it names `to` where it named `from`. */
+static void rename_in_error(const char *from, const char *to)
+{
+    struct err_saved e;
+    err_save(&e);
+    const char *at = strstr(e.msg, from);
+    if (at) {
+        char *fixed = xasprintf("%.*s%s%s", (int)(at - e.msg), e.msg, to, at + strlen(from));
+        snprintf(e.msg, sizeof(e.msg), "%s", fixed);
+        free(fixed);
+    }
+    err_restore(&e);
+}
+
+/*
+ * Adopts one file. A bad file is refused (recorded, and the run goes on); returns -1 only
+ * for what stops the whole run (the catalog cannot be written, a signal).
+ */
+static int import_one(struct import_run *ir, const char *source, bool scanned)
+{
+    const struct settings *set = ir->set;
+    const char *slash = strrchr(source, '/');
+    const char *name = slash ? slash + 1 : source;
+    char *db = NULL, *partial = NULL, *path = NULL, host[HOST_NAME_MAX + 1] = "", started[25];
+    struct table_rec *tables = NULL;
+    size_t ntables = 0;
+    struct backup_rec b = {0};
+    bool gzip, known, copied = false, renamed = false;
+    time_t when;
+    int rc = 0;
+
+    /* 1. the name gives the database, the time and the compression */
+    if (naming_parse_file(name, &db, &when, &gzip) != 0) {
+        err_set(ERR_FAILED, "its name does not match <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz]");
+        goto refused;
+    }
+
+    /* 2. a name the catalog knows is not adopted twice */
+    bool in_repo = scanned || in_repository(set->dir, source);
+    if (catalog_file_known(ir->cat, name, &known) != 0)
+        goto fatal;
+    if (known) {
+        rc = known_file(ir, source, name, in_repo);
+        goto out;
+    }
+
+    /* 3. the bytes to examine are the repository's: in place, or copied in under the name */
+    path = path_join(set->dir, name);
+    if (in_repo) {
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            err_sys(errno, "could not stat \"%s\"", path);
+            goto refused;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            err_set(ERR_FAILED, "it is a symbolic link (nothing in the repository is followed "
+                                "through a link)");
+            goto refused;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            err_set(ERR_FAILED, "it is not a regular file");
+            goto refused;
+        }
+    } else {
+        partial = xasprintf("%s.partial", name);
+        if (fsutil_exists(set->dir, name)) {
+            err_set(ERR_FAILED,
+                    "a file named \"%s\" that the catalog does not know is already in "
+                    "the repository; import that one (pgvault import --scan)",
+                    name);
+            goto refused;
+        }
+        if (fsutil_exists(set->dir, partial)) {
+            err_set(ERR_FAILED,
+                    "\"%s\" exists in the repository (left by an interrupted import?); "
+                    "remove it first",
+                    partial);
+            goto refused;
+        }
+        if (copy_in(source, set->dir, partial) != 0) {
+            copied = fsutil_exists(set->dir, partial);
+            goto refused;
+        }
+        copied = true;
+        free(path);
+        path = path_join(set->dir, partial);
+    }
+
+    /* 4. a whole dump, and what it holds (a message about the copy names the original) */
+    if (examine(path, gzip, strcmp(db, NAMING_GLOBALS_DB) == 0, &b, &tables, &ntables) != 0) {
+        if (copied)
+            rename_in_error(path, source);
+        goto refused;
+    }
+    if (pgvault_interrupted)
+        goto fatal;
+
+    /* 5. a copy gets its name; the repository directory is fsynced (on failure, only
+     *    what is ours is removed) */
+    if (copied) {
+        copied = false;
+        if (fsutil_commit_partial(set->dir, partial, name) != 0)
+            goto refused;
+        renamed = true;
+    }
+
+    /* 6. catalogue it: complete, origin 'import', started_at from the name */
+    gethostname(host, sizeof(host) - 1);
+    struct timespec ts = {.tv_sec = when};
+    b.db_name = db;
+    b.file_name = (char *)name;
+    b.compression = gzip ? "gzip" : "none";
+    b.started_at = time_iso_ms(&ts, started);
+    b.duration_ms = -1;
+    b.pid = getpid();
+    b.host = host;
+    if (catalog_backup_import(ir->cat, &b, tables, ntables) != 0) {
+        /* an adopted copy that the catalog cannot hold would be an orphan: remove it */
+        if (renamed) {
+            struct err_saved cause;
+            err_save(&cause);
+            fsutil_unlink(set->dir, name);
+            err_restore(&cause);
+        }
+        b.db_name = b.file_name = b.compression = b.started_at = b.host = NULL;
+        goto fatal;
+    }
+    char *detail = xasprintf("%s%s%s", name, in_repo ? "" : " from ", in_repo ? "" : source);
+    catalog_event(ir->cat, "import", b.id, "ok", detail);
+    err_clear(); /* an event that could not be written is not a failed import */
+    free(detail);
+
+    struct import_item *it = add_item(ir, IMPORTED, source);
+    it->b = b;
+    it->b.db_name = xstrdup(db);
+    it->b.file_name = xstrdup(name);
+    it->b.compression = xstrdup(b.compression);
+    it->b.started_at = xstrdup(started);
+    it->b.host = NULL;
+    memset(&b, 0, sizeof(b)); /* now owned by the item */
+    if (!ir->opt->json && !log_quiet()) {
+        char sz[16];
+        printf("imported %s as backup %" PRId64 ": database \"%s\", %" PRId64 " tables, %" PRId64
+               " rows, %s\n",
+               it->b.file_name, it->b.id, it->b.db_name, it->b.table_count, it->b.row_count,
+               fmt_size((uint64_t)it->b.size_bytes, sz));
+    }
+    goto out;
+
+refused:
+    if (copied) {
+        struct err_saved cause;
+        err_save(&cause);
+        fsutil_unlink(set->dir, partial);
+        err_restore(&cause);
+    }
+    if (pgvault_interrupted)
+        goto fatal;
+    refuse(ir, source);
+    goto out;
+fatal:
+    if (copied)
+        fsutil_unlink(set->dir, partial);
+    if (pgvault_interrupted) {
+        err_clear();
+        err_set(ERR_FAILED, "import interrupted by a signal");
+    }
+    rc = -1;
+out:
+    /* b's borrowed strings were cleared above; the rest is owned */
+    b.db_name = b.file_name = b.compression = b.started_at = b.host = NULL;
+    backup_rec_free(&b);
+    table_recs_free(tables, ntables);
+    free(db);
+    free(partial);
+    free(path);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The dump files in the repository that the catalog does not know, sorted by name. */
+static int scan_repository(struct import_run *ir, char ***out, size_t *n)
+{
+    DIR *d = opendir(ir->set->dir);
+    size_t len = 0, cap = 0;
+    char **names = NULL;
+    struct dirent *e;
+    *out = NULL;
+    *n = 0;
+    if (!d)
+        return err_sys(errno, "could not open directory \"%s\"", ir->set->dir);
+    while ((e = readdir(d)) != NULL) {
+        char *db;
+        time_t when;
+        bool gz, known;
+        if (e->d_name[0] == '.' || naming_parse_file(e->d_name, &db, &when, &gz) != 0)
+            continue;
+        free(db);
+        if (catalog_file_known(ir->cat, e->d_name, &known) != 0) {
+            closedir(d);
+            for (size_t i = 0; i < len; i++)
+                free(names[i]);
+            free(names);
+            return -1;
+        }
+        if (known)
+            continue;
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            names = xrealloc(names, cap * sizeof(*names));
+        }
+        names[len++] = path_join(ir->set->dir, e->d_name);
+    }
+    closedir(d);
+    if (len > 1)
+        qsort(names, len, sizeof(*names), cmp_str);
+    *out = names;
+    *n = len;
+    return 0;
+}
+
+static void print_json(const struct import_run *ir)
+{
+    static const struct {
+        enum import_outcome o;
+        const char *key;
+    } groups[] = {{IMPORTED, "imported"}, {SKIPPED, "skipped"}, {REFUSED, "refused"}};
+    putchar('{');
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        printf("%s\"%s\":[", g ? "," : "", groups[g].key);
+        bool first = true;
+        for (size_t i = 0; i < ir->n; i++) {
+            const struct import_item *it = &ir->items[i];
+            if (it->outcome != groups[g].o)
+                continue;
+            printf("%s{\"source\":", first ? "" : ",");
+            json_str(stdout, it->source);
+            first = false;
+            if (it->outcome != IMPORTED) {
+                printf(",\"reason\":");
+                json_str(stdout, it->reason);
+                putchar('}');
+                continue;
+            }
+            const struct backup_rec *b = &it->b;
+            printf(",\"id\":%" PRId64 ",\"db_name\":", b->id);
+            json_str(stdout, b->db_name);
+            printf(",\"file_name\":");
+            json_str(stdout, b->file_name);
+            printf(",\"started_at\":");
+            json_str(stdout, b->started_at);
+            printf(",\"compression\":");
+            json_str(stdout, b->compression);
+            printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRId64 ",\"checksum\":",
+                   b->size_bytes, b->raw_bytes);
+            json_str(stdout, b->checksum);
+            printf(",\"raw_checksum\":");
+            json_str(stdout, b->raw_checksum);
+            printf(",\"table_count\":%" PRId64 ",\"row_count\":%" PRId64 ",\"server_version\":",
+                   b->table_count, b->row_count);
+            json_str_or_null(stdout, b->server_version);
+            printf(",\"pg_dump_version\":");
+            json_str_or_null(stdout, b->pg_dump_version);
+            putchar('}');
+        }
+        putchar(']');
+    }
+    puts("}");
+}
+
+int cmd_import(const struct options *opt, const struct settings *set)
+{
+    struct import_run ir = {.opt = opt, .set = set};
+    struct repo_lock *lock = NULL;
+    char **scanned = NULL;
+    size_t nscanned = 0, refused = 0;
+    int rc = -1;
+
+    /* 1. the repository (created for files from elsewhere), its lock and its catalog */
+    if (opt->scan && fsutil_require_repo(set->dir) != 0)
+        goto out;
+    if (!opt->scan && fsutil_mkdir_repo(set->dir) != 0)
+        goto out;
+    if (repo_lock_exclusive(set->dir, &lock) != 0)
+        goto out;
+    if (catalog_open(set->catalog, CATALOG_CREATE, &ir.cat) != 0 ||
+        recover_repository(ir.cat, set->dir) != 0)
+        goto out;
+
+    /* 2. the files: those named, or every dump in the repository the catalog does not know */
+    if (opt->scan) {
+        if (scan_repository(&ir, &scanned, &nscanned) != 0)
+            goto out;
+        if (nscanned == 0 && !opt->json)
+            log_info("nothing to import: the catalog knows every dump in \"%s\"", set->dir);
+    }
+
+    /* 3. adopt each; a bad file is reported and the others still go in */
+    size_t nfiles = opt->scan ? nscanned : (size_t)opt->nargs;
+    for (size_t i = 0; i < nfiles; i++) {
+        if (import_one(&ir, opt->scan ? scanned[i] : opt->args[i], opt->scan) != 0)
+            goto out;
+    }
+
+    /* 4. the summary; exit 1 when a file was refused */
+    if (opt->json)
+        print_json(&ir);
+    for (size_t i = 0; i < ir.n; i++)
+        refused += ir.items[i].outcome == REFUSED;
+    rc = refused ? ERR_FAILED : 0;
+out:
+    for (size_t i = 0; i < ir.n; i++) {
+        free(ir.items[i].source);
+        free(ir.items[i].reason);
+        backup_rec_free(&ir.items[i].b);
+    }
+    free(ir.items);
+    for (size_t i = 0; i < nscanned; i++)
+        free(scanned[i]);
+    free(scanned);
+    catalog_close(ir.cat);
+    repo_unlock(lock);
+    return rc;
+}

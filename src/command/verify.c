@@ -1,0 +1,273 @@
+/*
+ * pgvault verify: size and XXH3-128 of each backup file against the catalog, like
+ * pg_verifybackup: size first, then checksum, every backup reported, exit 3 at the end if
+ * any is damaged (exit 1 if one could only not be read, e.g. for its permissions). --deep also
+ * inflates the file (gzip CRC), checks pg_dump's trailer and the raw checksum, and recounts each
+ * table's rows from the dump text.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "catalog/catalog.h"
+#include "command/commands.h"
+#include "postgres/dumpscan.h"
+#include "common/err.h"
+#include "storage/fsutil.h"
+#include "common/log.h"
+#include "common/output.h"
+#include "common/progress.h"
+#include "io/reader.h"
+#include "command/resolve.h"
+#include "common/util.h"
+
+static int feed_scanner(void *ctx, const unsigned char *buf, size_t len)
+{
+    dumpscan_feed(ctx, (const char *)buf, len);
+    return 0;
+}
+
+/* Compares the COPY row counts of the dump with the catalog's (relkind 'r' tables). */
+static int compare_counts(struct catalog *cat, const struct backup_rec *b,
+                          const struct dumpscan *scan)
+{
+    struct table_rec *t = NULL;
+    size_t n = 0;
+    if (catalog_backup_tables(cat, b->id, &t, &n) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (t[i].relkind != 'r')
+            continue;
+        uint64_t rows = 0;
+        bool seen = false;
+        for (size_t k = 0; k < dumpscan_copy_count(scan); k++) {
+            const struct dumpscan_table *c = dumpscan_copy(scan, k);
+            if (strcmp(c->schema ? c->schema : "", t[i].schema_name) == 0 &&
+                strcmp(c->name, t[i].table_name) == 0) {
+                rows += c->rows;
+                seen = true;
+            }
+        }
+        if (!seen)
+            rc = err_set(ERR_INTEGRITY, "table %s.%s is not in the dump", t[i].schema_name,
+                         t[i].table_name);
+        else if ((int64_t)rows != t[i].row_count)
+            rc = err_set(ERR_INTEGRITY,
+                         "table %s.%s has %" PRIu64 " rows in the dump, the catalog says %" PRId64,
+                         t[i].schema_name, t[i].table_name, rows, t[i].row_count);
+    }
+    table_recs_free(t, n);
+    return rc;
+}
+
+/* Verifies one backup; returns 0, or -1 with the reason set. */
+static int verify_one(struct catalog *cat, const struct options *opt, const struct settings *set,
+                      const struct backup_rec *b)
+{
+    bool deep = opt->deep;
+    char *path = path_join(set->dir, b->file_name);
+    struct dumpscan *scan = NULL;
+    int rc = -1;
+
+    /* 1. the file is there, a regular file, of the recorded size */
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            err_set(ERR_INTEGRITY, "file is missing");
+        else
+            err_sys(errno, "could not stat \"%s\"", path);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_set(ERR_INTEGRITY, "not a regular file");
+        goto out;
+    }
+    if ((int64_t)st.st_size != b->size_bytes) {
+        err_set(ERR_INTEGRITY, "size is %lld bytes, the catalog says %" PRId64,
+                (long long)st.st_size, b->size_bytes);
+        goto out;
+    }
+
+    /* 2. the checksum of the bytes on disk (--deep: inflated, into the dump scanner), with
+     *    a progress line over the file's bytes (--deep: the dump's) */
+    struct reader_result r;
+    char *label = xasprintf("verify %" PRId64 " (%s)", b->id, b->file_name);
+    struct progress_tee tee = {
+        .progress =
+            progress_start(opt, label, (uint64_t)(deep ? b->raw_bytes : b->size_bytes), false, 0),
+    };
+    free(label);
+    if (deep) {
+        scan = dumpscan_new();
+        tee.sink = feed_scanner;
+        tee.ctx = scan;
+    }
+    int rrc = reader_run(path, deep && strcmp(b->compression, "gzip") == 0, progress_tee_sink, &tee,
+                         &pgvault_interrupted, &r);
+    progress_free(tee.progress);
+    if (rrc != 0)
+        goto out;
+    if (strcmp(r.checksum, b->checksum ? b->checksum : "") != 0) {
+        err_set(ERR_INTEGRITY, "checksum mismatch: file has %s, the catalog says %s", r.checksum,
+                b->checksum ? b->checksum : "none");
+        goto out;
+    }
+
+    /* 3. deep: the dump inside is whole and holds the rows the catalog recorded */
+    if (deep) {
+        if (b->raw_checksum && strcmp(r.raw_checksum, b->raw_checksum) != 0) {
+            err_set(ERR_INTEGRITY, "raw checksum mismatch: %s, the catalog says %s", r.raw_checksum,
+                    b->raw_checksum);
+            goto out;
+        }
+        if ((int64_t)r.raw_bytes != b->raw_bytes) {
+            err_set(ERR_INTEGRITY, "raw size is %" PRIu64 " bytes, the catalog says %" PRId64,
+                    r.raw_bytes, b->raw_bytes);
+            goto out;
+        }
+        if (dumpscan_finish(scan) != 0 || !dumpscan_trailer_ok(scan)) {
+            err_set(ERR_INTEGRITY, "the dump is incomplete: no \"dump complete\" trailer");
+            goto out;
+        }
+        if (compare_counts(cat, b, scan) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    dumpscan_free(scan);
+    free(path);
+    return rc;
+}
+
+/* The backups to verify: the named ones, or every complete one (of --db) with --all. */
+static int select_backups(struct catalog *cat, const struct options *opt,
+                          const struct settings *set, struct backup_rec **out, size_t *n)
+{
+    if (opt->all)
+        return catalog_backups(cat, opt->db, false, out, n);
+    *out = xcalloc((size_t)opt->nargs, sizeof(**out));
+    *n = 0;
+    const char *db = opt->db ? opt->db : set->conn.dbname;
+    for (int i = 0; i < opt->nargs; i++) {
+        if (backup_resolve(cat, set, db, opt->args[i], &(*out)[i]) != 0) {
+            backup_recs_free(*out, *n);
+            *out = NULL;
+            return -1;
+        }
+        *n = (size_t)i + 1;
+    }
+    return 0;
+}
+
+int cmd_verify(const struct options *opt, const struct settings *set)
+{
+    struct catalog *cat = NULL;
+    struct backup_rec *b = NULL;
+    size_t n = 0, failed = 0, damaged = 0;
+    int code = -1;
+
+    /* 1. open the catalog (verify takes no repository lock: it only reads files) */
+    bool record = true;
+    if (fsutil_require_repo(set->dir) != 0)
+        goto out;
+    if (catalog_open(set->catalog, 0, &cat) != 0) {
+        /* read-only storage (a mounted copy of a repository) can still be verified */
+        struct err_saved why;
+        err_save(&why);
+        if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0) {
+            err_restore(&why);
+            goto out;
+        }
+        log_warn("the catalog is read-only here: results will not be recorded (%s)", why.msg);
+        record = false;
+    }
+    if (select_backups(cat, opt, set, &b, &n) != 0)
+        goto out;
+    if (n == 0) {
+        log_info("no complete backups to verify");
+        code = 0;
+        goto out;
+    }
+
+    /* 2. every backup, reporting each; keep going after a failure */
+    if (opt->json)
+        putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        double t0 = time_mono();
+        bool is_complete = strcmp(b[i].status, "complete") == 0;
+        int rc = is_complete ? verify_one(cat, opt, set, &b[i])
+                             : err_set(ERR_USAGE, "backup is %s, not complete", b[i].status);
+        char *reason = rc == 0 ? NULL : xstrdup(err_msg());
+        /* a file that cannot be read (permissions, I/O) is a failure, not damage */
+        damaged += rc != 0 && err_class() == ERR_INTEGRITY;
+        if (pgvault_interrupted) {
+            free(reason);
+            goto out;
+        }
+        err_clear();
+        double secs = time_mono() - t0;
+        if (rc != 0)
+            failed++;
+
+        /* 3. record the verification */
+        struct timespec now;
+        char at[25];
+        clock_gettime(CLOCK_REALTIME, &now);
+        time_iso_ms(&now, at);
+        if (record && rc == 0)
+            catalog_backup_verified(cat, b[i].id, at);
+        char *detail =
+            xasprintf("%s%s%s", opt->deep ? "deep: " : "", b[i].file_name, reason ? ": " : "");
+        char *full = xasprintf("%s%s", detail, reason ? reason : "");
+        if (record)
+            catalog_event(cat, "verify", b[i].id, rc == 0 ? "ok" : "failed", full);
+        free(detail);
+        free(full);
+        err_clear();
+
+        if (opt->json) {
+            printf("%s{\"id\":%" PRId64 ",\"file_name\":", i ? "," : "", b[i].id);
+            json_str(stdout, b[i].file_name);
+            printf(",\"deep\":%s,\"ok\":%s,\"size_bytes\":%" PRId64 ",\"duration_ms\":%.0f,"
+                   "\"error\":",
+                   opt->deep ? "true" : "false", rc == 0 ? "true" : "false", b[i].size_bytes,
+                   secs * 1000);
+            json_str_or_null(stdout, reason);
+            putchar('}');
+        } else if (rc == 0) {
+            char sz[16];
+            if (!log_quiet())
+                printf("ok      %6" PRId64 "  %s  (%s, %.1f s)\n", b[i].id, b[i].file_name,
+                       fmt_size((uint64_t)b[i].size_bytes, sz), secs);
+        } else {
+            printf("FAILED  %6" PRId64 "  %s: %s\n", b[i].id, b[i].file_name, reason);
+        }
+        free(reason);
+    }
+    if (opt->json)
+        puts("]");
+
+    /* 4. exit 3 if a backup is damaged, 1 if one could not be checked at all */
+    if (damaged) {
+        err_set(ERR_INTEGRITY, "%zu of %zu backups failed verification", failed, n);
+        goto out;
+    }
+    if (failed) {
+        err_set(ERR_FAILED, "%zu of %zu backups could not be verified", failed, n);
+        goto out;
+    }
+    code = 0;
+out:
+    if (pgvault_interrupted) {
+        err_clear();
+        err_set(ERR_FAILED, "verification interrupted by a signal");
+    }
+    backup_recs_free(b, n);
+    catalog_close(cat);
+    return code;
+}

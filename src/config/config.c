@@ -1,0 +1,429 @@
+#include "config/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+
+const char *env_get(char *const *env, const char *name)
+{
+    size_t n = strlen(name);
+    for (; env && *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+int config_parse_text(const char *text, const char *origin,
+                      int (*fn)(void *ctx, const char *key, const char *value, int line), void *ctx)
+{
+    int lineno = 0;
+    const char *p = text;
+    while (*p) {
+        lineno++;
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        p += len + (eol ? 1 : 0);
+
+        /* trim, skip blanks and comments */
+        char *s = line;
+        while (is_space(*s))
+            s++;
+        char *end = s + strlen(s);
+        while (end > s && is_space(end[-1]))
+            *--end = '\0';
+        if (*s == '\0' || *s == '#') {
+            free(line);
+            continue;
+        }
+
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            free(line);
+            return err_set(ERR_USAGE, "syntax error in \"%s\" line %d: expected key = value",
+                           origin, lineno);
+        }
+        char *kend = eq;
+        while (kend > s && is_space(kend[-1]))
+            kend--;
+        *kend = '\0';
+        char *val = eq + 1;
+        while (is_space(*val))
+            val++;
+        if (*s == '\0') {
+            free(line);
+            return err_set(ERR_USAGE, "syntax error in \"%s\" line %d: missing key", origin,
+                           lineno);
+        }
+        if (*val == '"') {
+            /* a double-quoted value keeps '#' and blanks; \" and \\ are escapes */
+            char *w = val, *r = val + 1;
+            for (; *r && *r != '"'; r++) {
+                if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+                    r++;
+                *w++ = *r;
+            }
+            if (*r != '"' || r[1] != '\0') {
+                free(line);
+                return err_set(ERR_USAGE,
+                               "syntax error in \"%s\" line %d: unterminated quoted value", origin,
+                               lineno);
+            }
+            *w = '\0';
+        } else {
+            /* an unquoted value ends at a " #" comment */
+            for (char *c = val; *c; c++)
+                if (*c == '#' && (c == val || is_space(c[-1]))) {
+                    *c = '\0';
+                    break;
+                }
+            char *ve = val + strlen(val);
+            while (ve > val && is_space(ve[-1]))
+                *--ve = '\0';
+        }
+        int rc = fn(ctx, s, val, lineno);
+        free(line);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Values read from the config file, before precedence is applied. */
+struct file_values {
+    const char *origin;
+    char *host, *port, *user, *dbname, *password;
+    char *dir, *catalog, *pg_bindir, *metrics_file, *pre_hook, *post_hook;
+    long retention_days, keep_count, level, jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
+        hook_timeout, lock_wait_timeout;
+    int compress; /* -1 unset */
+};
+
+/* A value quoted in an error message: at most CLIP bytes of it, then "...", so that the
+ * file and line named after it are never cut off by the message's length limit. */
+enum { CLIP = 64 };
+#define CLIPPED(s) (strlen(s) > CLIP ? CLIP : (int)strlen(s)), (s), (strlen(s) > CLIP ? "..." : "")
+
+static int set_num(struct file_values *fv, const char *key, const char *val, int line, long min,
+                   long max, long *dst)
+{
+    if (parse_int(val, min, max, dst) != 0)
+        return err_set(ERR_USAGE,
+                       "invalid value \"%.*s%s\" for \"%s\" in \"%s\" line %d (%ld..%ld)",
+                       CLIPPED(val), key, fv->origin, line, min, max);
+    return 0;
+}
+
+static int set_str(char **dst, const char *val)
+{
+    free(*dst);
+    *dst = xstrdup(val);
+    return 0;
+}
+
+static int file_value(void *ctx, const char *key, const char *val, int line)
+{
+    struct file_values *fv = ctx;
+    static const struct {
+        const char *key;
+        size_t off;
+        bool path; /* a file or directory: an empty value is a mistake */
+    } strs[] = {
+        {"host", offsetof(struct file_values, host), false},
+        {"port", offsetof(struct file_values, port), false},
+        {"user", offsetof(struct file_values, user), false},
+        {"dbname", offsetof(struct file_values, dbname), false},
+        {"password", offsetof(struct file_values, password), false},
+        {"backup_dir", offsetof(struct file_values, dir), true},
+        {"catalog", offsetof(struct file_values, catalog), true},
+        {"pg_bindir", offsetof(struct file_values, pg_bindir), true},
+        {"metrics_file", offsetof(struct file_values, metrics_file), true},
+        {"pre_backup_hook", offsetof(struct file_values, pre_hook), false},
+        {"post_backup_hook", offsetof(struct file_values, post_hook), false},
+    };
+    static const struct {
+        const char *key;
+        size_t off;
+        long min, max;
+    } nums[] = {
+        {"retention_days", offsetof(struct file_values, retention_days), 0, 36500},
+        {"keep_count", offsetof(struct file_values, keep_count), 0, 1000000},
+        {"compress_level", offsetof(struct file_values, level), 1, 9},
+        {"jobs", offsetof(struct file_values, jobs), 1, 256},
+        {"min_keep", offsetof(struct file_values, min_keep), 0, 1000000},
+        {"keep_daily", offsetof(struct file_values, keep_daily), 0, 100000},
+        {"keep_weekly", offsetof(struct file_values, keep_weekly), 0, 100000},
+        {"keep_monthly", offsetof(struct file_values, keep_monthly), 0, 100000},
+        {"hook_timeout", offsetof(struct file_values, hook_timeout), 1, 86400},
+        {"lock_wait_timeout", offsetof(struct file_values, lock_wait_timeout), 1, 86400},
+    };
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (strcmp(key, strs[i].key) != 0)
+            continue;
+        if (strs[i].path && !*val)
+            return err_set(ERR_USAGE, "empty value for \"%s\" in \"%s\" line %d", key, fv->origin,
+                           line);
+        return set_str((char **)((char *)fv + strs[i].off), val);
+    }
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        if (strcmp(key, nums[i].key) == 0)
+            return set_num(fv, key, val, line, nums[i].min, nums[i].max,
+                           (long *)((char *)fv + nums[i].off));
+    if (strcmp(key, "compress") == 0) {
+        if (strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
+            fv->compress = 1;
+        else if (strcmp(val, "no") == 0 || strcmp(val, "off") == 0 || strcmp(val, "false") == 0)
+            fv->compress = 0;
+        else
+            return err_set(ERR_USAGE, "invalid value \"%.*s%s\" for \"compress\" in \"%s\" line %d",
+                           CLIPPED(val), fv->origin, line);
+        return 0;
+    }
+    return err_set(ERR_USAGE, "unknown setting \"%.*s%s\" in \"%s\" line %d", CLIPPED(key),
+                   fv->origin, line);
+}
+
+/* Reads and parses the config file; a password in a file that others can read is refused. */
+static int read_config_file(const char *path, bool must_exist, struct file_values *fv)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (!must_exist && (errno == ENOENT || errno == EACCES))
+            return 0;
+        return err_set(ERR_USAGE, "could not open config file \"%s\": %s", path, strerror(errno));
+    }
+    struct stat st;
+    struct sbuf text = {0};
+    int rc = -1;
+    if (fstat(fd, &st) != 0) {
+        err_set(ERR_USAGE, "could not stat config file \"%s\": %s", path, strerror(errno));
+        goto out;
+    }
+    char buf[8192];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        sbuf_add(&text, buf, (size_t)n);
+        if (text.len > 1 << 20) {
+            err_set(ERR_USAGE, "config file \"%s\" is larger than 1 MiB", path);
+            goto out;
+        }
+    }
+    if (n < 0) {
+        err_set(ERR_USAGE, "could not read config file \"%s\": %s", path, strerror(errno));
+        goto out;
+    }
+    sbuf_add(&text, "", 0);
+    if (memchr(text.data, '\0', text.len)) {
+        err_set(ERR_USAGE, "config file \"%s\" contains a NUL byte", path);
+        goto out;
+    }
+    fv->origin = path;
+    if (config_parse_text(text.data, path, file_value, fv) != 0)
+        goto out;
+    if (fv->password && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO)) {
+        err_set(ERR_USAGE, "config file \"%s\" holds a password and is accessible by others", path);
+        err_hint("run chmod o-rwx \"%s\" (the package installs it root:postgres 0640)", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    sbuf_free(&text);
+    close(fd);
+    return rc;
+}
+
+static void file_values_free(struct file_values *fv)
+{
+    char **strs[] = {&fv->host,         &fv->port,     &fv->user,     &fv->dbname,
+                     &fv->password,     &fv->dir,      &fv->catalog,  &fv->pg_bindir,
+                     &fv->metrics_file, &fv->pre_hook, &fv->post_hook};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+/* flag > origin's variable > (libpq's variable, or a connection service, PGSERVICE: leave
+ * NULL for libpq) > file */
+static char *pick(const char *flag, char *const *env, const char *origin_var, const char *pg_var,
+                  const char *file)
+{
+    if (flag)
+        return xstrdup(flag);
+    const char *v = origin_var ? env_get(env, origin_var) : NULL;
+    if (v && *v)
+        return xstrdup(v);
+    if (pg_var && env_get(env, pg_var))
+        return NULL;
+    /* a service (pg_service.conf) names the whole connection */
+    const char *service = pg_var ? env_get(env, "PGSERVICE") : NULL;
+    if (service && *service)
+        return NULL;
+    return file ? xstrdup(file) : NULL;
+}
+
+static long pick_num(long flag, long file, long dflt)
+{
+    return flag >= 0 ? flag : file >= 0 ? file : dflt;
+}
+
+int config_resolve(const struct options *opt, char *const *env, struct settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    struct file_values fv = {.retention_days = -1,
+                             .keep_count = -1,
+                             .level = -1,
+                             .jobs = -1,
+                             .min_keep = -1,
+                             .keep_daily = -1,
+                             .keep_weekly = -1,
+                             .keep_monthly = -1,
+                             .hook_timeout = -1,
+                             .lock_wait_timeout = -1,
+                             .compress = -1};
+
+    /* 1. the config file: --config, else PGVAULT_CONFIG, else the system one if present */
+    const char *path = opt->config_file;
+    bool must_exist = true;
+    if (!path)
+        path = env_get(env, "PGVAULT_CONFIG");
+    if (!path || !*path) {
+        path = DEFAULT_CONFIG_FILE;
+        must_exist = false;
+    }
+    if (read_config_file(path, must_exist, &fv) != 0)
+        goto fail;
+    if (fv.origin)
+        s->config_file = xstrdup(path);
+
+    /* 2. connection: flags > DB_* > PG* (libpq) > file */
+    s->conn.host = pick(opt->host, env, "DB_HOST", "PGHOST", fv.host);
+    s->conn.port = pick(opt->port, env, "DB_PORT", "PGPORT", fv.port);
+    s->conn.user = pick(opt->user, env, "DB_USER", "PGUSER", fv.user);
+    s->conn.dbname = pick(opt->db, env, "DB_NAME", "PGDATABASE", fv.dbname);
+    /* The password never travels through PGPASSWORD to children: take it over here. */
+    const char *pw = env_get(env, "DB_PASSWORD");
+    if (!pw || !*pw)
+        pw = env_get(env, "PGPASSWORD");
+    if (!pw || !*pw) {
+        pw = fv.password;
+        s->conn.password_below_passfile = true;
+    }
+    s->conn.password = pw && *pw ? xstrdup(pw) : NULL;
+
+    /* a name PostgreSQL would truncate (NAMEDATALEN 64) means another database */
+    if (s->conn.dbname && strlen(s->conn.dbname) > 63) {
+        const char *db_env = env_get(env, "DB_NAME");
+        const char *from = opt->db ? "--db" : db_env && *db_env ? "DB_NAME" : path;
+        err_set(ERR_USAGE, "database name \"%.63s…\" (from %s) is longer than 63 bytes",
+                s->conn.dbname, from);
+        err_hint("PostgreSQL would truncate it and reach another database");
+        goto fail;
+    }
+
+    /* 3. repository and catalog */
+    s->dir = pick(opt->dir, env, "BACKUP_DIR", NULL, fv.dir);
+    if (!s->dir)
+        s->dir = xstrdup(DEFAULT_DIR);
+    if (opt->catalog)
+        s->catalog = xstrdup(opt->catalog);
+    else if (fv.catalog)
+        s->catalog = xstrdup(fv.catalog);
+    else
+        s->catalog = xasprintf("%s/catalog.db", s->dir);
+
+    /* 4. policy and tuning */
+    s->retention_days = pick_num(opt->retention_days, fv.retention_days, DEFAULT_RETENTION_DAYS);
+    s->keep_count = pick_num(opt->keep_count, fv.keep_count, DEFAULT_KEEP_COUNT);
+    s->level = pick_num(opt->level, fv.level, DEFAULT_LEVEL);
+    s->compress = opt->no_compress ? false : opt->level >= 0 ? true : fv.compress != 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    s->jobs = pick_num(opt->jobs, fv.jobs, ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1);
+    s->min_keep = pick_num(opt->min_keep, fv.min_keep, DEFAULT_MIN_KEEP);
+    s->keep_daily = pick_num(opt->keep_daily, fv.keep_daily, 0);
+    s->keep_weekly = pick_num(opt->keep_weekly, fv.keep_weekly, 0);
+    s->keep_monthly = pick_num(opt->keep_monthly, fv.keep_monthly, 0);
+    s->hook_timeout = pick_num(-1, fv.hook_timeout, 300);
+    s->lock_wait_timeout =
+        pick_num(opt->lock_wait_timeout, fv.lock_wait_timeout, DEFAULT_LOCK_WAIT_TIMEOUT);
+    const char *bindir = env_get(env, "PGVAULT_PG_BINDIR");
+    s->pg_bindir = bindir && *bindir ? xstrdup(bindir)
+                   : fv.pg_bindir    ? xstrdup(fv.pg_bindir)
+                                     : NULL;
+    s->metrics_file = opt->metrics_file ? xstrdup(opt->metrics_file)
+                      : fv.metrics_file ? xstrdup(fv.metrics_file)
+                                        : NULL;
+    s->pre_backup_hook = fv.pre_hook ? xstrdup(fv.pre_hook) : NULL;
+    s->post_backup_hook = fv.post_hook ? xstrdup(fv.post_hook) : NULL;
+    file_values_free(&fv);
+    return 0;
+
+fail:
+    file_values_free(&fv);
+    settings_free(s);
+    return -1;
+}
+
+void settings_free(struct settings *s)
+{
+    char **strs[] = {&s->conn.host,    &s->conn.port,       &s->conn.user,       &s->conn.dbname,
+                     &s->dir,          &s->catalog,         &s->config_file,     &s->pg_bindir,
+                     &s->metrics_file, &s->pre_backup_hook, &s->post_backup_hook};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+    if (s->conn.password) {
+        explicit_bzero(s->conn.password, strlen(s->conn.password));
+        free(s->conn.password);
+        s->conn.password = NULL;
+    }
+}
+
+/* Appends key='value' with \ and ' escaped, as libpq's conninfo syntax wants. */
+static void add_kv(struct sbuf *b, const char *key, const char *val)
+{
+    if (!val)
+        return;
+    if (b->len)
+        sbuf_puts(b, " ");
+    sbuf_printf(b, "%s='", key);
+    for (const char *p = val; *p; p++) {
+        if (*p == '\\' || *p == '\'')
+            sbuf_add(b, "\\", 1);
+        sbuf_add(b, p, 1);
+    }
+    sbuf_puts(b, "'");
+}
+
+char *conn_options(void)
+{
+    const char *user = getenv("PGOPTIONS");
+    return xasprintf("%s%s-c statement_timeout=0 -c lock_timeout=0"
+                     " -c idle_in_transaction_session_timeout=0",
+                     user ? user : "", user && *user ? " " : "");
+}
+
+char *conn_string(const struct conn_params *cp, const char *dbname)
+{
+    struct sbuf b = {0};
+    char *options = conn_options();
+    add_kv(&b, "host", cp->host);
+    add_kv(&b, "port", cp->port);
+    add_kv(&b, "user", cp->user);
+    add_kv(&b, "dbname", dbname ? dbname : cp->dbname);
+    add_kv(&b, "options", options);
+    free(options);
+    return b.data;
+}

@@ -1,0 +1,1050 @@
+/*
+ * Streaming scanner for pg_dump plain-format output.
+ *
+ * SQL text is lexed byte by byte with the rules of psql's own lexer (psqlscan.l), which
+ * is what decides at restore time where a statement ends: quoted strings, E'' strings
+ * (with their continuation across newlines), double-quoted identifiers, dollar quotes,
+ * nested block comments, psql meta-commands, and psql's paren and BEGIN ... END depth.
+ * Each statement is parsed on the fly from its tokens, keeping only the table name, so
+ * memory is bounded whatever the statement length. After the ';' of a
+ * "COPY name ... FROM STDIN" the scanner switches to COPY mode at the next line and
+ * counts lines with memchr until a line that is exactly "\." (psql's end marker).
+ */
+#include "postgres/dumpscan.h"
+
+#include "common/util.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOK_CAP 256   /* bytes kept of one token (identifier, string, dollar tag) */
+#define REST_CAP 4096 /* bytes kept of SQL following "FROM stdin;" on the same line */
+
+static const char trailer_text[] = " PostgreSQL database dump complete";
+#define TRAILER_LEN ((int)sizeof(trailer_text) - 1)
+/* pg_dumpall's (the output of --globals-only ends with it) */
+static const char cluster_trailer_text[] = " PostgreSQL database cluster dump complete";
+#define CLUSTER_TRAILER_LEN ((int)sizeof(cluster_trailer_text) - 1)
+
+#define FNV_BASIS UINT64_C(14695981039346656037)
+#define FNV_PRIME UINT64_C(1099511628211)
+
+/* Lexer states in SQL mode. */
+enum lex {
+    L_NORMAL,       /* between tokens, or inside an unquoted word */
+    L_DASH,         /* after '-': a comment if another '-' follows */
+    L_SLASH,        /* after '/': a comment if '*' follows */
+    L_LINE_COMMENT, /* "--" up to a newline */
+    L_BLOCK,        /* inside slash-star comment (nesting) */
+    L_SQ,           /* inside '...' without backslash escapes */
+    L_SQ_END,       /* after a quote inside '...': end, or a doubled quote */
+    L_EQ,           /* inside E'...' (or '...' with standard_conforming_strings off) */
+    L_EQ_BS,        /* after a backslash inside E'...' */
+    L_EQ_END,       /* after a quote inside E'...' */
+    L_EQ_CONT,      /* after E'...': whitespace with a newline then ' continues it */
+    L_DQ,           /* inside "..." */
+    L_DQ_END,       /* after a quote inside "..." */
+    L_UAMP,         /* after the word U followed by '&' */
+    L_DOLLAR_OPEN,  /* after '$' at a token start: reading a dollar-quote tag */
+    L_DOLLAR,       /* inside a dollar-quoted string */
+    L_BACKSLASH,    /* after a backslash: "\;", "\:" or a meta-command */
+    L_META,         /* psql meta-command up to the end of the line */
+    L_COPY_EOL,     /* after the ';' of COPY FROM STDIN: rest of that line */
+};
+
+/* Character classes outside quotes. */
+enum cclass {
+    C_OTHER,
+    C_SPACE,
+    C_WORD, /* letter, '_', non-ASCII byte */
+    C_DIGIT,
+    C_DOLLAR,
+    C_SQUOTE,
+    C_DQUOTE,
+    C_DASH,
+    C_SLASH,
+    C_BSLASH,
+    C_SEMI,
+};
+
+enum tok { T_WORD, T_NUM, T_QIDENT, T_STRING, T_OP };
+enum word { W_NONE, W_IDENT, W_NUM };
+enum copyline { CM_BOL, CM_BS, CM_DOT, CM_DOTCR, CM_MID };
+
+/* What the statement parser has recognized so far. */
+enum stmt {
+    SK_START,   /* no token yet */
+    SK_OTHER,   /* nothing of interest */
+    SK_COPY,    /* COPY: parsing the name, then looking for FROM STDIN */
+    SK_CREATE,  /* CREATE, before TABLE */
+    SK_CT_IF,   /* CREATE TABLE: IF NOT EXISTS or the name */
+    SK_CT_IF2,  /* CREATE TABLE IF: NOT, or "if" was the name */
+    SK_CT_IF3,  /* CREATE TABLE IF NOT: EXISTS */
+    SK_CT_NAME, /* CREATE TABLE: parsing the name */
+    SK_CT_REST, /* CREATE TABLE name …: looking for PARTITION BY at the top level */
+    SK_CT_PART, /* … PARTITION: BY makes it a partitioned table (OF, a partition) */
+    SK_SET,     /* SET */
+    SK_SET_VAR, /* SET standard_conforming_strings */
+    SK_SET_VAL, /* ... = */
+    SK_SET_END, /* ... = value */
+};
+
+enum namep { NP_IDENT, NP_DOT, NP_DONE, NP_FAIL };
+
+struct tablist {
+    struct dumpscan_table *v;
+    size_t n, cap;
+};
+
+struct dumpscan {
+    struct tablist copies, creates;
+    bool trailer_ok;
+    bool cluster_trailer; /* the trailer seen was pg_dumpall's */
+    size_t db_trailers;   /* pg_dump trailers seen anywhere (a whole pg_dumpall has one a
+                           * database) */
+    bool overflow;        /* SQL after "FROM stdin;" too long to replay after the block */
+    unsigned char cls[256];
+
+    /* COPY mode */
+    bool in_copy;
+    unsigned char cm; /* enum copyline: position in the current data line */
+
+    /* SQL lexer */
+    unsigned char st;   /* enum lex */
+    unsigned char word; /* enum word: kind of the word being read in L_NORMAL */
+    bool std_strings;
+    bool last_nl; /* the byte before the next one fed was a newline */
+    bool dash_bol;
+    int tmatch; /* bytes of trailer_text matched in this comment, -1 if not */
+    int cmatch; /* the same for cluster_trailer_text */
+    int cdepth;
+    bool cstar, cslash;
+    bool cont_nl;
+    unsigned char cont_sub; /* L_EQ_CONT: 0 blank, 1 after '-', 2 in comment */
+    size_t toklen;          /* real length; only TOK_CAP bytes are kept */
+    char tok[TOK_CAP];
+    size_t dtaglen;
+    uint64_t dhash;
+    bool dmatching;
+    size_t dmatch;
+    uint64_t mhash;
+    char dtag[TOK_CAP];
+
+    /* current statement */
+    size_t ntok;
+    int paren, begin;
+    unsigned idcount;
+    char ids[4];
+    bool prev_from, copy_pending;
+    unsigned char sk; /* enum stmt */
+    unsigned char np; /* enum namep */
+    int nparts;
+    int setval;
+    char parts[3][TOK_CAP + 1];
+
+    /* SQL following "FROM stdin;" on its line: psql runs it after the block */
+    size_t restlen;
+    bool rest_skip;
+    char rest[REST_CAP];
+};
+
+/* Case-insensitive comparison of a token with a lowercase keyword. */
+static bool kw(const char *t, size_t n, const char *word)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + 'a' - 'A');
+        if (word[i] == '\0' || c != (unsigned char)word[i])
+            return false;
+    }
+    return word[i] == '\0';
+}
+
+/* Appends bytes to the current token, keeping at most TOK_CAP of them. */
+static void tok_append(struct dumpscan *s, const char *p, size_t n)
+{
+    if (s->toklen < TOK_CAP) {
+        size_t room = TOK_CAP - s->toklen;
+        memcpy(s->tok + s->toklen, p, n < room ? n : room);
+    }
+    s->toklen += n;
+}
+
+static size_t tok_kept(const struct dumpscan *s)
+{
+    return s->toklen < TOK_CAP ? s->toklen : TOK_CAP;
+}
+
+/* Adds a table named by the statement's name parts to a list. */
+static void tab_push(struct tablist *l, const struct dumpscan *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    struct dumpscan_table *t = &l->v[l->n++];
+    t->schema = s->nparts >= 2 ? xstrdup(s->parts[s->nparts - 2]) : NULL;
+    t->name = xstrdup(s->parts[s->nparts - 1]);
+    t->rows = 0;
+    t->partitioned = false;
+}
+
+static void name_reset(struct dumpscan *s)
+{
+    s->np = NP_IDENT;
+    s->nparts = 0;
+}
+
+/* Feeds a token to the qualified-name parser: ident ('.' ident)*, at most 3 parts. */
+static void name_token(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    if (s->np == NP_IDENT) {
+        if ((kind != T_WORD && kind != T_QIDENT) || s->nparts == 3) {
+            s->np = NP_FAIL;
+            return;
+        }
+        char *part = s->parts[s->nparts++];
+        memcpy(part, t, n);
+        part[n] = '\0';
+        s->np = NP_DOT;
+    } else if (s->np == NP_DOT) {
+        s->np = (kind == T_OP && n == 1 && t[0] == '.') ? NP_IDENT : NP_DONE;
+    }
+}
+
+/* Reads a boolean setting value as the server would: 1, 0, or -1 if unknown. */
+static int parse_setting_bool(int kind, const char *t, size_t n)
+{
+    if (kind == T_WORD || kind == T_NUM || kind == T_STRING) {
+        if (kw(t, n, "on") || kw(t, n, "true") || kw(t, n, "yes") || kw(t, n, "1") ||
+            (kind == T_WORD && kw(t, n, "default")))
+            return 1;
+        if (kw(t, n, "off") || kw(t, n, "false") || kw(t, n, "no") || kw(t, n, "0"))
+            return 0;
+    }
+    return -1;
+}
+
+/* Advances the statement parser (COPY / CREATE TABLE / SET) by one token. */
+static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    bool word = kind == T_WORD;
+
+    switch (s->sk) {
+    case SK_START:
+        if (word && kw(t, n, "copy")) {
+            s->sk = SK_COPY;
+            name_reset(s);
+        } else if (word && kw(t, n, "create")) {
+            s->sk = SK_CREATE;
+        } else if (word && kw(t, n, "set")) {
+            s->sk = SK_SET;
+        } else {
+            s->sk = SK_OTHER;
+        }
+        return;
+    case SK_COPY:
+        name_token(s, kind, t, n);
+        if (s->np == NP_FAIL)
+            s->sk = SK_OTHER;
+        return;
+    case SK_CREATE:
+        if (word && kw(t, n, "unlogged"))
+            return;
+        if (word && kw(t, n, "table")) {
+            s->sk = SK_CT_IF;
+            name_reset(s);
+        } else {
+            s->sk = SK_OTHER; /* TEMP, FOREIGN, INDEX, VIEW, OR REPLACE, ... */
+        }
+        return;
+    case SK_CT_IF:
+        /* "if" is either IF NOT EXISTS or a table named if */
+        name_token(s, kind, t, n);
+        s->sk = (word && kw(t, n, "if")) ? SK_CT_IF2 : SK_CT_NAME;
+        break;
+    case SK_CT_IF2:
+        if (word && kw(t, n, "not")) {
+            name_reset(s);
+            s->sk = SK_CT_IF3;
+            return;
+        }
+        s->sk = SK_CT_NAME;
+        name_token(s, kind, t, n);
+        break;
+    case SK_CT_IF3:
+        s->sk = (word && kw(t, n, "exists")) ? SK_CT_NAME : SK_OTHER;
+        return;
+    case SK_CT_NAME:
+        name_token(s, kind, t, n);
+        break;
+    case SK_CT_REST:
+        if (word && s->paren == 0 && kw(t, n, "partition"))
+            s->sk = SK_CT_PART;
+        return;
+    case SK_CT_PART:
+        if (word && kw(t, n, "by")) {
+            s->creates.v[s->creates.n - 1].partitioned = true;
+            s->sk = SK_OTHER;
+        } else {
+            s->sk = SK_CT_REST;
+        }
+        return;
+    case SK_SET:
+        if (word && (kw(t, n, "session") || kw(t, n, "local")))
+            return;
+        s->sk = (word && kw(t, n, "standard_conforming_strings")) ? SK_SET_VAR : SK_OTHER;
+        return;
+    case SK_SET_VAR:
+        s->sk = ((kind == T_OP && n == 1 && t[0] == '=') || (word && kw(t, n, "to"))) ? SK_SET_VAL
+                                                                                      : SK_OTHER;
+        return;
+    case SK_SET_VAL:
+        s->setval = parse_setting_bool(kind, t, n);
+        s->sk = SK_SET_END;
+        return;
+    case SK_SET_END:
+        s->setval = -1;
+        s->sk = SK_OTHER;
+        return;
+    default:
+        return;
+    }
+
+    /* CREATE TABLE name states; the token that ended the name may be PARTITION */
+    if (s->np == NP_DONE) {
+        tab_push(&s->creates, s);
+        s->sk = word && s->paren == 0 && kw(t, n, "partition") ? SK_CT_PART : SK_CT_REST;
+    } else if (s->np == NP_FAIL) {
+        s->sk = SK_OTHER;
+    }
+}
+
+/* One more byte c of a comment line against a trailer text: the bytes matched, or -1. */
+static int trailer_step(int matched, const char *text, int len, unsigned char c)
+{
+    return matched >= 0 && matched < len && c == (unsigned char)text[matched] ? matched + 1 : -1;
+}
+
+/* Handles one complete token of the current statement. */
+static void on_token(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    s->trailer_ok = false;
+    s->ntok++;
+
+    if (kind == T_OP && n == 1) {
+        if (t[0] == '(' && s->paren < INT_MAX)
+            s->paren++;
+        else if (t[0] == ')' && s->paren > 0)
+            s->paren--;
+    }
+
+    /*
+     * psql's heuristic for SQL-standard function bodies: in CREATE [OR REPLACE]
+     * FUNCTION|PROCEDURE, semicolons between BEGIN and its END do not end the statement.
+     */
+    if (kind == T_WORD) {
+        if (s->idcount == 0)
+            memset(s->ids, 0, sizeof(s->ids));
+        if (s->idcount < sizeof(s->ids) &&
+            (kw(t, n, "create") || kw(t, n, "function") || kw(t, n, "procedure") ||
+             kw(t, n, "or") || kw(t, n, "replace")))
+            s->ids[s->idcount] = (char)(t[0] | 0x20);
+        if (s->idcount < 1000000)
+            s->idcount++;
+        if (s->ids[0] == 'c' &&
+            (s->ids[1] == 'f' || s->ids[1] == 'p' ||
+             (s->ids[1] == 'o' && s->ids[2] == 'r' && (s->ids[3] == 'f' || s->ids[3] == 'p'))) &&
+            s->paren == 0) {
+            if (kw(t, n, "begin") && s->begin < INT_MAX)
+                s->begin++;
+            else if (kw(t, n, "case") && s->begin >= 1 && s->begin < INT_MAX)
+                s->begin++;
+            else if (kw(t, n, "end") && s->begin > 0)
+                s->begin--;
+        }
+    }
+
+    if (s->copy_pending)
+        return;
+    parse_token(s, kind, t, n);
+
+    /* COPY name ... FROM STDIN, FROM at the top level after the name */
+    if (s->sk == SK_COPY && s->np == NP_DONE && s->paren == 0 && kind == T_WORD) {
+        if (s->prev_from && kw(t, n, "stdin"))
+            s->copy_pending = true;
+        s->prev_from = kw(t, n, "from");
+    } else {
+        s->prev_from = false;
+    }
+}
+
+/* Emits the word being read in L_NORMAL, if any. */
+static void emit_word(struct dumpscan *s)
+{
+    if (s->word == W_NONE)
+        return;
+    on_token(s, s->word == W_IDENT ? T_WORD : T_NUM, s->tok, tok_kept(s));
+    s->word = W_NONE;
+    s->toklen = 0;
+}
+
+/* Emits the string (or quoted identifier) just closed. */
+static void emit_quoted(struct dumpscan *s, int kind)
+{
+    on_token(s, kind, s->tok, tok_kept(s));
+    s->toklen = 0;
+}
+
+/* Closes the parse of a statement, or of one part of it separated by "\;". */
+static void end_substatement(struct dumpscan *s)
+{
+    if (s->copy_pending)
+        return;
+    if ((s->sk == SK_CT_NAME || s->sk == SK_CT_IF2) && s->np == NP_DOT)
+        tab_push(&s->creates, s);
+    if (s->sk == SK_SET_END && s->setval >= 0)
+        s->std_strings = s->setval == 1;
+    s->sk = SK_START;
+    s->setval = -1;
+    s->prev_from = false;
+    name_reset(s);
+}
+
+/* A semicolon that psql sends the statement at; COPY FROM STDIN enters COPY mode. */
+static void end_statement(struct dumpscan *s)
+{
+    s->trailer_ok = false;
+    end_substatement(s);
+    if (s->copy_pending) {
+        tab_push(&s->copies, s);
+        s->st = L_COPY_EOL;
+        s->restlen = 0;
+        s->rest_skip = false;
+    }
+    s->ntok = 0;
+    s->paren = 0;
+    s->begin = 0;
+    s->idcount = 0;
+    s->copy_pending = false;
+    s->prev_from = false;
+    s->setval = -1;
+    s->sk = SK_START;
+    name_reset(s);
+}
+
+/* Lexes SQL from p until end or until COPY mode starts; returns where it stopped. */
+static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
+{
+    const char *start = p;
+
+    while (p < end && !s->in_copy) {
+        unsigned char c = (unsigned char)*p;
+        switch (s->st) {
+        case L_NORMAL: {
+            unsigned char cl = s->cls[c];
+            if (cl == C_WORD || cl == C_DIGIT || (cl == C_DOLLAR && s->word == W_IDENT)) {
+                const char *q = p;
+                if (s->word == W_NONE)
+                    s->word = cl == C_DIGIT ? W_NUM : W_IDENT;
+                for (; q < end; q++) {
+                    unsigned char k = s->cls[(unsigned char)*q];
+                    if (k == C_WORD)
+                        s->word = W_IDENT;
+                    else if (k != C_DIGIT && !(k == C_DOLLAR && s->word == W_IDENT))
+                        break;
+                }
+                tok_append(s, p, (size_t)(q - p));
+                p = q;
+                break;
+            }
+            if (s->word != W_NONE) {
+                if (s->toklen == 1 && c == '\'' && (s->tok[0] | 0x20) == 'e') {
+                    /* E'...' */
+                    s->word = W_NONE;
+                    s->toklen = 0;
+                    s->st = L_EQ;
+                    p++;
+                    break;
+                }
+                if (s->toklen == 1 && c == '&' && (s->tok[0] | 0x20) == 'u') {
+                    s->st = L_UAMP;
+                    p++;
+                    break;
+                }
+                emit_word(s);
+            }
+            p++;
+            switch (cl) {
+            case C_SPACE:
+                break;
+            case C_SQUOTE:
+                s->toklen = 0;
+                s->st = s->std_strings ? L_SQ : L_EQ;
+                break;
+            case C_DQUOTE:
+                s->toklen = 0;
+                s->st = L_DQ;
+                break;
+            case C_DOLLAR:
+                s->dtaglen = 0;
+                s->dhash = FNV_BASIS;
+                s->st = L_DOLLAR_OPEN;
+                break;
+            case C_DASH:
+                s->dash_bol = p - 1 > start ? p[-2] == '\n' : s->last_nl;
+                s->st = L_DASH;
+                break;
+            case C_SLASH:
+                s->st = L_SLASH;
+                break;
+            case C_BSLASH:
+                s->st = L_BACKSLASH;
+                break;
+            case C_SEMI:
+                if (s->paren == 0 && s->begin == 0)
+                    end_statement(s);
+                else
+                    on_token(s, T_OP, ";", 1);
+                break;
+            default:
+                on_token(s, T_OP, (const char *)&c, 1);
+                break;
+            }
+            break;
+        }
+        case L_DASH:
+            if (c == '-') {
+                p++;
+                s->tmatch = (s->dash_bol && s->ntok == 0) ? 0 : -1;
+                s->cmatch = s->tmatch;
+                s->st = L_LINE_COMMENT;
+            } else {
+                on_token(s, T_OP, "-", 1);
+                s->st = L_NORMAL;
+            }
+            break;
+        case L_SLASH:
+            if (c == '*') {
+                p++;
+                s->cdepth = 0;
+                s->cstar = s->cslash = false;
+                s->trailer_ok = false;
+                s->st = L_BLOCK;
+            } else {
+                on_token(s, T_OP, "/", 1);
+                s->st = L_NORMAL;
+            }
+            break;
+        case L_LINE_COMMENT:
+            if (s->tmatch < 0 && s->cmatch < 0) {
+                while (p < end && *p != '\n' && *p != '\r')
+                    p++;
+                if (p == end)
+                    break;
+                c = (unsigned char)*p;
+            }
+            p++;
+            if (c == '\n' || c == '\r') {
+                if (s->tmatch == TRAILER_LEN || s->cmatch == CLUSTER_TRAILER_LEN) {
+                    s->trailer_ok = true;
+                    s->cluster_trailer = s->cmatch == CLUSTER_TRAILER_LEN;
+                    if (!s->cluster_trailer)
+                        s->db_trailers++;
+                }
+                s->st = L_NORMAL;
+            } else {
+                s->tmatch = trailer_step(s->tmatch, trailer_text, TRAILER_LEN, c);
+                s->cmatch = trailer_step(s->cmatch, cluster_trailer_text, CLUSTER_TRAILER_LEN, c);
+            }
+            break;
+        case L_BLOCK:
+            p++;
+            if (s->cstar && c == '/') {
+                s->cstar = false;
+                if (s->cdepth <= 0)
+                    s->st = L_NORMAL;
+                else
+                    s->cdepth--;
+            } else if (s->cslash && c == '*') {
+                s->cslash = false;
+                if (s->cdepth < INT_MAX)
+                    s->cdepth++;
+            } else {
+                s->cstar = c == '*';
+                s->cslash = c == '/';
+            }
+            break;
+        case L_SQ: {
+            const char *q = memchr(p, '\'', (size_t)(end - p));
+            const char *stop = q ? q : end;
+            tok_append(s, p, (size_t)(stop - p));
+            p = stop;
+            if (q) {
+                p++;
+                s->st = L_SQ_END;
+            }
+            break;
+        }
+        case L_SQ_END:
+            if (c == '\'') {
+                tok_append(s, "'", 1);
+                p++;
+                s->st = L_SQ;
+            } else {
+                emit_quoted(s, T_STRING);
+                s->st = L_NORMAL;
+            }
+            break;
+        case L_EQ: {
+            const char *q = memchr(p, '\'', (size_t)(end - p));
+            const char *b = memchr(p, '\\', (size_t)((q ? q : end) - p));
+            if (b || !q)
+                q = b ? b : end;
+            tok_append(s, p, (size_t)(q - p));
+            p = q;
+            if (p < end) {
+                s->st = *p == '\\' ? L_EQ_BS : L_EQ_END;
+                p++;
+            }
+            break;
+        }
+        case L_EQ_BS:
+            tok_append(s, p, 1);
+            p++;
+            s->st = L_EQ;
+            break;
+        case L_EQ_END:
+            if (c == '\'') {
+                tok_append(s, "'", 1);
+                p++;
+                s->st = L_EQ;
+            } else {
+                s->cont_nl = false;
+                s->cont_sub = 0;
+                s->st = L_EQ_CONT;
+            }
+            break;
+        case L_EQ_CONT:
+            /* psql continues 'a' <newline> 'b' as one string, still with escapes */
+            if (s->cont_sub == 2) {
+                if (c == '\n' || c == '\r') {
+                    s->cont_nl = true;
+                    s->cont_sub = 0;
+                }
+                p++;
+            } else if (s->cont_sub == 1) {
+                if (c == '-') {
+                    s->cont_sub = 2;
+                    p++;
+                } else {
+                    emit_quoted(s, T_STRING);
+                    s->dash_bol = false;
+                    s->st = L_DASH;
+                }
+            } else if (c == ' ' || c == '\t' || c == '\f') {
+                p++;
+            } else if (c == '\n' || c == '\r') {
+                s->cont_nl = true;
+                p++;
+            } else if (c == '-') {
+                s->cont_sub = 1;
+                p++;
+            } else if (c == '\'' && s->cont_nl) {
+                p++;
+                s->st = L_EQ;
+            } else {
+                emit_quoted(s, T_STRING);
+                s->st = L_NORMAL;
+            }
+            break;
+        case L_DQ: {
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            const char *stop = q ? q : end;
+            tok_append(s, p, (size_t)(stop - p));
+            p = stop;
+            if (q) {
+                p++;
+                s->st = L_DQ_END;
+            }
+            break;
+        }
+        case L_DQ_END:
+            if (c == '"') {
+                tok_append(s, "\"", 1);
+                p++;
+                s->st = L_DQ;
+            } else {
+                emit_quoted(s, T_QIDENT);
+                s->st = L_NORMAL;
+            }
+            break;
+        case L_UAMP:
+            if (c == '\'' || c == '"') {
+                /* U&'...' and U&"..." take no backslash escapes */
+                s->word = W_NONE;
+                s->toklen = 0;
+                s->st = c == '\'' ? L_SQ : L_DQ;
+                p++;
+            } else {
+                emit_word(s);
+                on_token(s, T_OP, "&", 1);
+                s->st = L_NORMAL;
+            }
+            break;
+        case L_DOLLAR_OPEN:
+            if (c == '$') {
+                p++;
+                s->dmatching = false;
+                s->st = L_DOLLAR;
+            } else if (s->cls[c] == C_WORD || (s->dtaglen > 0 && s->cls[c] == C_DIGIT)) {
+                if (s->dtaglen < TOK_CAP)
+                    s->dtag[s->dtaglen] = (char)c;
+                s->dtaglen++;
+                s->dhash = (s->dhash ^ c) * FNV_PRIME;
+                p++;
+            } else {
+                /* not a dollar quote: a lone '$', then the tag chars form a word */
+                on_token(s, T_OP, "$", 1);
+                if (s->dtaglen > 0) {
+                    s->toklen = 0;
+                    tok_append(s, s->dtag, s->dtaglen < TOK_CAP ? s->dtaglen : TOK_CAP);
+                    s->toklen = s->dtaglen;
+                    s->word = W_IDENT;
+                }
+                s->st = L_NORMAL;
+            }
+            break;
+        case L_DOLLAR:
+            if (!s->dmatching) {
+                const char *d = memchr(p, '$', (size_t)(end - p));
+                if (!d) {
+                    p = end;
+                    break;
+                }
+                p = d + 1;
+                s->dmatching = true;
+                s->dmatch = 0;
+                s->mhash = FNV_BASIS;
+                break;
+            }
+            p++;
+            if (c == '$') {
+                if (s->dmatch == s->dtaglen && (s->dtaglen <= TOK_CAP || s->mhash == s->dhash)) {
+                    s->toklen = 0;
+                    emit_quoted(s, T_STRING);
+                    s->st = L_NORMAL;
+                } else {
+                    s->dmatch = 0;
+                    s->mhash = FNV_BASIS;
+                }
+            } else if (s->dmatch < s->dtaglen &&
+                       (s->dmatch < TOK_CAP ? c == (unsigned char)s->dtag[s->dmatch]
+                                            : (s->cls[c] == C_WORD || s->cls[c] == C_DIGIT))) {
+                s->mhash = (s->mhash ^ c) * FNV_PRIME;
+                s->dmatch++;
+            } else {
+                s->dmatching = false;
+            }
+            break;
+        case L_BACKSLASH:
+            if (c == ';') {
+                /* "\;" puts a semicolon into the statement without sending it */
+                p++;
+                s->trailer_ok = false;
+                s->ntok++;
+                s->idcount = 0;
+                end_substatement(s);
+                s->st = L_NORMAL;
+            } else if (c == ':') {
+                p++;
+                on_token(s, T_OP, ":", 1);
+                s->st = L_NORMAL;
+            } else {
+                s->st = L_META;
+            }
+            break;
+        case L_META: {
+            const char *q = memchr(p, '\n', (size_t)(end - p));
+            if (!q) {
+                p = end;
+                break;
+            }
+            p = q + 1;
+            s->st = L_NORMAL;
+            break;
+        }
+        case L_COPY_EOL:
+            p++;
+            if (c == '\n') {
+                s->st = L_NORMAL;
+                s->in_copy = true;
+                s->cm = CM_BOL;
+            } else if (s->rest_skip || (s->restlen == 0 && s->cls[c] == C_SPACE)) {
+                /* blank, or a comment: nothing to run after the block */
+            } else if (s->restlen < REST_CAP) {
+                s->rest[s->restlen++] = (char)c;
+                if (s->restlen == 2 && s->rest[0] == '-' && s->rest[1] == '-')
+                    s->rest_skip = true;
+            } else {
+                s->overflow = true;
+            }
+            break;
+        }
+    }
+    if (p > start)
+        s->last_nl = p[-1] == '\n';
+    return p;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ONES UINT64_C(0x0101010101010101)
+#define LOW7 UINT64_C(0x7f7f7f7f7f7f7f7f)
+
+/* 0x80 in each byte of w that equals b, 0 in the others (exact: no carry between bytes). */
+static inline uint64_t byte_eq(uint64_t w, unsigned char b)
+{
+    uint64_t y = w ^ (ONES * b);
+    return ~(((y & LOW7) + LOW7) | y | LOW7);
+}
+
+/*
+ * Short rows: counts newlines 8 bytes at a time from inside a line, stopping before a
+ * word with no newline (memchr is faster on long lines) or one where a line starts with
+ * a backslash (a possible end marker, checked byte-wise by the caller).
+ */
+static const char *count_short_rows(const char *p, const char *end, uint64_t *rows)
+{
+    uint64_t n = 0;
+    while (end - p > 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t nl = byte_eq(w, '\n');
+        if (!nl)
+            break;
+        uint64_t bs = byte_eq(w, '\\');
+        if (((nl << 8) & bs) || ((nl >> 63) && p[8] == '\\'))
+            break;
+        n += ((nl >> 7) * ONES) >> 56;
+        p += 8;
+    }
+    *rows += n;
+    return p;
+}
+#else
+static const char *count_short_rows(const char *p, const char *end, uint64_t *rows)
+{
+    (void)end;
+    (void)rows;
+    return p;
+}
+#endif
+
+/* Counts COPY data lines from p until end or the "\." line; returns where it stopped. */
+static const char *copy_feed(struct dumpscan *s, const char *p, const char *end)
+{
+    uint64_t rows = 0;
+    unsigned char cm = s->cm;
+
+    while (p < end) {
+        if (cm == CM_MID) {
+            p = count_short_rows(p, end, &rows);
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl) {
+                p = end;
+                break;
+            }
+            rows++;
+            p = nl + 1;
+            cm = CM_BOL;
+            continue;
+        }
+        char c = *p++;
+        if (cm == CM_BOL) {
+            if (c == '\\')
+                cm = CM_BS;
+            else if (c == '\n')
+                rows++;
+            else
+                cm = CM_MID;
+        } else if (cm == CM_BS) {
+            if (c == '.') {
+                cm = CM_DOT;
+            } else if (c == '\n') {
+                rows++;
+                cm = CM_BOL;
+            } else {
+                cm = CM_MID;
+            }
+        } else if (c == '\n') {
+            /* "\." or "\.\r" alone on its line ends the block */
+            s->in_copy = false;
+            s->last_nl = true;
+            break;
+        } else {
+            cm = (c == '\r' && cm == CM_DOT) ? CM_DOTCR : CM_MID;
+        }
+    }
+    s->copies.v[s->copies.n - 1].rows += rows;
+    s->cm = cm;
+    return p;
+}
+
+/* After a block, runs the SQL that followed "FROM stdin;" on its line, as psql does. */
+static void replay_rest(struct dumpscan *s)
+{
+    char line[REST_CAP + 1];
+    size_t n = s->restlen;
+
+    memcpy(line, s->rest, n);
+    line[n] = '\n';
+    s->restlen = 0;
+    s->last_nl = false;
+    sql_feed(s, line, line + n + 1);
+}
+
+/* Creates a scanner positioned at the start of a dump. */
+struct dumpscan *dumpscan_new(void)
+{
+    struct dumpscan *s = xcalloc(1, sizeof(*s));
+
+    for (int c = 0; c < 256; c++) {
+        unsigned char cl = C_OTHER;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80)
+            cl = C_WORD;
+        else if (c >= '0' && c <= '9')
+            cl = C_DIGIT;
+        else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')
+            cl = C_SPACE;
+        else if (c == '$')
+            cl = C_DOLLAR;
+        else if (c == '\'')
+            cl = C_SQUOTE;
+        else if (c == '"')
+            cl = C_DQUOTE;
+        else if (c == '-')
+            cl = C_DASH;
+        else if (c == '/')
+            cl = C_SLASH;
+        else if (c == '\\')
+            cl = C_BSLASH;
+        else if (c == ';')
+            cl = C_SEMI;
+        s->cls[c] = cl;
+    }
+    s->st = L_NORMAL;
+    s->std_strings = true;
+    s->last_nl = true;
+    s->tmatch = -1;
+    s->cmatch = -1;
+    s->setval = -1;
+    s->sk = SK_START;
+    name_reset(s);
+    return s;
+}
+
+static void tablist_free(struct tablist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].schema);
+        free(l->v[i].name);
+    }
+    free(l->v);
+}
+
+/* Frees the scanner and the tables it returned; accepts NULL. */
+void dumpscan_free(struct dumpscan *s)
+{
+    if (!s)
+        return;
+    tablist_free(&s->copies);
+    tablist_free(&s->creates);
+    free(s);
+}
+
+/* Scans the next chunk of the dump; chunk boundaries do not affect the result. */
+void dumpscan_feed(struct dumpscan *s, const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len;
+
+    while (p < end) {
+        if (s->in_copy) {
+            p = copy_feed(s, p, end);
+            if (!s->in_copy && s->restlen > 0)
+                replay_rest(s);
+        } else {
+            p = sql_feed(s, p, end);
+        }
+    }
+}
+
+/*
+ * Ends the input: returns -1 if it stopped inside a COPY block, a quote, a comment or a
+ * statement (or if SQL after "FROM stdin;" was too long to follow), else 0.
+ */
+int dumpscan_finish(struct dumpscan *s)
+{
+    /* a final line without its newline still ends a block or a comment */
+    if (s->in_copy && (s->cm == CM_DOT || s->cm == CM_DOTCR))
+        dumpscan_feed(s, "\n", 1);
+    else if (!s->in_copy && s->st == L_LINE_COMMENT)
+        dumpscan_feed(s, "\n", 1);
+
+    if (s->in_copy)
+        return -1;
+    bool token_pending;
+    switch (s->st) {
+    case L_NORMAL:
+        token_pending = s->word != W_NONE;
+        break;
+    case L_META:
+    case L_BACKSLASH:
+        token_pending = false;
+        break;
+    default:
+        /* an unterminated quote, or the start of a token ("-", "$", a closed string) */
+        token_pending = true;
+        break;
+    }
+    if (token_pending)
+        s->trailer_ok = false;
+    return (token_pending || s->ntok > 0 || s->overflow) ? -1 : 0;
+}
+
+size_t dumpscan_copy_count(const struct dumpscan *s)
+{
+    return s->copies.n;
+}
+
+const struct dumpscan_table *dumpscan_copy(const struct dumpscan *s, size_t i)
+{
+    return i < s->copies.n ? &s->copies.v[i] : NULL;
+}
+
+size_t dumpscan_create_count(const struct dumpscan *s)
+{
+    return s->creates.n;
+}
+
+const struct dumpscan_table *dumpscan_create(const struct dumpscan *s, size_t i)
+{
+    return i < s->creates.n ? &s->creates.v[i] : NULL;
+}
+
+bool dumpscan_trailer_ok(const struct dumpscan *s)
+{
+    return s->trailer_ok && !s->cluster_trailer;
+}
+
+size_t dumpscan_database_trailers(const struct dumpscan *s)
+{
+    return s->db_trailers;
+}
+
+bool dumpscan_cluster_trailer_ok(const struct dumpscan *s)
+{
+    return s->trailer_ok && s->cluster_trailer;
+}

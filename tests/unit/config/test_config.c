@@ -1,0 +1,334 @@
+/* Configuration precedence (SPEC section 2) and the config-file parser. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "common/err.h"
+#include "unit.h"
+#include "common/util.h"
+
+static char tmpdir[256];
+
+static void blank_options(struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->retention_days = o->keep_count = o->level = o->jobs = o->lock_wait_timeout = -1;
+    o->keep_daily = o->keep_weekly = o->keep_monthly = o->min_keep = o->max_age_hours = -1;
+    o->progress = TRI_AUTO;
+}
+
+static char *write_file(const char *name, const char *text, mode_t mode)
+{
+    char *path = xasprintf("%s/%s", tmpdir, name);
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        abort();
+    fchmod(fd, mode);
+    close(fd);
+    return path;
+}
+
+static const char *full_config = "# every connection key\n"
+                                 "host = filehost\n"
+                                 "port = 5999\n"
+                                 "user = fileuser\n"
+                                 "dbname = filedb\n"
+                                 "backup_dir = /srv/file-backups   # trailing comment\n"
+                                 "retention_days = 30\n"
+                                 "keep_count = 4\n"
+                                 "compress_level = 9\n"
+                                 "label_unused_ok = \n";
+
+static void test_defaults(void)
+{
+    struct options o;
+    blank_options(&o);
+    char *env[] = {"PGVAULT_CONFIG=/dev/null", NULL};
+    struct settings s;
+    CHECK_INT(config_resolve(&o, env, &s), 0);
+    CHECK_STR(s.dir, "backups");
+    CHECK_STR(s.catalog, "backups/catalog.db");
+    CHECK_INT(s.retention_days, 7);
+    CHECK_INT(s.keep_count, 10);
+    CHECK_INT(s.level, 6);
+    CHECK(s.compress);
+    CHECK_INT(s.min_keep, 1);
+    CHECK(s.conn.host == NULL && s.conn.dbname == NULL && s.conn.password == NULL);
+    CHECK(s.jobs >= 1);
+    CHECK_INT(s.lock_wait_timeout, 600);
+    settings_free(&s);
+}
+
+/* One default config file, the one every document names, whatever the install prefix. */
+static void test_default_config_file(void)
+{
+    CHECK_STR(DEFAULT_CONFIG_FILE, "/etc/pgvault/pgvault.conf");
+}
+
+static void test_unknown_key_refused(void)
+{
+    struct options o;
+    blank_options(&o);
+    char *path = write_file("bad.conf", full_config, 0600);
+    o.config_file = path;
+    struct settings s;
+    err_clear();
+    CHECK_INT(config_resolve(&o, NULL, &s), -1);
+    CHECK_INT(err_class(), ERR_USAGE);
+    CHECK(strstr(err_msg(), "unknown setting \"label_unused_ok\"") != NULL);
+    CHECK(strstr(err_msg(), "line 10") != NULL);
+    err_clear();
+    free(path);
+}
+
+static char *good_config(void)
+{
+    char *text = xstrndup(full_config, strstr(full_config, "label_unused_ok") - full_config);
+    char *path = write_file("good.conf", text, 0600);
+    free(text);
+    return path;
+}
+
+static void test_file_below_libpq_and_origin(void)
+{
+    struct options o;
+    blank_options(&o);
+    char *path = good_config();
+    o.config_file = path;
+    struct settings s;
+
+    /* file only */
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    CHECK_STR(s.conn.host, "filehost");
+    CHECK_STR(s.conn.port, "5999");
+    CHECK_STR(s.conn.user, "fileuser");
+    CHECK_STR(s.conn.dbname, "filedb");
+    CHECK_STR(s.dir, "/srv/file-backups");
+    CHECK_STR(s.catalog, "/srv/file-backups/catalog.db");
+    CHECK_INT(s.retention_days, 30);
+    CHECK_INT(s.keep_count, 4);
+    CHECK_INT(s.level, 9);
+    settings_free(&s);
+
+    /* libpq's variables beat the file: left NULL so libpq reads them */
+    char *env_pg[] = {"PGHOST=/run/pg", "PGDATABASE=pgdb", NULL};
+    CHECK_INT(config_resolve(&o, env_pg, &s), 0);
+    CHECK(s.conn.host == NULL);
+    CHECK(s.conn.dbname == NULL);
+    CHECK_STR(s.conn.user, "fileuser");
+    settings_free(&s);
+
+    /* a connection service beats the file: the service names the whole connection */
+    char *env_svc[] = {"PGSERVICE=shop", NULL};
+    CHECK_INT(config_resolve(&o, env_svc, &s), 0);
+    CHECK(s.conn.host == NULL && s.conn.port == NULL && s.conn.user == NULL);
+    CHECK(s.conn.dbname == NULL);
+    CHECK_STR(s.dir, "/srv/file-backups");
+    settings_free(&s);
+
+    /* the origin's variables beat libpq's */
+    char *env_db[] = {"PGHOST=/run/pg",
+                      "DB_HOST=dbhost",
+                      "DB_NAME=dbname_env",
+                      "BACKUP_DIR=/envdir",
+                      "DB_PORT=7000",
+                      "DB_USER=envuser",
+                      NULL};
+    CHECK_INT(config_resolve(&o, env_db, &s), 0);
+    CHECK_STR(s.conn.host, "dbhost");
+    CHECK_STR(s.conn.dbname, "dbname_env");
+    CHECK_STR(s.conn.port, "7000");
+    CHECK_STR(s.conn.user, "envuser");
+    CHECK_STR(s.dir, "/envdir");
+    settings_free(&s);
+
+    /* flags beat everything */
+    o.host = "flaghost";
+    o.db = "flagdb";
+    o.dir = "/flagdir";
+    o.retention_days = 2;
+    o.level = 1;
+    CHECK_INT(config_resolve(&o, env_db, &s), 0);
+    CHECK_STR(s.conn.host, "flaghost");
+    CHECK_STR(s.conn.dbname, "flagdb");
+    CHECK_STR(s.dir, "/flagdir");
+    CHECK_STR(s.catalog, "/flagdir/catalog.db");
+    CHECK_INT(s.retention_days, 2);
+    CHECK_INT(s.level, 1);
+    settings_free(&s);
+
+    /* -n turns compression off */
+    blank_options(&o);
+    o.config_file = path;
+    o.no_compress = true;
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    CHECK(!s.compress);
+    settings_free(&s);
+    free(path);
+}
+
+static void test_password_sources(void)
+{
+    struct options o;
+    blank_options(&o);
+    struct settings s;
+    char *path = write_file("pw.conf", "password = \"file secret # not a comment\"\n", 0600);
+    o.config_file = path;
+
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    CHECK_STR(s.conn.password, "file secret # not a comment");
+    settings_free(&s);
+
+    /* PGPASSWORD is taken over (so children get a passfile instead) and beats the file */
+    char *env1[] = {"PGPASSWORD=pgsecret", NULL};
+    CHECK_INT(config_resolve(&o, env1, &s), 0);
+    CHECK_STR(s.conn.password, "pgsecret");
+    settings_free(&s);
+
+    /* DB_PASSWORD beats PGPASSWORD */
+    char *env2[] = {"PGPASSWORD=pgsecret", "DB_PASSWORD=dbsecret", NULL};
+    CHECK_INT(config_resolve(&o, env2, &s), 0);
+    CHECK_STR(s.conn.password, "dbsecret");
+    settings_free(&s);
+
+    /* the config file's password ranks below the user's passfile (PGPASSFILE or
+     * ~/.pgpass): kept, but marked so (see test_pgtools) */
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    CHECK(s.conn.password_below_passfile);
+    settings_free(&s);
+    char *env3[] = {"PGPASSFILE=/somewhere/.pgpass", NULL};
+    CHECK_INT(config_resolve(&o, env3, &s), 0);
+    CHECK_STR(s.conn.password, "file secret # not a comment");
+    CHECK(s.conn.password_below_passfile);
+    settings_free(&s);
+    CHECK_INT(config_resolve(&o, env2, &s), 0);
+    CHECK(!s.conn.password_below_passfile);
+    settings_free(&s);
+    free(path);
+
+    /* a password in a world-readable file is refused */
+    path = write_file("pw-open.conf", "password = x\n", 0644);
+    o.config_file = path;
+    err_clear();
+    CHECK_INT(config_resolve(&o, NULL, &s), -1);
+    CHECK_INT(err_class(), ERR_USAGE);
+    CHECK(strstr(err_msg(), "holds a password and is accessible by others") != NULL);
+    CHECK(strstr(err_msg(), "x\"") == NULL || strstr(err_msg(), "pw-open.conf") != NULL);
+    err_clear();
+    free(path);
+
+    /* group-readable (root:postgres 0640, as packaged) is accepted */
+    path = write_file("pw-group.conf", "password = x\n", 0640);
+    o.config_file = path;
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    settings_free(&s);
+    free(path);
+}
+
+static void test_parser_errors(void)
+{
+    struct options o;
+    blank_options(&o);
+    struct settings s;
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"host\n", "line 1: expected key = value"},
+        {"# c\n = x\n", "line 2: missing key"},
+        {"compress_level = 10\n", "invalid value \"10\" for \"compress_level\""},
+        {"compress_level = 3x\n", "invalid value \"3x\""},
+        {"retention_days = -1\n", "invalid value \"-1\""},
+        {"host = \"unterminated\n", "unterminated quoted value"},
+        {"compress = maybe\n", "invalid value \"maybe\" for \"compress\""},
+        {"# c\nbackup_dir =\n", "empty value for \"backup_dir\" in \""},
+        {"catalog = \"\"\n", "empty value for \"catalog\""},
+        {"pg_bindir = \n", "empty value for \"pg_bindir\""},
+        {"metrics_file =\n", "empty value for \"metrics_file\""},
+        {"\n\nbackup_dir =\n", "line 3"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *path = write_file("err.conf", cases[i].text, 0600);
+        o.config_file = path;
+        err_clear();
+        CHECK_INT(config_resolve(&o, NULL, &s), -1);
+        CHECK_INT(err_class(), ERR_USAGE);
+        if (!strstr(err_msg(), cases[i].expect))
+            fprintf(stderr, "case %zu: got \"%s\"\n", i, err_msg());
+        CHECK(strstr(err_msg(), cases[i].expect) != NULL);
+        free(path);
+    }
+    err_clear();
+
+    /* an explicit config file that does not exist is an error; the default is optional */
+    o.config_file = "/nonexistent/pgvault.conf";
+    CHECK_INT(config_resolve(&o, NULL, &s), -1);
+    CHECK(strstr(err_msg(), "could not open config file") != NULL);
+    err_clear();
+}
+
+#define TIMEOUTS_OFF                                                                               \
+    "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+
+static void test_conn_string_quoting(void)
+{
+    unsetenv("PGOPTIONS");
+    struct conn_params cp = {.host = "/run/post gres", .port = "5432", .user = "o'neil"};
+    char *s = conn_string(&cp, "a\"; DROP DATABASE victim; --");
+    CHECK_STR(s, "host='/run/post gres' port='5432' user='o\\'neil' "
+                 "dbname='a\"; DROP DATABASE victim; --' options='" TIMEOUTS_OFF "'");
+    free(s);
+    struct conn_params none = {0};
+    s = conn_string(&none, "dbname=postgres host=evil");
+    CHECK_STR(s, "dbname='dbname=postgres host=evil' options='" TIMEOUTS_OFF "'");
+    free(s);
+    s = conn_string(&none, "back\\slash");
+    CHECK_STR(s, "dbname='back\\\\slash' options='" TIMEOUTS_OFF "'");
+    free(s);
+}
+
+/* Our timeouts come after the user's PGOPTIONS, so they win over a -c of the same name
+ * there, and the user's other options stay. */
+static void test_conn_options(void)
+{
+    unsetenv("PGOPTIONS");
+    char *o = conn_options();
+    CHECK_STR(o, TIMEOUTS_OFF);
+    free(o);
+    setenv("PGOPTIONS", "", 1);
+    o = conn_options();
+    CHECK_STR(o, TIMEOUTS_OFF);
+    free(o);
+    setenv("PGOPTIONS", "-c search_path=x -c statement_timeout=5", 1);
+    o = conn_options();
+    CHECK_STR(o, "-c search_path=x -c statement_timeout=5 " TIMEOUTS_OFF);
+    free(o);
+    struct conn_params none = {0};
+    char *s = conn_string(&none, "d");
+    CHECK_STR(s, "dbname='d' options='-c search_path=x -c statement_timeout=5 " TIMEOUTS_OFF "'");
+    free(s);
+    unsetenv("PGOPTIONS");
+}
+
+int main(void)
+{
+    const char *base = getenv("PGVAULT_TEST_TMP");
+    if (!base)
+        base = "/tmp";
+    mkdir(base, 0700);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/config-XXXXXX", base);
+    if (!mkdtemp(tmpdir))
+        return 2;
+    umask(0);
+    RUN(test_defaults);
+    RUN(test_default_config_file);
+    RUN(test_unknown_key_refused);
+    RUN(test_file_below_libpq_and_origin);
+    RUN(test_password_sources);
+    RUN(test_parser_errors);
+    RUN(test_conn_string_quoting);
+    RUN(test_conn_options);
+    return UNIT_DONE();
+}
