@@ -1334,7 +1334,7 @@ out:
     return ret;
 }
 
-/* --- retention, pins and crash recovery (retention.h, cmd_pin.c, recover.c) --- */
+/* --- retention, pins and crash recovery (policy/retention.h, command/pin.c, command/recover.c) --- */
 
 /* Inserts an audit event inside the caller's transaction. */
 static int insert_event_tx(struct catalog *c, const char *action, int64_t backup_id,

@@ -13,6 +13,8 @@
 #include "catalog/catalog.h"
 #include "command/commands.h"
 #include "common/err.h"
+#include "policy/audit.h"
+#include "config/cli.h"
 #include "storage/fsutil.h"
 #include "command/hooks.h"
 #include "common/log.h"
@@ -26,6 +28,7 @@
 #include "common/progress.h"
 #include "command/recover.h"
 #include "storage/repo.h"
+#include "command/prune.h"
 #include "policy/retention.h"
 #include "common/util.h"
 
@@ -324,18 +327,18 @@ static const char *default_dbname(const struct settings *set)
  * earlier complete backups (the newest one's raw size, the last five's rate). */
 static struct progress *start_progress(struct backup_run *br, const char *db)
 {
-    if (!progress_wanted(br->opt))
+    if (!cli_progress_wanted(br->opt))
         return NULL;
     struct backup_rec *prev = NULL;
     size_t n = 0;
     uint64_t total = 0;
     double rate = 0;
     if (catalog_backups(br->cat, db, false, &prev, &n) == 0)
-        progress_estimate(prev, n, &total, &rate);
+        audit_estimate_next(prev, n, &total, &rate);
     err_clear(); /* without history, the line just has no ETA */
     backup_recs_free(prev, n);
     char *label = xasprintf("backup \"%s\"", db);
-    struct progress *p = progress_start(br->opt, label, total, true, rate);
+    struct progress *p = progress_start(cli_progress_wanted(br->opt), label, total, true, rate);
     free(label);
     return p;
 }

@@ -18,6 +18,7 @@
 #include "common/output.h"
 #include "command/recover.h"
 #include "storage/repo.h"
+#include "command/prune.h"
 #include "policy/retention.h"
 #include "common/util.h"
 

@@ -17,6 +17,7 @@
 #include "catalog/catalog.h"
 #include "command/commands.h"
 #include "common/err.h"
+#include "config/cli.h"
 #include "storage/fsutil.h"
 #include "common/log.h"
 #include "common/naming.h"
@@ -117,7 +118,8 @@ static int check_file(struct restore_run *rr)
     struct reader_result r;
     char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): checksum", rr->target, rr->b.id);
     struct progress_tee tee = {
-        .progress = progress_start(rr->opt, label, (uint64_t)rr->b.size_bytes, false, 0),
+        .progress = progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.size_bytes,
+                                   false, 0),
     };
     free(label);
     int rc = reader_run(rr->path, false, progress_tee_sink, &tee, &pgvault_interrupted, &r);
@@ -233,7 +235,8 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
     struct progress_tee tee = {
         .sink = feed_psql,
         .ctx = &p,
-        .progress = progress_start(rr->opt, label, (uint64_t)rr->b.raw_bytes, false, 0),
+        .progress = progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.raw_bytes,
+                                   false, 0),
     };
     free(label);
     int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, progress_tee_sink, &tee,

@@ -17,6 +17,7 @@
 #include "command/commands.h"
 #include "postgres/dumpscan.h"
 #include "common/err.h"
+#include "config/cli.h"
 #include "storage/fsutil.h"
 #include "common/log.h"
 #include "common/output.h"
@@ -98,8 +99,8 @@ static int verify_one(struct catalog *cat, const struct options *opt, const stru
     struct reader_result r;
     char *label = xasprintf("verify %" PRId64 " (%s)", b->id, b->file_name);
     struct progress_tee tee = {
-        .progress =
-            progress_start(opt, label, (uint64_t)(deep ? b->raw_bytes : b->size_bytes), false, 0),
+        .progress = progress_start(cli_progress_wanted(opt), label,
+                                   (uint64_t)(deep ? b->raw_bytes : b->size_bytes), false, 0),
     };
     free(label);
     if (deep) {

@@ -36,15 +36,6 @@ void progress_set_clock(double (*clock)(void))
     ever_drawn = false;
 }
 
-bool progress_wanted(const struct options *opt)
-{
-    if (opt->progress == TRI_ON)
-        return true;
-    if (opt->progress == TRI_OFF || opt->quiet || opt->json)
-        return false;
-    return isatty(STDERR_FILENO) == 1;
-}
-
 /* The label with control characters (C0, DEL, and C1 encoded in UTF-8) shown as '?', so
  * that a database or file name cannot move the cursor or change the terminal. */
 static char *sanitize(const char *s)
@@ -82,10 +73,10 @@ struct progress *progress_new(int fd, const char *label, uint64_t total, bool es
     return p;
 }
 
-struct progress *progress_start(const struct options *opt, const char *label, uint64_t total,
-                                bool estimated, double rate)
+struct progress *progress_start(bool shown, const char *label, uint64_t total, bool estimated,
+                                double rate)
 {
-    return progress_new(progress_wanted(opt) ? STDERR_FILENO : -1, label, total, estimated, rate);
+    return progress_new(shown ? STDERR_FILENO : -1, label, total, estimated, rate);
 }
 
 /* "m:ss", or "h:mm:ss" from an hour on. */
@@ -224,23 +215,4 @@ int progress_tee_sink(void *tee, const unsigned char *buf, size_t len)
     t->done += len;
     progress_update(t->progress, t->done);
     return t->sink ? t->sink(t->ctx, buf, len) : 0;
-}
-
-void progress_estimate(const struct backup_rec *prev, size_t n, uint64_t *total, double *rate)
-{
-    *total = 0;
-    *rate = 0;
-    if (n == 0)
-        return;
-    *total = prev[0].raw_bytes > 0 ? (uint64_t)prev[0].raw_bytes : 0;
-    double bytes = 0, secs = 0;
-    for (size_t i = 0, k = 0; i < n && k < 5; i++) {
-        if (prev[i].raw_bytes <= 0 || prev[i].duration_ms <= 0)
-            continue;
-        bytes += (double)prev[i].raw_bytes;
-        secs += (double)prev[i].duration_ms / 1000.0;
-        k++;
-    }
-    if (secs > 0)
-        *rate = bytes / secs;
 }

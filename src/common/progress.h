@@ -5,9 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "catalog/catalog.h"
-#include "config/options.h"
-
 /*
  * The progress line of backup, restore and verify: one line on stderr, redrawn in place
  * ("\r", the text, clear to end of line) at most five times a second, and cleared when
@@ -16,19 +13,15 @@
  */
 struct progress;
 
-/* Whether a command shows progress: --progress forces it and --no-progress stops it;
- * otherwise only when stderr is a terminal and neither --quiet nor --json was given. */
-bool progress_wanted(const struct options *opt);
-
 /*
- * Starts a progress line on stderr if progress_wanted(opt), else returns NULL (every
+ * Starts a progress line on stderr if shown (cli_progress_wanted), else returns NULL (every
  * function here accepts NULL and then does nothing). label says what is being done; its
  * control characters are shown as '?'. total: the bytes expected, 0 when unknown;
  * estimated: total is a guess (shown as "~N", dropped once exceeded). rate: bytes per
  * second expected from earlier runs, 0 when unknown.
  */
-struct progress *progress_start(const struct options *opt, const char *label, uint64_t total,
-                                bool estimated, double rate);
+struct progress *progress_start(bool shown, const char *label, uint64_t total, bool estimated,
+                                double rate);
 
 /* The same on any file descriptor (fd < 0: NULL), whatever the options. */
 struct progress *progress_new(int fd, const char *label, uint64_t total, bool estimated,
@@ -54,13 +47,6 @@ struct progress_tee {
     uint64_t done;
 };
 int progress_tee_sink(void *tee, const unsigned char *buf, size_t len);
-
-/*
- * From a database's complete backups, newest first: the expected raw size of the next one
- * (the newest's) and the raw bytes per second of the last five with a duration; each 0
- * when unknown.
- */
-void progress_estimate(const struct backup_rec *prev, size_t n, uint64_t *total, double *rate);
 
 /* The text of the line for done bytes after elapsed seconds (no "\r"); for tests. */
 void progress_format(const struct progress *p, uint64_t done, double elapsed, char *buf,

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "common/err.h"
@@ -874,4 +875,13 @@ void cli_usage(enum command cmd, FILE *out)
               "(the newest complete backup of the selected database).\n",
               out);
     fputs("\nRun \"pgvault --help\" for the environment variables and exit codes.\n", out);
+}
+
+bool cli_progress_wanted(const struct options *opt)
+{
+    if (opt->progress == TRI_ON)
+        return true;
+    if (opt->progress == TRI_OFF || opt->quiet || opt->json)
+        return false;
+    return isatty(STDERR_FILENO) == 1;
 }

@@ -21,4 +21,8 @@ void cli_usage(enum command cmd, FILE *out);
 /* The command's name as typed ("backup"), or "pgvault" for none. */
 const char *cli_command_name(enum command cmd);
 
+/* Whether a command shows progress: --progress forces it and --no-progress stops it;
+ * otherwise only when stderr is a terminal and neither --quiet nor --json was given. */
+bool cli_progress_wanted(const struct options *opt);
+
 #endif

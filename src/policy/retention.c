@@ -1,6 +1,6 @@
 /*
  * The retention plan (SPEC section 6): a pure function of the backups of one database,
- * the policy and the time. No I/O, no clock: cmd_prune.c does the rest.
+ * the policy and the time. No I/O, no clock: command/prune.c does the rest.
  */
 #include "policy/retention.h"
 

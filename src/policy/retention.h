@@ -14,7 +14,7 @@
  * - retention_plan() (retention.c) is a pure function from the backups of one database,
  *   a policy and the current time to a decision with a reason per backup: no I/O, no
  *   clock, so that it can be tested exhaustively;
- * - retention_apply() (cmd_prune.c) carries a plan out on a repository.
+ * - retention_apply() (command/prune.h) carries a plan out on a repository.
  *
  * The rules, for the complete backups of one database (exact name):
  *   removed when older than `days` days, or not among the newest `count`;
@@ -76,29 +76,5 @@ int retention_plan(const char *db, const struct retention_backup *b, size_t n,
 
 /* The policy that settings describe (-r, -c, --keep-*, --min-keep after precedence). */
 void retention_policy_from(const struct settings *set, struct retention_policy *p);
-
-/* --- applying a plan (cmd_prune.c) --- */
-
-/* What retention_apply did to one repository. */
-struct retention_result {
-    size_t kept;         /* complete backups kept (refused_kept included) */
-    size_t refused;      /* databases whose plan was refused (newest dated in the future) */
-    size_t refused_kept; /* their complete backups, all kept */
-    size_t removed;      /* backups whose file was deleted; rows now 'pruned' */
-    size_t missing;      /* backups whose file was already gone; rows now 'missing' */
-    size_t leftovers;    /* files of failed backups removed */
-    int64_t freed_bytes;
-};
-
-/*
- * Applies retention to database db (NULL: every database in the catalog) of the
- * repository dir, whose lock the caller holds: deletes each removed backup's file and
- * marks its row 'pruned' (or 'missing' when the file was already gone) with the time
- * and the rule, removes the leftover files of failed backups, and records an audit
- * event for each. report: print one line per removal on stdout (prefix before each).
- * Keeps going after a problem; returns 0, or -1 with the first error set.
- */
-int retention_apply(struct catalog *cat, const struct settings *set, const char *db,
-                    const char *prefix, bool report, struct retention_result *res);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the config-file parser (src/config.c).
+ * libFuzzer target for the config-file parser (src/config/config.c).
  *
  * Input: byte 0 steers the callback (bit 0: stop with an error at pair number
  * (byte0 >> 1) % 8, as a bad value does); the rest is the text of a config file.
@@ -16,7 +16,7 @@
  *
  *   tests/fault/run_fuzzers.sh SRC_DIR OUT_DIR SECONDS    (what ctest runs)
  *   clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DPGVAULT_VERSION='"0"' \
- *       -DPGVAULT_SYSCONFDIR='"/etc"' -Isrc src/config.c src/util.c src/err.c \
+ *       -DPGVAULT_SYSCONFDIR='"/etc"' -Isrc src/config/config.c src/common/util.c src/common/err.c \
  *       tests/fuzz/fuzz_config.c -o /tmp/fz_config
  *   /tmp/fz_config -max_total_time=60 tests/fuzz/corpus_config
  */

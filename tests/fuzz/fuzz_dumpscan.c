@@ -1,13 +1,13 @@
 /*
- * libFuzzer target for src/dumpscan.c.
+ * libFuzzer target for src/postgres/dumpscan.c.
  *
  * Input: byte 0 gives k = 1 + byte0 % 16, the next k bytes are chunk sizes (1..256, used
  * in turn), the rest is the dump. The dump is scanned in one chunk, in those chunks and
  * one byte at a time; the three results must be identical, and no table may have more
  * rows than the dump has newlines.
  *
- *   clang -g -fsanitize=fuzzer,address,undefined -Isrc src/dumpscan.c src/util.c \
- *       src/err.c tests/fuzz/fuzz_dumpscan.c -o /tmp/fz
+ *   clang -g -fsanitize=fuzzer,address,undefined -Isrc src/postgres/dumpscan.c src/common/util.c \
+ *       src/common/err.c tests/fuzz/fuzz_dumpscan.c -o /tmp/fz
  *   /tmp/fz -max_total_time=60 tests/fuzz/corpus_dumpscan
  */
 #include "postgres/dumpscan.h"

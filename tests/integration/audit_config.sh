@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The example config the package installs (packaging/pgvault.conf) documents every key that
-# src/config.c accepts, each commented out with its default except backup_dir, and parses:
+# src/config/config.c accepts, each commented out with its default except backup_dir, and parses:
 # as shipped, and with every key uncommented.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
@@ -10,9 +10,9 @@ CONF=$ROOT/packaging/pgvault.conf
 [[ -f "$CONF" ]] || fail "no example config at $CONF"
 
 # 1. The keys config.c knows: the {"key", offsetof(…)} entries of file_value, and compress.
-accepted=$( (grep -oE '\{"[a-z_]+", offsetof\(struct file_values' "$ROOT/src/config.c" |
+accepted=$( (grep -oE '\{"[a-z_]+", offsetof\(struct file_values' "$ROOT/src/config/config.c" |
     sed -E 's/^\{"([a-z_]+)".*/\1/'
-    grep -q 'strcmp(key, "compress")' "$ROOT/src/config.c" && echo compress) | LC_ALL=C sort -u)
+    grep -q 'strcmp(key, "compress")' "$ROOT/src/config/config.c" && echo compress) | LC_ALL=C sort -u)
 [[ $(wc -l <<<"$accepted") -ge 20 ]] || fail "found too few keys in config.c: $accepted"
 
 # 2. The keys the example sets or shows commented out ("#key = value").

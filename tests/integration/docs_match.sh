@@ -2,7 +2,7 @@
 # The documentation says what the program does: every long option that some
 # "pgvault COMMAND --help" shows is in README and the manual page, and every option
 # README or the manual page names exists; every key the config parser knows (the tables
-# of src/config.c) is in README's key list, the manual page and the packaged
+# of src/config/config.c) is in README's key list, the manual page and the packaged
 # pgvault.conf, and every key they list exists. Then the README transcripts keep their
 # shape: the same commands on a fresh repository print the column headers and the
 # JSON keys that README shows.
@@ -24,7 +24,7 @@ for c in "${commands[@]}"; do
     printf '%s\n' "$OUT" >>"$helps"
 done
 MANWIDTH=200 man -l "$top/packaging/pgvault.1" 2>/dev/null >"$SCRATCH/man.txt"
-python3 - "$helps" "$top/README.md" "$SCRATCH/man.txt" "$top/src/config.c" \
+python3 - "$helps" "$top/README.md" "$SCRATCH/man.txt" "$top/src/config/config.c" \
     "$top/packaging/pgvault.conf" <<'PY' || fail "the documentation and the program disagree (above)"
 import re, sys
 helps, readme, man, config_c, conf = (open(p, encoding="utf-8").read() for p in sys.argv[1:])

@@ -173,42 +173,6 @@ static void test_tee(void)
     CHECK_INT(alone.done, 2);
 }
 
-static void test_estimate(void)
-{
-    uint64_t total;
-    double rate;
-    progress_estimate(NULL, 0, &total, &rate);
-    CHECK_INT(total, 0);
-    CHECK(rate == 0);
-
-    /* newest first; an import without a duration does not count toward the rate */
-    struct backup_rec prev[7] = {
-        {.raw_bytes = 1000, .duration_ms = 0},    {.raw_bytes = 2000, .duration_ms = 1000},
-        {.raw_bytes = 4000, .duration_ms = 1000}, {.raw_bytes = 2000, .duration_ms = 1000},
-        {.raw_bytes = 2000, .duration_ms = 1000}, {.raw_bytes = 2000, .duration_ms = 1000},
-        {.raw_bytes = 90000, .duration_ms = 1},
-    };
-    progress_estimate(prev, 7, &total, &rate);
-    CHECK_INT(total, 1000);
-    CHECK(rate > 2399.9 && rate < 2400.1); /* the five timed ones: 12000 bytes in 5 s */
-}
-
-static void test_wanted(void)
-{
-    struct options o = {.progress = TRI_ON, .quiet = true, .json = true};
-    CHECK(progress_wanted(&o));
-    o.progress = TRI_OFF;
-    o.quiet = o.json = false;
-    CHECK(!progress_wanted(&o));
-    o.progress = TRI_AUTO;
-    CHECK(progress_wanted(&o) == (isatty(STDERR_FILENO) == 1));
-    o.quiet = true;
-    CHECK(!progress_wanted(&o));
-    o.quiet = false;
-    o.json = true;
-    CHECK(!progress_wanted(&o));
-}
-
 int main(void)
 {
     RUN(test_format_exact_total);
@@ -216,7 +180,5 @@ int main(void)
     RUN(test_label_sanitized);
     RUN(test_redraw_rate_and_clear);
     RUN(test_tee);
-    RUN(test_estimate);
-    RUN(test_wanted);
     return UNIT_DONE();
 }

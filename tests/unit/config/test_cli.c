@@ -1,7 +1,8 @@
-/* Unit tests for src/cli.c: option parsing, range and conflict checks, usage texts. */
+/* Unit tests for src/config/cli.c: option parsing, range and conflict checks, usage texts. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config/cli.h"
 #include "common/err.h"
@@ -821,8 +822,25 @@ static void test_usage(void)
     free(s);
 }
 
+static void test_wanted(void)
+{
+    struct options o = {.progress = TRI_ON, .quiet = true, .json = true};
+    CHECK(cli_progress_wanted(&o));
+    o.progress = TRI_OFF;
+    o.quiet = o.json = false;
+    CHECK(!cli_progress_wanted(&o));
+    o.progress = TRI_AUTO;
+    CHECK(cli_progress_wanted(&o) == (isatty(STDERR_FILENO) == 1));
+    o.quiet = true;
+    CHECK(!cli_progress_wanted(&o));
+    o.quiet = false;
+    o.json = true;
+    CHECK(!cli_progress_wanted(&o));
+}
+
 int main(void)
 {
+    RUN(test_wanted);
     RUN(test_defaults_unset);
     RUN(test_backup_short);
     RUN(test_backup_long);

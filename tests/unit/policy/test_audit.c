@@ -1,4 +1,4 @@
-/* Unit tests for src/audit.c: --since parsing, the table diff, check's verdicts, and the
+/* Unit tests for src/policy/audit.c: --since parsing, the table diff, check's verdicts, and the
  * header of a dump. */
 #include "policy/audit.h"
 
@@ -287,8 +287,29 @@ static void test_dump_header(void)
     audit_dump_header_free(&h);
 }
 
+static void test_estimate(void)
+{
+    uint64_t total;
+    double rate;
+    audit_estimate_next(NULL, 0, &total, &rate);
+    CHECK_INT(total, 0);
+    CHECK(rate == 0);
+
+    /* newest first; an import without a duration does not count toward the rate */
+    struct backup_rec prev[7] = {
+        {.raw_bytes = 1000, .duration_ms = 0},    {.raw_bytes = 2000, .duration_ms = 1000},
+        {.raw_bytes = 4000, .duration_ms = 1000}, {.raw_bytes = 2000, .duration_ms = 1000},
+        {.raw_bytes = 2000, .duration_ms = 1000}, {.raw_bytes = 2000, .duration_ms = 1000},
+        {.raw_bytes = 90000, .duration_ms = 1},
+    };
+    audit_estimate_next(prev, 7, &total, &rate);
+    CHECK_INT(total, 1000);
+    CHECK(rate > 2399.9 && rate < 2400.1); /* the five timed ones: 12000 bytes in 5 s */
+}
+
 int main(void)
 {
+    RUN(test_estimate);
     RUN(test_when_dates);
     RUN(test_when_ages);
     RUN(test_when_bad);

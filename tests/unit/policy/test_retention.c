@@ -1,6 +1,6 @@
 /*
- * Unit tests for src/retention.c (the pure plan), the catalog side of retention
- * (catalog_retention_rows and friends) and the partial-file names of src/recover.c.
+ * Unit tests for src/policy/retention.c (the pure plan), the catalog side of retention
+ * (catalog_retention_rows and friends) and the partial-file names of src/command/recover.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

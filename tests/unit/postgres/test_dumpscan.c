@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/dumpscan.c: every input is scanned whole, one byte at a time and
+ * Unit tests for src/postgres/dumpscan.c: every input is scanned whole, one byte at a time and
  * in random chunk sizes, and the three results must be identical.
  */
 #include "postgres/dumpscan.h"
