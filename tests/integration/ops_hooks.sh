@@ -94,6 +94,7 @@ assert_eq "$(var PGVAULT_OUTCOME "$HOOKS/post.env")" failure "outcome"
 assert_eq "$(var PGVAULT_EXIT_CODE "$HOOKS/post.env")" 5 "exit code"
 assert_eq "$(var PGVAULT_DB "$HOOKS/post.env")" "${DB}_missing" "database"
 assert_eq "$(var PGVAULT_BACKUP_ID "$HOOKS/post.env")" "" "no catalog row, no id"
+assert_eq "$(var PGVAULT_FILE "$HOOKS/post.env")" "" "no file name chosen, PGVAULT_FILE empty (as README says)"
 assert_contains "$(var PGVAULT_ERROR "$HOOKS/post.env")" "does not exist" "error text"
 
 note "pg_dump failing after the row exists: exit 1, the post hook has the failed row's id"
