@@ -1,0 +1,57 @@
+#ifndef PGVAULT_CATALOG_INTERNAL_H
+#define PGVAULT_CATALOG_INTERNAL_H
+
+/*
+ * Private to src/catalog/: the connection and the statement helpers the table files
+ * share. Nothing outside src/catalog/ includes this header (nor sqlite3.h).
+ */
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+
+struct catalog {
+    sqlite3 *db;
+    char *path;
+    int version;
+};
+
+/* The columns of `backups`, in the order of struct backup_rec (see read_backup). */
+#define BACKUP_COLUMNS                                                                             \
+    "id, db_name, file_name, format, compression, compression_level, size_bytes, raw_bytes, "      \
+    "checksum, raw_checksum, checksum_algo, table_count, row_count, server_version, "              \
+    "pg_dump_version, db_size_bytes, encoding, lc_collate, lc_ctype, with_owners, started_at, "    \
+    "finished_at, duration_ms, status, pinned, suspect, label, error, verified_at, pruned_at, "    \
+    "prune_rule, pid, host, origin, locale_provider, icu_locale"
+
+/* Records the connection's last error as "could not <what> in catalog …" (ERR_BUSY for
+ * another writer, a hint for a file that is not a database); returns -1. */
+int db_fail(struct catalog *c, const char *what);
+/* Runs sql (no parameters, no rows); db_fail(what) on failure. */
+int exec(struct catalog *c, const char *sql, const char *what);
+/* Prepares one statement; db_fail(what) on failure. */
+int prepare(struct catalog *c, const char *sql, sqlite3_stmt **st, const char *what);
+/* Steps a statement that returns no rows; db_fail(what) unless it is done. */
+int step_done(struct catalog *c, sqlite3_stmt *st, const char *what);
+/* Rolls back the open transaction, if any. */
+void rollback(struct catalog *c);
+/* Binds a string, or NULL; returns an SQLite result code. */
+int bind_text(sqlite3_stmt *st, int i, const char *s);
+/* A copy of a column's text, NULL for NULL. */
+char *col_text(sqlite3_stmt *st, int i);
+
+/* One statement in one BEGIN IMMEDIATE transaction; bind() binds its parameters. */
+int write_one(struct catalog *c, const char *what, const char *sql,
+              int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg);
+/* The text of the first column of every row of sql (no parameters). */
+int text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n);
+
+/* Reads a row selected with BACKUP_COLUMNS into b (owned copies). */
+void read_backup(sqlite3_stmt *st, struct backup_rec *b);
+
+/* Inserts an audit event (at = now, actor = OS user) inside the caller's transaction. */
+int insert_event_tx(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
+                    const char *detail, const char *what);
+
+#endif
