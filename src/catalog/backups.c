@@ -65,9 +65,9 @@ static void read_backup_with(sqlite3_stmt *st, struct backup_rec *b,
     b->icu_locale = text(st, i++);
 }
 
-void read_backup(sqlite3_stmt *st, struct backup_rec *b)
+void cat_read_backup(sqlite3_stmt *st, struct backup_rec *b)
 {
-    read_backup_with(st, b, col_text);
+    read_backup_with(st, b, cat_col_text);
 }
 
 /* A column's text as SQLite holds it, valid until the next step: no copy. */
@@ -81,35 +81,36 @@ int catalog_backup_begin(struct catalog *c, struct backup_rec *b)
     const char *what = "record the backup";
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
         return -1;
-    if (prepare(c,
-                "INSERT INTO backups (db_name, file_name, compression, compression_level, "
-                "started_at, pid, host, label, with_owners, format, origin, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 'plain'), COALESCE(?, 'backup'), "
-                "'running')",
-                &st, what) < 0)
+    if (cat_prepare(
+            c,
+            "INSERT INTO backups (db_name, file_name, compression, compression_level, "
+            "started_at, pid, host, label, with_owners, format, origin, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 'plain'), COALESCE(?, 'backup'), "
+            "'running')",
+            &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, b->db_name) || bind_text(st, 2, b->file_name) ||
-        bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
-        bind_text(st, 5, b->started_at) || sqlite3_bind_int64(st, 6, b->pid) ||
-        bind_text(st, 7, b->host) || bind_text(st, 8, b->label) ||
-        sqlite3_bind_int(st, 9, b->with_owners) || bind_text(st, 10, b->format) ||
-        bind_text(st, 11, b->origin)) {
-        db_fail(c, what);
+    if (cat_bind_text(st, 1, b->db_name) || cat_bind_text(st, 2, b->file_name) ||
+        cat_bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
+        cat_bind_text(st, 5, b->started_at) || sqlite3_bind_int64(st, 6, b->pid) ||
+        cat_bind_text(st, 7, b->host) || cat_bind_text(st, 8, b->label) ||
+        sqlite3_bind_int(st, 9, b->with_owners) || cat_bind_text(st, 10, b->format) ||
+        cat_bind_text(st, 11, b->origin)) {
+        cat_fail(c, what);
         goto out;
     }
-    if (step_done(c, st, what) < 0)
+    if (cat_step_done(c, st, what) < 0)
         goto out;
     int64_t id = sqlite3_last_insert_rowid(c->db);
-    if (exec(c, "COMMIT", what) < 0)
+    if (cat_exec(c, "COMMIT", what) < 0)
         goto out;
     b->id = id;
     ret = 0;
 out:
     sqlite3_finalize(st);
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
 }
 
@@ -118,21 +119,21 @@ static int store_tables(struct catalog *c, int64_t id, const struct table_rec *t
 {
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (prepare(c,
-                "INSERT INTO backup_tables (backup_id, schema_name, table_name, relkind, "
-                "row_count) VALUES (?, ?, ?, ?, ?)",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "INSERT INTO backup_tables (backup_id, schema_name, table_name, relkind, "
+                    "row_count) VALUES (?, ?, ?, ?, ?)",
+                    &st, what) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         char relkind[2] = {t[i].relkind ? t[i].relkind : 'r', '\0'};
         sqlite3_reset(st);
-        if (sqlite3_bind_int64(st, 1, id) || bind_text(st, 2, t[i].schema_name) ||
-            bind_text(st, 3, t[i].table_name) || bind_text(st, 4, relkind) ||
+        if (sqlite3_bind_int64(st, 1, id) || cat_bind_text(st, 2, t[i].schema_name) ||
+            cat_bind_text(st, 3, t[i].table_name) || cat_bind_text(st, 4, relkind) ||
             sqlite3_bind_int64(st, 5, t[i].row_count)) {
-            db_fail(c, what);
+            cat_fail(c, what);
             goto out;
         }
-        if (step_done(c, st, what) < 0)
+        if (cat_step_done(c, st, what) < 0)
             goto out;
     }
     ret = 0;
@@ -146,15 +147,16 @@ static int store_settings(struct catalog *c, int64_t id, char *const *settings, 
 {
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (prepare(c, "INSERT INTO backup_settings (backup_id, setting) VALUES (?, ?)", &st, what) < 0)
+    if (cat_prepare(c, "INSERT INTO backup_settings (backup_id, setting) VALUES (?, ?)", &st,
+                    what) < 0)
         goto out;
     for (int i = 0; i < n; i++) {
         sqlite3_reset(st);
-        if (sqlite3_bind_int64(st, 1, id) || bind_text(st, 2, settings[i])) {
-            db_fail(c, what);
+        if (sqlite3_bind_int64(st, 1, id) || cat_bind_text(st, 2, settings[i])) {
+            cat_fail(c, what);
             goto out;
         }
-        if (step_done(c, st, what) < 0)
+        if (cat_step_done(c, st, what) < 0)
             goto out;
     }
     ret = 0;
@@ -170,46 +172,47 @@ int catalog_backup_finish(struct catalog *c, const struct backup_rec *b,
     const char *what = "record the backup result";
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
         return -1;
-    if (prepare(c,
-                "UPDATE backups SET size_bytes = ?, raw_bytes = ?, checksum = ?, "
-                "raw_checksum = ?, checksum_algo = COALESCE(?, checksum_algo), "
-                "table_count = ?, row_count = ?, server_version = ?, pg_dump_version = ?, "
-                "db_size_bytes = ?, encoding = ?, lc_collate = ?, lc_ctype = ?, finished_at = ?, "
-                "duration_ms = ?, status = ?, suspect = ?, error = ?, locale_provider = ?, "
-                "icu_locale = ? WHERE id = ?",
-                &st, what) < 0)
+    if (cat_prepare(
+            c,
+            "UPDATE backups SET size_bytes = ?, raw_bytes = ?, checksum = ?, "
+            "raw_checksum = ?, checksum_algo = COALESCE(?, checksum_algo), "
+            "table_count = ?, row_count = ?, server_version = ?, pg_dump_version = ?, "
+            "db_size_bytes = ?, encoding = ?, lc_collate = ?, lc_ctype = ?, finished_at = ?, "
+            "duration_ms = ?, status = ?, suspect = ?, error = ?, locale_provider = ?, "
+            "icu_locale = ? WHERE id = ?",
+            &st, what) < 0)
         goto out;
     if (sqlite3_bind_int64(st, 1, b->size_bytes) || sqlite3_bind_int64(st, 2, b->raw_bytes) ||
-        bind_text(st, 3, b->checksum) || bind_text(st, 4, b->raw_checksum) ||
-        bind_text(st, 5, b->checksum_algo) || sqlite3_bind_int64(st, 6, b->table_count) ||
-        sqlite3_bind_int64(st, 7, b->row_count) || bind_text(st, 8, b->server_version) ||
-        bind_text(st, 9, b->pg_dump_version) || sqlite3_bind_int64(st, 10, b->db_size_bytes) ||
-        bind_text(st, 11, b->encoding) || bind_text(st, 12, b->collate) ||
-        bind_text(st, 13, b->ctype) || bind_text(st, 14, b->finished_at) ||
+        cat_bind_text(st, 3, b->checksum) || cat_bind_text(st, 4, b->raw_checksum) ||
+        cat_bind_text(st, 5, b->checksum_algo) || sqlite3_bind_int64(st, 6, b->table_count) ||
+        sqlite3_bind_int64(st, 7, b->row_count) || cat_bind_text(st, 8, b->server_version) ||
+        cat_bind_text(st, 9, b->pg_dump_version) || sqlite3_bind_int64(st, 10, b->db_size_bytes) ||
+        cat_bind_text(st, 11, b->encoding) || cat_bind_text(st, 12, b->collate) ||
+        cat_bind_text(st, 13, b->ctype) || cat_bind_text(st, 14, b->finished_at) ||
         sqlite3_bind_int64(st, 15, b->duration_ms) ||
-        bind_text(st, 16, b->status ? b->status : "complete") ||
-        sqlite3_bind_int(st, 17, b->suspect) || bind_text(st, 18, b->error) ||
-        bind_text(st, 19, b->locale_provider) || bind_text(st, 20, b->icu_locale) ||
+        cat_bind_text(st, 16, b->status ? b->status : "complete") ||
+        sqlite3_bind_int(st, 17, b->suspect) || cat_bind_text(st, 18, b->error) ||
+        cat_bind_text(st, 19, b->locale_provider) || cat_bind_text(st, 20, b->icu_locale) ||
         sqlite3_bind_int64(st, 21, b->id)) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
-    if (step_done(c, st, what) < 0)
+    if (cat_step_done(c, st, what) < 0)
         goto out;
     if (sqlite3_changes(c->db) != 1) {
         err_set(ERR_USAGE, "backup %" PRId64 " not found in the catalog", b->id);
         goto out;
     }
     if (store_tables(c, b->id, tables, ntables, what) < 0 ||
-        store_settings(c, b->id, settings, nsettings, what) < 0 || exec(c, "COMMIT", what) < 0)
+        store_settings(c, b->id, settings, nsettings, what) < 0 || cat_exec(c, "COMMIT", what) < 0)
         goto out;
     ret = 0;
 out:
     sqlite3_finalize(st);
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
 }
 
@@ -218,27 +221,47 @@ int catalog_backup_fail(struct catalog *c, int64_t id, const char *finished_at, 
     const char *what = "record the failed backup";
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
         return -1;
-    if (prepare(c, "UPDATE backups SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "UPDATE backups SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                    &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, finished_at) || bind_text(st, 2, error) || sqlite3_bind_int64(st, 3, id)) {
-        db_fail(c, what);
+    if (cat_bind_text(st, 1, finished_at) || cat_bind_text(st, 2, error) ||
+        sqlite3_bind_int64(st, 3, id)) {
+        cat_fail(c, what);
         goto out;
     }
-    if (step_done(c, st, what) < 0)
+    if (cat_step_done(c, st, what) < 0)
         goto out;
     if (sqlite3_changes(c->db) != 1) {
         err_set(ERR_USAGE, "backup %" PRId64 " not found in the catalog", id);
         goto out;
     }
-    ret = exec(c, "COMMIT", what);
+    ret = cat_exec(c, "COMMIT", what);
 out:
     sqlite3_finalize(st);
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
+}
+
+struct verified_args {
+    int64_t id;
+    const char *at;
+};
+
+static int bind_verified(sqlite3_stmt *st, const void *arg)
+{
+    const struct verified_args *a = arg;
+    return cat_bind_text(st, 1, a->at) || sqlite3_bind_int64(st, 2, a->id);
+}
+
+int catalog_backup_verified(struct catalog *c, int64_t id, const char *at)
+{
+    struct verified_args a = {.id = id, .at = at};
+    return cat_write_one(c, "record the verification",
+                         "UPDATE backups SET verified_at = ? WHERE id = ?", bind_verified, &a);
 }
 
 int catalog_backups_each(struct catalog *c, const char *db, bool all_status,
@@ -252,10 +275,10 @@ int catalog_backups_each(struct catalog *c, const char *db, bool all_status,
                           db ? "db_name = ?1" : "1", all_status ? "1" : "+status = 'complete'");
     sqlite3_stmt *st = NULL;
     int ret = -1, rc;
-    if (prepare(c, sql, &st, what) < 0)
+    if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
-    if (db && bind_text(st, 1, db)) {
-        db_fail(c, what);
+    if (db && cat_bind_text(st, 1, db)) {
+        cat_fail(c, what);
         goto out;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -265,7 +288,7 @@ int catalog_backups_each(struct catalog *c, const char *db, bool all_status,
             goto out;
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     ret = 0;
@@ -316,12 +339,12 @@ static int get_one(struct catalog *c, sqlite3_stmt *st, const char *name, struct
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        read_backup(st, out);
+        cat_read_backup(st, out);
         return 0;
     }
     if (rc == SQLITE_DONE)
         return err_set(ERR_USAGE, "backup %s not found in the catalog", name);
-    return db_fail(c, "read a backup");
+    return cat_fail(c, "read a backup");
 }
 
 int catalog_backup_get(struct catalog *c, int64_t id, struct backup_rec *out)
@@ -331,10 +354,11 @@ int catalog_backup_get(struct catalog *c, int64_t id, struct backup_rec *out)
     char name[24];
     snprintf(name, sizeof(name), "%" PRId64, id);
     memset(out, 0, sizeof(*out));
-    if (prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE id = ?", &st, "read a backup") < 0)
+    if (cat_prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE id = ?", &st,
+                    "read a backup") < 0)
         goto out;
     if (sqlite3_bind_int64(st, 1, id)) {
-        db_fail(c, "read a backup");
+        cat_fail(c, "read a backup");
         goto out;
     }
     ret = get_one(c, st, name, out);
@@ -349,11 +373,11 @@ int catalog_backup_by_file(struct catalog *c, const char *file_name, struct back
     int ret = -1;
     char *name = xasprintf("\"%s\"", file_name);
     memset(out, 0, sizeof(*out));
-    if (prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE file_name = ?", &st,
-                "read a backup") < 0)
+    if (cat_prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE file_name = ?", &st,
+                    "read a backup") < 0)
         goto out;
-    if (bind_text(st, 1, file_name)) {
-        db_fail(c, "read a backup");
+    if (cat_bind_text(st, 1, file_name)) {
+        cat_fail(c, "read a backup");
         goto out;
     }
     ret = get_one(c, st, name, out);
@@ -372,13 +396,13 @@ int catalog_backup_tables(struct catalog *c, int64_t id, struct table_rec **out,
     int ret = -1, rc;
     *out = NULL;
     *n = 0;
-    if (prepare(c,
-                "SELECT schema_name, table_name, relkind, row_count FROM backup_tables "
-                "WHERE backup_id = ? ORDER BY schema_name, table_name",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "SELECT schema_name, table_name, relkind, row_count FROM backup_tables "
+                    "WHERE backup_id = ? ORDER BY schema_name, table_name",
+                    &st, what) < 0)
         goto out;
     if (sqlite3_bind_int64(st, 1, id)) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -388,14 +412,14 @@ int catalog_backup_tables(struct catalog *c, int64_t id, struct table_rec **out,
         }
         const unsigned char *kind = sqlite3_column_text(st, 2);
         arr[len++] = (struct table_rec){
-            .schema_name = col_text(st, 0),
-            .table_name = col_text(st, 1),
+            .schema_name = cat_col_text(st, 0),
+            .table_name = cat_col_text(st, 1),
             .relkind = kind && kind[0] ? (char)kind[0] : 'r',
             .row_count = sqlite3_column_int64(st, 3),
         };
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *out = arr;
@@ -416,11 +440,11 @@ int catalog_backup_settings(struct catalog *c, int64_t id, char ***out, int *n)
     int len = 0, cap = 0, ret = -1, rc;
     *out = NULL;
     *n = 0;
-    if (prepare(c, "SELECT setting FROM backup_settings WHERE backup_id = ? ORDER BY rowid", &st,
-                what) < 0)
+    if (cat_prepare(c, "SELECT setting FROM backup_settings WHERE backup_id = ? ORDER BY rowid",
+                    &st, what) < 0)
         goto out;
     if (sqlite3_bind_int64(st, 1, id)) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -428,10 +452,10 @@ int catalog_backup_settings(struct catalog *c, int64_t id, char ***out, int *n)
             cap = cap ? cap * 2 : 8;
             arr = xrealloc(arr, (size_t)cap * sizeof(*arr));
         }
-        arr[len++] = col_text(st, 0);
+        arr[len++] = cat_col_text(st, 0);
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *out = arr;
@@ -452,15 +476,15 @@ int catalog_file_known(struct catalog *c, const char *file_name, bool *known)
     sqlite3_stmt *st = NULL;
     int ret = -1, rc;
     *known = false;
-    if (prepare(c, "SELECT 1 FROM backups WHERE file_name = ?", &st, what) < 0)
+    if (cat_prepare(c, "SELECT 1 FROM backups WHERE file_name = ?", &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, file_name)) {
-        db_fail(c, what);
+    if (cat_bind_text(st, 1, file_name)) {
+        cat_fail(c, what);
         goto out;
     }
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *known = rc == SQLITE_ROW;
@@ -500,8 +524,8 @@ void table_recs_free(struct table_rec *t, size_t n)
 int catalog_db_names(struct catalog *c, char ***out, size_t *n)
 {
     /* walks the backups_db_time index */
-    return text_column(c, "list the databases",
-                       "SELECT DISTINCT db_name FROM backups ORDER BY db_name", out, n);
+    return cat_text_column(c, "list the databases",
+                           "SELECT DISTINCT db_name FROM backups ORDER BY db_name", out, n);
 }
 
 int catalog_newest_backup(struct catalog *c, const char *db, enum catalog_newest which,
@@ -520,18 +544,18 @@ int catalog_newest_backup(struct catalog *c, const char *db, enum catalog_newest
     int ret = -1, rc;
     memset(out, 0, sizeof(*out));
     *found = false;
-    if (prepare(c, sql, &st, what) < 0)
+    if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, db)) {
-        db_fail(c, what);
+    if (cat_bind_text(st, 1, db)) {
+        cat_fail(c, what);
         goto out;
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        read_backup(st, out);
+        cat_read_backup(st, out);
         *found = true;
     } else if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     ret = 0;
@@ -547,42 +571,42 @@ int catalog_backup_import(struct catalog *c, struct backup_rec *b, const struct 
     const char *what = "record the imported backup";
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
         return -1;
-    if (prepare(c,
-                "INSERT INTO backups (db_name, file_name, format, compression, "
-                "compression_level, size_bytes, raw_bytes, checksum, raw_checksum, "
-                "checksum_algo, table_count, row_count, server_version, pg_dump_version, "
-                "encoding, with_owners, started_at, finished_at, duration_ms, status, suspect, "
-                "label, pid, host, origin) VALUES (?, ?, 'plain', ?, NULLIF(?, 0), ?, ?, ?, ?, "
-                "'XXH3-128', ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1), 'complete', ?, ?, ?, ?, "
-                "'import')",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "INSERT INTO backups (db_name, file_name, format, compression, "
+                    "compression_level, size_bytes, raw_bytes, checksum, raw_checksum, "
+                    "checksum_algo, table_count, row_count, server_version, pg_dump_version, "
+                    "encoding, with_owners, started_at, finished_at, duration_ms, status, suspect, "
+                    "label, pid, host, origin) VALUES (?, ?, 'plain', ?, NULLIF(?, 0), ?, ?, ?, ?, "
+                    "'XXH3-128', ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1), 'complete', ?, ?, ?, ?, "
+                    "'import')",
+                    &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, b->db_name) || bind_text(st, 2, b->file_name) ||
-        bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
+    if (cat_bind_text(st, 1, b->db_name) || cat_bind_text(st, 2, b->file_name) ||
+        cat_bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
         sqlite3_bind_int64(st, 5, b->size_bytes) || sqlite3_bind_int64(st, 6, b->raw_bytes) ||
-        bind_text(st, 7, b->checksum) || bind_text(st, 8, b->raw_checksum) ||
+        cat_bind_text(st, 7, b->checksum) || cat_bind_text(st, 8, b->raw_checksum) ||
         sqlite3_bind_int64(st, 9, b->table_count) || sqlite3_bind_int64(st, 10, b->row_count) ||
-        bind_text(st, 11, b->server_version) || bind_text(st, 12, b->pg_dump_version) ||
-        bind_text(st, 13, b->encoding) || sqlite3_bind_int(st, 14, b->with_owners) ||
-        bind_text(st, 15, b->started_at) || bind_text(st, 16, b->finished_at) ||
+        cat_bind_text(st, 11, b->server_version) || cat_bind_text(st, 12, b->pg_dump_version) ||
+        cat_bind_text(st, 13, b->encoding) || sqlite3_bind_int(st, 14, b->with_owners) ||
+        cat_bind_text(st, 15, b->started_at) || cat_bind_text(st, 16, b->finished_at) ||
         sqlite3_bind_int64(st, 17, b->duration_ms) || sqlite3_bind_int(st, 18, b->suspect) ||
-        bind_text(st, 19, b->label) || sqlite3_bind_int64(st, 20, b->pid) ||
-        bind_text(st, 21, b->host)) {
-        db_fail(c, what);
+        cat_bind_text(st, 19, b->label) || sqlite3_bind_int64(st, 20, b->pid) ||
+        cat_bind_text(st, 21, b->host)) {
+        cat_fail(c, what);
         goto out;
     }
-    if (step_done(c, st, what) < 0)
+    if (cat_step_done(c, st, what) < 0)
         goto out;
     int64_t id = sqlite3_last_insert_rowid(c->db);
-    if (store_tables(c, id, tables, ntables, what) < 0 || exec(c, "COMMIT", what) < 0)
+    if (store_tables(c, id, tables, ntables, what) < 0 || cat_exec(c, "COMMIT", what) < 0)
         goto out;
     b->id = id;
     ret = 0;
 out:
     sqlite3_finalize(st);
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
 }

@@ -38,10 +38,10 @@ static int read_user_version(struct catalog *c, int *version)
 {
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (prepare(c, "PRAGMA user_version", &st, "read the schema version") < 0)
+    if (cat_prepare(c, "PRAGMA user_version", &st, "read the schema version") < 0)
         goto out;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(c, "read the schema version");
+        cat_fail(c, "read the schema version");
         goto out;
     }
     *version = sqlite3_column_int(st, 0);
@@ -56,7 +56,7 @@ static int migrate(struct catalog *c)
 {
     int latest = catalog_schema_latest(), ret = -1;
     char sql[64];
-    if (exec(c, "BEGIN IMMEDIATE", "start the schema migration") < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", "start the schema migration") < 0)
         return -1;
     /* Re-read under the write lock: another process may have migrated meanwhile. */
     if (read_user_version(c, &c->version) < 0)
@@ -66,21 +66,21 @@ static int migrate(struct catalog *c)
         if (m->version <= c->version)
             continue;
         char *what = xasprintf("apply schema migration %s", m->name);
-        int rc = exec(c, m->sql, what);
+        int rc = cat_exec(c, m->sql, what);
         free(what);
         if (rc < 0)
             goto out;
     }
     /* A pragma takes no parameters; the version is our own constant. */
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", latest);
-    if (exec(c, sql, "set the schema version") < 0 ||
-        exec(c, "COMMIT", "commit the schema migration") < 0)
+    if (cat_exec(c, sql, "set the schema version") < 0 ||
+        cat_exec(c, "COMMIT", "commit the schema migration") < 0)
         goto out;
     c->version = latest;
     ret = 0;
 out:
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
 }
 
@@ -209,9 +209,9 @@ int catalog_open(const char *path, int flags, struct catalog **out)
     }
 
     /* Connection settings, then bring an older schema up to date. */
-    if ((!readonly && exec(c, "PRAGMA journal_mode=WAL", "enable WAL mode") < 0) ||
-        exec(c, "PRAGMA foreign_keys=ON", "enable foreign keys") < 0 ||
-        exec(c, "PRAGMA synchronous=FULL", "set synchronous mode") < 0)
+    if ((!readonly && cat_exec(c, "PRAGMA journal_mode=WAL", "enable WAL mode") < 0) ||
+        cat_exec(c, "PRAGMA foreign_keys=ON", "enable foreign keys") < 0 ||
+        cat_exec(c, "PRAGMA synchronous=FULL", "set synchronous mode") < 0)
         goto out;
     if (!readonly && c->version < catalog_schema_latest() && migrate(c) < 0)
         goto out;

@@ -9,8 +9,8 @@
 #include "common/util.h"
 
 /* Inserts an audit event inside the caller's transaction. */
-int insert_event_tx(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
-                    const char *detail, const char *what)
+int cat_insert_event(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
+                     const char *detail, const char *what)
 {
     sqlite3_stmt *st = NULL;
     struct timespec now;
@@ -18,18 +18,19 @@ int insert_event_tx(struct catalog *c, const char *action, int64_t backup_id, co
     int ret = -1;
     clock_gettime(CLOCK_REALTIME, &now);
     time_iso_ms(&now, at);
-    if (prepare(c,
-                "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, at) || bind_text(st, 2, action) ||
+    if (cat_bind_text(st, 1, at) || cat_bind_text(st, 2, action) ||
         (backup_id > 0 ? sqlite3_bind_int64(st, 3, backup_id) : sqlite3_bind_null(st, 3)) ||
-        bind_text(st, 4, os_user()) || bind_text(st, 5, outcome) || bind_text(st, 6, detail)) {
-        db_fail(c, what);
+        cat_bind_text(st, 4, os_user()) || cat_bind_text(st, 5, outcome) ||
+        cat_bind_text(st, 6, detail)) {
+        cat_fail(c, what);
         goto out;
     }
-    ret = step_done(c, st, what);
+    ret = cat_step_done(c, st, what);
 out:
     sqlite3_finalize(st);
     return ret;
@@ -45,26 +46,27 @@ int catalog_event(struct catalog *c, const char *action, int64_t backup_id, cons
     char at[25];
     clock_gettime(CLOCK_REALTIME, &now);
     time_iso_ms(&now, at);
-    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
         return -1;
-    if (prepare(c,
-                "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, at) || bind_text(st, 2, action) ||
+    if (cat_bind_text(st, 1, at) || cat_bind_text(st, 2, action) ||
         (backup_id > 0 ? sqlite3_bind_int64(st, 3, backup_id) : sqlite3_bind_null(st, 3)) ||
-        bind_text(st, 4, os_user()) || bind_text(st, 5, outcome) || bind_text(st, 6, detail)) {
-        db_fail(c, what);
+        cat_bind_text(st, 4, os_user()) || cat_bind_text(st, 5, outcome) ||
+        cat_bind_text(st, 6, detail)) {
+        cat_fail(c, what);
         goto out;
     }
-    if (step_done(c, st, what) < 0)
+    if (cat_step_done(c, st, what) < 0)
         goto out;
-    ret = exec(c, "COMMIT", what);
+    ret = cat_exec(c, "COMMIT", what);
 out:
     sqlite3_finalize(st);
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
 }
 
@@ -76,8 +78,8 @@ struct restore_args {
 static int bind_restore_begin(sqlite3_stmt *st, const void *arg)
 {
     const struct restore_args *a = arg;
-    return sqlite3_bind_int64(st, 1, a->backup_id) || bind_text(st, 2, a->target) ||
-           bind_text(st, 3, a->mode) || bind_text(st, 4, a->at);
+    return sqlite3_bind_int64(st, 1, a->backup_id) || cat_bind_text(st, 2, a->target) ||
+           cat_bind_text(st, 3, a->mode) || cat_bind_text(st, 4, a->at);
 }
 
 int catalog_restore_begin(struct catalog *c, int64_t backup_id, const char *target_db,
@@ -85,10 +87,10 @@ int catalog_restore_begin(struct catalog *c, int64_t backup_id, const char *targ
 {
     struct restore_args a = {
         .backup_id = backup_id, .target = target_db, .mode = mode, .at = started_at};
-    if (write_one(c, "record the restore",
-                  "INSERT INTO restores (backup_id, target_db, mode, started_at, status)"
-                  " VALUES (?, ?, ?, ?, 'running')",
-                  bind_restore_begin, &a) != 0)
+    if (cat_write_one(c, "record the restore",
+                      "INSERT INTO restores (backup_id, target_db, mode, started_at, status)"
+                      " VALUES (?, ?, ?, ?, 'running')",
+                      bind_restore_begin, &a) != 0)
         return -1;
     *id = sqlite3_last_insert_rowid(c->db);
     return 0;
@@ -97,9 +99,9 @@ int catalog_restore_begin(struct catalog *c, int64_t backup_id, const char *targ
 static int bind_restore_finish(sqlite3_stmt *st, const void *arg)
 {
     const struct restore_args *a = arg;
-    return bind_text(st, 1, a->status) || bind_text(st, 2, a->at) ||
+    return cat_bind_text(st, 1, a->status) || cat_bind_text(st, 2, a->at) ||
            sqlite3_bind_int64(st, 3, a->tables) || sqlite3_bind_int64(st, 4, a->rows) ||
-           bind_text(st, 5, a->detail) || sqlite3_bind_int64(st, 6, a->id);
+           cat_bind_text(st, 5, a->detail) || sqlite3_bind_int64(st, 6, a->id);
 }
 
 int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
@@ -112,23 +114,10 @@ int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
                              .tables = tables_checked,
                              .rows = rows_checked,
                              .detail = detail};
-    return write_one(c, "record the restore outcome",
-                     "UPDATE restores SET status = ?, finished_at = ?, tables_checked = ?,"
-                     " rows_checked = ?, detail = ? WHERE id = ?",
-                     bind_restore_finish, &a);
-}
-
-static int bind_verified(sqlite3_stmt *st, const void *arg)
-{
-    const struct restore_args *a = arg;
-    return bind_text(st, 1, a->at) || sqlite3_bind_int64(st, 2, a->id);
-}
-
-int catalog_backup_verified(struct catalog *c, int64_t id, const char *at)
-{
-    struct restore_args a = {.id = id, .at = at};
-    return write_one(c, "record the verification",
-                     "UPDATE backups SET verified_at = ? WHERE id = ?", bind_verified, &a);
+    return cat_write_one(c, "record the restore outcome",
+                         "UPDATE restores SET status = ?, finished_at = ?, tables_checked = ?,"
+                         " rows_checked = ?, detail = ? WHERE id = ?",
+                         bind_restore_finish, &a);
 }
 
 /* --- the audit surface: show, log, query, diff, check, import --- */
@@ -144,15 +133,17 @@ int catalog_events(struct catalog *c, const char *since, int64_t backup_id, cons
     *out = NULL;
     *n = 0;
     /* ISO-8601 UTC text sorts as time, so "at >= since" is a time comparison */
-    if (prepare(c,
-                "SELECT e.id, e.at, e.action, e.backup_id, e.actor, e.outcome, e.detail, "
-                "b.db_name, b.file_name FROM events e LEFT JOIN backups b ON b.id = e.backup_id "
-                "WHERE (?1 IS NULL OR e.at >= ?1) AND (?2 <= 0 OR e.backup_id = ?2) "
-                "AND (?3 IS NULL OR b.db_name = ?3) ORDER BY e.at DESC, e.id DESC",
-                &st, what) < 0)
+    if (cat_prepare(
+            c,
+            "SELECT e.id, e.at, e.action, e.backup_id, e.actor, e.outcome, e.detail, "
+            "b.db_name, b.file_name FROM events e LEFT JOIN backups b ON b.id = e.backup_id "
+            "WHERE (?1 IS NULL OR e.at >= ?1) AND (?2 <= 0 OR e.backup_id = ?2) "
+            "AND (?3 IS NULL OR b.db_name = ?3) ORDER BY e.at DESC, e.id DESC",
+            &st, what) < 0)
         goto out;
-    if (bind_text(st, 1, since) || sqlite3_bind_int64(st, 2, backup_id) || bind_text(st, 3, db)) {
-        db_fail(c, what);
+    if (cat_bind_text(st, 1, since) || sqlite3_bind_int64(st, 2, backup_id) ||
+        cat_bind_text(st, 3, db)) {
+        cat_fail(c, what);
         goto out;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -162,18 +153,18 @@ int catalog_events(struct catalog *c, const char *since, int64_t backup_id, cons
         }
         arr[len++] = (struct event_rec){
             .id = sqlite3_column_int64(st, 0),
-            .at = col_text(st, 1),
-            .action = col_text(st, 2),
+            .at = cat_col_text(st, 1),
+            .action = cat_col_text(st, 2),
             .backup_id = sqlite3_column_int64(st, 3),
-            .actor = col_text(st, 4),
-            .outcome = col_text(st, 5),
-            .detail = col_text(st, 6),
-            .db_name = col_text(st, 7),
-            .file_name = col_text(st, 8),
+            .actor = cat_col_text(st, 4),
+            .outcome = cat_col_text(st, 5),
+            .detail = cat_col_text(st, 6),
+            .db_name = cat_col_text(st, 7),
+            .file_name = cat_col_text(st, 8),
         };
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *out = arr;
@@ -210,14 +201,14 @@ int catalog_restore_history(struct catalog *c, int64_t backup_id, struct restore
     int ret = -1, rc;
     *out = NULL;
     *n = 0;
-    if (prepare(c,
-                "SELECT id, backup_id, target_db, mode, started_at, finished_at, status, "
-                "tables_checked, rows_checked, detail FROM restores "
-                "WHERE ?1 <= 0 OR backup_id = ?1 ORDER BY started_at DESC, id DESC",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "SELECT id, backup_id, target_db, mode, started_at, finished_at, status, "
+                    "tables_checked, rows_checked, detail FROM restores "
+                    "WHERE ?1 <= 0 OR backup_id = ?1 ORDER BY started_at DESC, id DESC",
+                    &st, what) < 0)
         goto out;
     if (sqlite3_bind_int64(st, 1, backup_id)) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -228,20 +219,20 @@ int catalog_restore_history(struct catalog *c, int64_t backup_id, struct restore
         arr[len++] = (struct restore_history_rec){
             .id = sqlite3_column_int64(st, 0),
             .backup_id = sqlite3_column_int64(st, 1),
-            .target_db = col_text(st, 2),
-            .mode = col_text(st, 3),
-            .started_at = col_text(st, 4),
-            .finished_at = col_text(st, 5),
-            .status = col_text(st, 6),
+            .target_db = cat_col_text(st, 2),
+            .mode = cat_col_text(st, 3),
+            .started_at = cat_col_text(st, 4),
+            .finished_at = cat_col_text(st, 5),
+            .status = cat_col_text(st, 6),
             .tables_checked =
                 sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7),
             .rows_checked =
                 sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8),
-            .detail = col_text(st, 9),
+            .detail = cat_col_text(st, 9),
         };
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *out = arr;

@@ -17,7 +17,7 @@ struct catalog {
     int version;
 };
 
-/* The columns of `backups`, in the order of struct backup_rec (see read_backup). */
+/* The columns of `backups`, in the order of struct backup_rec (see cat_read_backup). */
 #define BACKUP_COLUMNS                                                                             \
     "id, db_name, file_name, format, compression, compression_level, size_bytes, raw_bytes, "      \
     "checksum, raw_checksum, checksum_algo, table_count, row_count, server_version, "              \
@@ -27,31 +27,31 @@ struct catalog {
 
 /* Records the connection's last error as "could not <what> in catalog …" (ERR_BUSY for
  * another writer, a hint for a file that is not a database); returns -1. */
-int db_fail(struct catalog *c, const char *what);
-/* Runs sql (no parameters, no rows); db_fail(what) on failure. */
-int exec(struct catalog *c, const char *sql, const char *what);
-/* Prepares one statement; db_fail(what) on failure. */
-int prepare(struct catalog *c, const char *sql, sqlite3_stmt **st, const char *what);
-/* Steps a statement that returns no rows; db_fail(what) unless it is done. */
-int step_done(struct catalog *c, sqlite3_stmt *st, const char *what);
+int cat_fail(struct catalog *c, const char *what);
+/* Runs sql (no parameters, no rows); cat_fail(what) on failure. */
+int cat_exec(struct catalog *c, const char *sql, const char *what);
+/* Prepares one statement; cat_fail(what) on failure. */
+int cat_prepare(struct catalog *c, const char *sql, sqlite3_stmt **st, const char *what);
+/* Steps a statement that returns no rows; cat_fail(what) unless it is done. */
+int cat_step_done(struct catalog *c, sqlite3_stmt *st, const char *what);
 /* Rolls back the open transaction, if any. */
-void rollback(struct catalog *c);
+void cat_rollback(struct catalog *c);
 /* Binds a string, or NULL; returns an SQLite result code. */
-int bind_text(sqlite3_stmt *st, int i, const char *s);
+int cat_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* A copy of a column's text, NULL for NULL. */
-char *col_text(sqlite3_stmt *st, int i);
+char *cat_col_text(sqlite3_stmt *st, int i);
 
 /* One statement in one BEGIN IMMEDIATE transaction; bind() binds its parameters. */
-int write_one(struct catalog *c, const char *what, const char *sql,
-              int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg);
+int cat_write_one(struct catalog *c, const char *what, const char *sql,
+                  int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg);
 /* The text of the first column of every row of sql (no parameters). */
-int text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n);
+int cat_text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n);
 
 /* Reads a row selected with BACKUP_COLUMNS into b (owned copies). */
-void read_backup(sqlite3_stmt *st, struct backup_rec *b);
+void cat_read_backup(sqlite3_stmt *st, struct backup_rec *b);
 
 /* Inserts an audit event (at = now, actor = OS user) inside the caller's transaction. */
-int insert_event_tx(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
-                    const char *detail, const char *what);
+int cat_insert_event(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
+                     const char *detail, const char *what);
 
 #endif

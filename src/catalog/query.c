@@ -105,7 +105,7 @@ int catalog_query(struct catalog *c, const char *sql, catalog_row_fn fn, void *c
     /* 1. only a read-only connection, with writes, ATTACH and the rest refused */
     if (sqlite3_db_readonly(c->db, "main") != 1)
         return err_set(ERR_FAILED, "internal error: catalog \"%s\" is not open read-only", c->path);
-    if (exec(c, "PRAGMA query_only = 1", what) < 0)
+    if (cat_exec(c, "PRAGMA query_only = 1", what) < 0)
         return -1;
     sqlite3_limit(c->db, SQLITE_LIMIT_ATTACHED, 0);
     sqlite3_set_authorizer(c->db, query_authorize, &guard);
@@ -168,7 +168,7 @@ int catalog_query(struct catalog *c, const char *sql, catalog_row_fn fn, void *c
         if (rc == SQLITE_READONLY || rc == SQLITE_AUTH)
             query_refused("a statement that writes");
         else
-            db_fail(c, what);
+            cat_fail(c, what);
         goto out;
     }
     ret = 0;

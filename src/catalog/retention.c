@@ -25,33 +25,33 @@ static int update_with_event(struct catalog *c, const char *what, const char *sq
 {
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
         return -1;
-    if (prepare(c, sql, &st, what) < 0)
+    if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
     for (int i = 0; i < na; i++) {
-        if (bind_text(st, i + 1, a[i])) {
-            db_fail(c, what);
+        if (cat_bind_text(st, i + 1, a[i])) {
+            cat_fail(c, what);
             goto out;
         }
     }
     if (sqlite3_bind_int64(st, na + 1, id)) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
-    if (step_done(c, st, what) < 0)
+    if (cat_step_done(c, st, what) < 0)
         goto out;
     if (sqlite3_changes(c->db) != 1) {
         err_set(ERR_FAILED, "backup %" PRId64 " %s", id, not_changed);
         goto out;
     }
-    if (insert_event_tx(c, action, id, outcome, detail, what) < 0)
+    if (cat_insert_event(c, action, id, outcome, detail, what) < 0)
         goto out;
-    ret = exec(c, "COMMIT", what);
+    ret = cat_exec(c, "COMMIT", what);
 out:
     sqlite3_finalize(st);
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
 }
 
@@ -81,10 +81,10 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
     int ret = -1, rc;
     *out = NULL;
     *n = 0;
-    if (prepare(c, sql, &st, what) < 0)
+    if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
-    if (db && bind_text(st, 1, db)) {
-        db_fail(c, what);
+    if (db && cat_bind_text(st, 1, db)) {
+        cat_fail(c, what);
         goto out;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -94,9 +94,9 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
         }
         struct retention_row *r = &arr[len];
         r->id = sqlite3_column_int64(st, 0);
-        r->db_name = col_text(st, 1);
-        r->file_name = col_text(st, 2);
-        r->started_at = col_text(st, 3);
+        r->db_name = cat_col_text(st, 1);
+        r->file_name = cat_col_text(st, 2);
+        r->started_at = cat_col_text(st, 3);
         r->complete = sqlite3_column_int(st, 4) != 0;
         r->pinned = sqlite3_column_int(st, 5) != 0;
         r->size_bytes = sqlite3_column_int64(st, 6);
@@ -104,7 +104,7 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
         len++;
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     if (len > 1)
@@ -159,8 +159,9 @@ int catalog_running_backups(struct catalog *c, struct backup_rec **out, size_t *
     int ret = -1, rc;
     *out = NULL;
     *n = 0;
-    if (prepare(c, "SELECT " BACKUP_COLUMNS " FROM backups WHERE status = 'running' ORDER BY id",
-                &st, what) < 0)
+    if (cat_prepare(c,
+                    "SELECT " BACKUP_COLUMNS " FROM backups WHERE status = 'running' ORDER BY id",
+                    &st, what) < 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (len == cap) {
@@ -168,10 +169,10 @@ int catalog_running_backups(struct catalog *c, struct backup_rec **out, size_t *
             arr = xrealloc(arr, cap * sizeof(*arr));
         }
         memset(&arr[len], 0, sizeof(*arr));
-        read_backup(st, &arr[len++]);
+        cat_read_backup(st, &arr[len++]);
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *out = arr;
@@ -203,19 +204,19 @@ int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, siz
     int ret = -1, rc;
     *out = NULL;
     *n = 0;
-    if (prepare(c,
-                "SELECT db_name, sum(status = 'complete'), "
-                "coalesce(sum(CASE WHEN status = 'complete' THEN size_bytes END), 0) "
-                "FROM backups GROUP BY db_name ORDER BY db_name",
-                &agg, what) < 0 ||
-        prepare(c,
-                "SELECT " BACKUP_COLUMNS " FROM backups WHERE db_name = ?1 AND "
-                "status = 'complete' ORDER BY started_at DESC, id DESC LIMIT 1",
-                &last, what) < 0 ||
-        prepare(c,
-                "SELECT status FROM backups WHERE db_name = ?1 AND status <> 'running' "
-                "ORDER BY started_at DESC, id DESC LIMIT 1",
-                &fin, what) < 0)
+    if (cat_prepare(c,
+                    "SELECT db_name, sum(status = 'complete'), "
+                    "coalesce(sum(CASE WHEN status = 'complete' THEN size_bytes END), 0) "
+                    "FROM backups GROUP BY db_name ORDER BY db_name",
+                    &agg, what) < 0 ||
+        cat_prepare(c,
+                    "SELECT " BACKUP_COLUMNS " FROM backups WHERE db_name = ?1 AND "
+                    "status = 'complete' ORDER BY started_at DESC, id DESC LIMIT 1",
+                    &last, what) < 0 ||
+        cat_prepare(c,
+                    "SELECT status FROM backups WHERE db_name = ?1 AND status <> 'running' "
+                    "ORDER BY started_at DESC, id DESC LIMIT 1",
+                    &fin, what) < 0)
         goto out;
     while ((rc = sqlite3_step(agg)) == SQLITE_ROW) {
         if (len == cap) {
@@ -224,33 +225,33 @@ int catalog_db_summaries(struct catalog *c, struct catalog_db_summary **out, siz
         }
         struct catalog_db_summary *s = &arr[len++];
         memset(s, 0, sizeof(*s));
-        s->db_name = col_text(agg, 0);
+        s->db_name = cat_col_text(agg, 0);
         s->complete_count = sqlite3_column_int64(agg, 1);
         s->complete_bytes = sqlite3_column_int64(agg, 2);
 
         /* the newest complete backup, and how the newest run that ended went */
         sqlite3_reset(last);
         sqlite3_reset(fin);
-        if (bind_text(last, 1, s->db_name) || bind_text(fin, 1, s->db_name)) {
-            db_fail(c, what);
+        if (cat_bind_text(last, 1, s->db_name) || cat_bind_text(fin, 1, s->db_name)) {
+            cat_fail(c, what);
             goto out;
         }
         if ((rc = sqlite3_step(last)) == SQLITE_ROW) {
-            read_backup(last, &s->last_complete);
+            cat_read_backup(last, &s->last_complete);
             s->has_complete = true;
         } else if (rc != SQLITE_DONE) {
-            db_fail(c, what);
+            cat_fail(c, what);
             goto out;
         }
         if ((rc = sqlite3_step(fin)) == SQLITE_ROW) {
-            s->last_status = col_text(fin, 0);
+            s->last_status = cat_col_text(fin, 0);
         } else if (rc != SQLITE_DONE) {
-            db_fail(c, what);
+            cat_fail(c, what);
             goto out;
         }
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *out = arr;
@@ -279,30 +280,30 @@ void catalog_db_summaries_free(struct catalog_db_summary *s, size_t n)
 
 int catalog_restore_targets(struct catalog *c, char ***out, size_t *n)
 {
-    return text_column(c, "list the restore targets",
-                       "SELECT DISTINCT target_db FROM restores ORDER BY target_db", out, n);
+    return cat_text_column(c, "list the restore targets",
+                           "SELECT DISTINCT target_db FROM restores ORDER BY target_db", out, n);
 }
 
 int catalog_running_restore_dbs(struct catalog *c, char ***out, size_t *n)
 {
-    return text_column(c, "list the running restores",
-                       "SELECT DISTINCT b.db_name FROM restores r JOIN backups b ON b.id = "
-                       "r.backup_id WHERE r.status = 'running' ORDER BY b.db_name",
-                       out, n);
+    return cat_text_column(c, "list the running restores",
+                           "SELECT DISTINCT b.db_name FROM restores r JOIN backups b ON b.id = "
+                           "r.backup_id WHERE r.status = 'running' ORDER BY b.db_name",
+                           out, n);
 }
 
 static int bind_interrupted(sqlite3_stmt *st, const void *arg)
 {
     const char *const *a = arg;
-    return bind_text(st, 1, a[0]) || bind_text(st, 2, a[1]);
+    return cat_bind_text(st, 1, a[0]) || cat_bind_text(st, 2, a[1]);
 }
 
 int catalog_restores_interrupted(struct catalog *c, const char *db, const char *at)
 {
     const char *a[] = {at, db};
-    return write_one(c, "record interrupted restores",
-                     "UPDATE restores SET status = 'failed', finished_at = ?1,"
-                     " detail = 'interrupted: the pgvault process is gone' WHERE status = "
-                     "'running' AND backup_id IN (SELECT id FROM backups WHERE db_name = ?2)",
-                     bind_interrupted, a);
+    return cat_write_one(c, "record interrupted restores",
+                         "UPDATE restores SET status = 'failed', finished_at = ?1,"
+                         " detail = 'interrupted: the pgvault process is gone' WHERE status = "
+                         "'running' AND backup_id IN (SELECT id FROM backups WHERE db_name = ?2)",
+                         bind_interrupted, a);
 }

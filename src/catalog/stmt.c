@@ -12,7 +12,7 @@
 #include "common/util.h"
 
 /* Records the connection's last error: busy means another writer, anything else fails. */
-int db_fail(struct catalog *c, const char *what)
+int cat_fail(struct catalog *c, const char *what)
 {
     int rc = sqlite3_errcode(c->db);
     if (rc == SQLITE_BUSY)
@@ -27,72 +27,72 @@ int db_fail(struct catalog *c, const char *what)
                    sqlite3_errmsg(c->db));
 }
 
-int exec(struct catalog *c, const char *sql, const char *what)
+int cat_exec(struct catalog *c, const char *sql, const char *what)
 {
     if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(c, what);
+        return cat_fail(c, what);
     return 0;
 }
 
-int prepare(struct catalog *c, const char *sql, sqlite3_stmt **st, const char *what)
+int cat_prepare(struct catalog *c, const char *sql, sqlite3_stmt **st, const char *what)
 {
     if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK)
-        return db_fail(c, what);
+        return cat_fail(c, what);
     return 0;
 }
 
 /* Steps a statement that returns no rows. */
-int step_done(struct catalog *c, sqlite3_stmt *st, const char *what)
+int cat_step_done(struct catalog *c, sqlite3_stmt *st, const char *what)
 {
     if (sqlite3_step(st) != SQLITE_DONE)
-        return db_fail(c, what);
+        return cat_fail(c, what);
     return 0;
 }
 
-void rollback(struct catalog *c)
+void cat_rollback(struct catalog *c)
 {
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* Binds a string, or NULL; returns an SQLite result code. */
-int bind_text(sqlite3_stmt *st, int i, const char *s)
+int cat_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
 }
 
-char *col_text(sqlite3_stmt *st, int i)
+char *cat_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
     return s ? xstrdup((const char *)s) : NULL;
 }
 
 /* One statement in one BEGIN IMMEDIATE transaction; bind() binds its parameters. */
-int write_one(struct catalog *c, const char *what, const char *sql,
-              int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg)
+int cat_write_one(struct catalog *c, const char *what, const char *sql,
+                  int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg)
 {
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (exec(c, "BEGIN IMMEDIATE", what) < 0)
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
         return -1;
-    if (prepare(c, sql, &st, what) < 0)
+    if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
     if (bind(st, arg) != SQLITE_OK) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
-    if (step_done(c, st, what) < 0)
+    if (cat_step_done(c, st, what) < 0)
         goto out;
-    ret = exec(c, "COMMIT", what);
+    ret = cat_exec(c, "COMMIT", what);
 out:
     sqlite3_finalize(st);
     if (ret < 0)
-        rollback(c);
+        cat_rollback(c);
     return ret;
 }
 
 /* The text of the first column of every row of sql (no parameters). */
-int text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n)
+int cat_text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
     char **arr = NULL;
@@ -100,17 +100,17 @@ int text_column(struct catalog *c, const char *what, const char *sql, char ***ou
     int ret = -1, rc;
     *out = NULL;
     *n = 0;
-    if (prepare(c, sql, &st, what) < 0)
+    if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (len == cap) {
             cap = cap ? cap * 2 : 8;
             arr = xrealloc(arr, cap * sizeof(*arr));
         }
-        arr[len++] = col_text(st, 0);
+        arr[len++] = cat_col_text(st, 0);
     }
     if (rc != SQLITE_DONE) {
-        db_fail(c, what);
+        cat_fail(c, what);
         goto out;
     }
     *out = arr;
