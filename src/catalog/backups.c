@@ -76,42 +76,48 @@ static char *col_borrow(sqlite3_stmt *st, int i)
     return (char *)sqlite3_column_text(st, i);
 }
 
+/* What a transaction writes for one backup row; id is the row a body inserted. */
+struct backup_write {
+    const struct backup_rec *b;
+    const struct table_rec *tables;
+    size_t ntables;
+    char *const *settings;
+    int nsettings;
+    int64_t id;
+};
+
+static int bind_running(sqlite3_stmt *st, const void *arg)
+{
+    const struct backup_rec *b = arg;
+    return cat_bind_text(st, 1, b->db_name) || cat_bind_text(st, 2, b->file_name) ||
+           cat_bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
+           cat_bind_text(st, 5, b->started_at) || sqlite3_bind_int64(st, 6, b->pid) ||
+           cat_bind_text(st, 7, b->host) || cat_bind_text(st, 8, b->label) ||
+           sqlite3_bind_int(st, 9, b->with_owners) || cat_bind_text(st, 10, b->format) ||
+           cat_bind_text(st, 11, b->origin);
+}
+
+static int insert_running(struct catalog *c, void *ctx, const char *what)
+{
+    struct backup_write *w = ctx;
+    if (cat_run(c, what,
+                "INSERT INTO backups (db_name, file_name, compression, compression_level, "
+                "started_at, pid, host, label, with_owners, format, origin, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 'plain'), COALESCE(?, 'backup'), "
+                "'running')",
+                bind_running, w->b) < 0)
+        return -1;
+    w->id = sqlite3_last_insert_rowid(c->db);
+    return 0;
+}
+
 int catalog_backup_begin(struct catalog *c, struct backup_rec *b)
 {
-    const char *what = "record the backup";
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
+    struct backup_write w = {.b = b};
+    if (cat_tx(c, "record the backup", insert_running, &w) < 0)
         return -1;
-    if (cat_prepare(
-            c,
-            "INSERT INTO backups (db_name, file_name, compression, compression_level, "
-            "started_at, pid, host, label, with_owners, format, origin, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 'plain'), COALESCE(?, 'backup'), "
-            "'running')",
-            &st, what) < 0)
-        goto out;
-    if (cat_bind_text(st, 1, b->db_name) || cat_bind_text(st, 2, b->file_name) ||
-        cat_bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
-        cat_bind_text(st, 5, b->started_at) || sqlite3_bind_int64(st, 6, b->pid) ||
-        cat_bind_text(st, 7, b->host) || cat_bind_text(st, 8, b->label) ||
-        sqlite3_bind_int(st, 9, b->with_owners) || cat_bind_text(st, 10, b->format) ||
-        cat_bind_text(st, 11, b->origin)) {
-        cat_fail(c, what);
-        goto out;
-    }
-    if (cat_step_done(c, st, what) < 0)
-        goto out;
-    int64_t id = sqlite3_last_insert_rowid(c->db);
-    if (cat_exec(c, "COMMIT", what) < 0)
-        goto out;
-    b->id = id;
-    ret = 0;
-out:
-    sqlite3_finalize(st);
-    if (ret < 0)
-        cat_rollback(c);
-    return ret;
+    b->id = w.id;
+    return 0;
 }
 
 static int store_tables(struct catalog *c, int64_t id, const struct table_rec *t, size_t n,
@@ -165,85 +171,85 @@ out:
     return ret;
 }
 
+/* The row the last statement changed was backup id; else "backup N not found". */
+static int changed_backup(struct catalog *c, int64_t id)
+{
+    if (sqlite3_changes(c->db) != 1)
+        return err_set(ERR_USAGE, "backup %" PRId64 " not found in the catalog", id);
+    return 0;
+}
+
+static int bind_result(sqlite3_stmt *st, const void *arg)
+{
+    const struct backup_rec *b = arg;
+    return sqlite3_bind_int64(st, 1, b->size_bytes) || sqlite3_bind_int64(st, 2, b->raw_bytes) ||
+           cat_bind_text(st, 3, b->checksum) || cat_bind_text(st, 4, b->raw_checksum) ||
+           cat_bind_text(st, 5, b->checksum_algo) || sqlite3_bind_int64(st, 6, b->table_count) ||
+           sqlite3_bind_int64(st, 7, b->row_count) || cat_bind_text(st, 8, b->server_version) ||
+           cat_bind_text(st, 9, b->pg_dump_version) ||
+           sqlite3_bind_int64(st, 10, b->db_size_bytes) || cat_bind_text(st, 11, b->encoding) ||
+           cat_bind_text(st, 12, b->collate) || cat_bind_text(st, 13, b->ctype) ||
+           cat_bind_text(st, 14, b->finished_at) || sqlite3_bind_int64(st, 15, b->duration_ms) ||
+           cat_bind_text(st, 16, b->status ? b->status : "complete") ||
+           sqlite3_bind_int(st, 17, b->suspect) || cat_bind_text(st, 18, b->error) ||
+           cat_bind_text(st, 19, b->locale_provider) || cat_bind_text(st, 20, b->icu_locale) ||
+           sqlite3_bind_int64(st, 21, b->id);
+}
+
+static int update_result(struct catalog *c, void *ctx, const char *what)
+{
+    const struct backup_write *w = ctx;
+    if (cat_run(c, what,
+                "UPDATE backups SET size_bytes = ?, raw_bytes = ?, checksum = ?, "
+                "raw_checksum = ?, checksum_algo = COALESCE(?, checksum_algo), "
+                "table_count = ?, row_count = ?, server_version = ?, pg_dump_version = ?, "
+                "db_size_bytes = ?, encoding = ?, lc_collate = ?, lc_ctype = ?, finished_at = ?, "
+                "duration_ms = ?, status = ?, suspect = ?, error = ?, locale_provider = ?, "
+                "icu_locale = ? WHERE id = ?",
+                bind_result, w->b) < 0 ||
+        changed_backup(c, w->b->id) < 0)
+        return -1;
+    if (store_tables(c, w->b->id, w->tables, w->ntables, what) < 0 ||
+        store_settings(c, w->b->id, w->settings, w->nsettings, what) < 0)
+        return -1;
+    return 0;
+}
+
 int catalog_backup_finish(struct catalog *c, const struct backup_rec *b,
                           const struct table_rec *tables, size_t ntables, char *const *settings,
                           int nsettings)
 {
-    const char *what = "record the backup result";
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
+    struct backup_write w = {
+        .b = b, .tables = tables, .ntables = ntables, .settings = settings, .nsettings = nsettings};
+    return cat_tx(c, "record the backup result", update_result, &w);
+}
+
+struct failure {
+    int64_t id;
+    const char *finished_at, *error;
+};
+
+static int bind_failure(sqlite3_stmt *st, const void *arg)
+{
+    const struct failure *f = arg;
+    return cat_bind_text(st, 1, f->finished_at) || cat_bind_text(st, 2, f->error) ||
+           sqlite3_bind_int64(st, 3, f->id);
+}
+
+static int update_failed(struct catalog *c, void *ctx, const char *what)
+{
+    const struct failure *f = ctx;
+    if (cat_run(c, what,
+                "UPDATE backups SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                bind_failure, f) < 0)
         return -1;
-    if (cat_prepare(
-            c,
-            "UPDATE backups SET size_bytes = ?, raw_bytes = ?, checksum = ?, "
-            "raw_checksum = ?, checksum_algo = COALESCE(?, checksum_algo), "
-            "table_count = ?, row_count = ?, server_version = ?, pg_dump_version = ?, "
-            "db_size_bytes = ?, encoding = ?, lc_collate = ?, lc_ctype = ?, finished_at = ?, "
-            "duration_ms = ?, status = ?, suspect = ?, error = ?, locale_provider = ?, "
-            "icu_locale = ? WHERE id = ?",
-            &st, what) < 0)
-        goto out;
-    if (sqlite3_bind_int64(st, 1, b->size_bytes) || sqlite3_bind_int64(st, 2, b->raw_bytes) ||
-        cat_bind_text(st, 3, b->checksum) || cat_bind_text(st, 4, b->raw_checksum) ||
-        cat_bind_text(st, 5, b->checksum_algo) || sqlite3_bind_int64(st, 6, b->table_count) ||
-        sqlite3_bind_int64(st, 7, b->row_count) || cat_bind_text(st, 8, b->server_version) ||
-        cat_bind_text(st, 9, b->pg_dump_version) || sqlite3_bind_int64(st, 10, b->db_size_bytes) ||
-        cat_bind_text(st, 11, b->encoding) || cat_bind_text(st, 12, b->collate) ||
-        cat_bind_text(st, 13, b->ctype) || cat_bind_text(st, 14, b->finished_at) ||
-        sqlite3_bind_int64(st, 15, b->duration_ms) ||
-        cat_bind_text(st, 16, b->status ? b->status : "complete") ||
-        sqlite3_bind_int(st, 17, b->suspect) || cat_bind_text(st, 18, b->error) ||
-        cat_bind_text(st, 19, b->locale_provider) || cat_bind_text(st, 20, b->icu_locale) ||
-        sqlite3_bind_int64(st, 21, b->id)) {
-        cat_fail(c, what);
-        goto out;
-    }
-    if (cat_step_done(c, st, what) < 0)
-        goto out;
-    if (sqlite3_changes(c->db) != 1) {
-        err_set(ERR_USAGE, "backup %" PRId64 " not found in the catalog", b->id);
-        goto out;
-    }
-    if (store_tables(c, b->id, tables, ntables, what) < 0 ||
-        store_settings(c, b->id, settings, nsettings, what) < 0 || cat_exec(c, "COMMIT", what) < 0)
-        goto out;
-    ret = 0;
-out:
-    sqlite3_finalize(st);
-    if (ret < 0)
-        cat_rollback(c);
-    return ret;
+    return changed_backup(c, f->id);
 }
 
 int catalog_backup_fail(struct catalog *c, int64_t id, const char *finished_at, const char *error)
 {
-    const char *what = "record the failed backup";
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
-        return -1;
-    if (cat_prepare(c,
-                    "UPDATE backups SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
-                    &st, what) < 0)
-        goto out;
-    if (cat_bind_text(st, 1, finished_at) || cat_bind_text(st, 2, error) ||
-        sqlite3_bind_int64(st, 3, id)) {
-        cat_fail(c, what);
-        goto out;
-    }
-    if (cat_step_done(c, st, what) < 0)
-        goto out;
-    if (sqlite3_changes(c->db) != 1) {
-        err_set(ERR_USAGE, "backup %" PRId64 " not found in the catalog", id);
-        goto out;
-    }
-    ret = cat_exec(c, "COMMIT", what);
-out:
-    sqlite3_finalize(st);
-    if (ret < 0)
-        cat_rollback(c);
-    return ret;
+    struct failure f = {.id = id, .finished_at = finished_at, .error = error};
+    return cat_tx(c, "record the failed backup", update_failed, &f);
 }
 
 struct verified_args {
@@ -565,48 +571,45 @@ out:
     return ret;
 }
 
+static int bind_imported(sqlite3_stmt *st, const void *arg)
+{
+    const struct backup_rec *b = arg;
+    return cat_bind_text(st, 1, b->db_name) || cat_bind_text(st, 2, b->file_name) ||
+           cat_bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
+           sqlite3_bind_int64(st, 5, b->size_bytes) || sqlite3_bind_int64(st, 6, b->raw_bytes) ||
+           cat_bind_text(st, 7, b->checksum) || cat_bind_text(st, 8, b->raw_checksum) ||
+           sqlite3_bind_int64(st, 9, b->table_count) || sqlite3_bind_int64(st, 10, b->row_count) ||
+           cat_bind_text(st, 11, b->server_version) || cat_bind_text(st, 12, b->pg_dump_version) ||
+           cat_bind_text(st, 13, b->encoding) || sqlite3_bind_int(st, 14, b->with_owners) ||
+           cat_bind_text(st, 15, b->started_at) || cat_bind_text(st, 16, b->finished_at) ||
+           sqlite3_bind_int64(st, 17, b->duration_ms) || sqlite3_bind_int(st, 18, b->suspect) ||
+           cat_bind_text(st, 19, b->label) || sqlite3_bind_int64(st, 20, b->pid) ||
+           cat_bind_text(st, 21, b->host);
+}
+
+static int insert_imported(struct catalog *c, void *ctx, const char *what)
+{
+    struct backup_write *w = ctx;
+    if (cat_run(c, what,
+                "INSERT INTO backups (db_name, file_name, format, compression, "
+                "compression_level, size_bytes, raw_bytes, checksum, raw_checksum, "
+                "checksum_algo, table_count, row_count, server_version, pg_dump_version, "
+                "encoding, with_owners, started_at, finished_at, duration_ms, status, suspect, "
+                "label, pid, host, origin) VALUES (?, ?, 'plain', ?, NULLIF(?, 0), ?, ?, ?, ?, "
+                "'XXH3-128', ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1), 'complete', ?, ?, ?, ?, "
+                "'import')",
+                bind_imported, w->b) < 0)
+        return -1;
+    w->id = sqlite3_last_insert_rowid(c->db);
+    return store_tables(c, w->id, w->tables, w->ntables, what);
+}
+
 int catalog_backup_import(struct catalog *c, struct backup_rec *b, const struct table_rec *tables,
                           size_t ntables)
 {
-    const char *what = "record the imported backup";
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
+    struct backup_write w = {.b = b, .tables = tables, .ntables = ntables};
+    if (cat_tx(c, "record the imported backup", insert_imported, &w) < 0)
         return -1;
-    if (cat_prepare(c,
-                    "INSERT INTO backups (db_name, file_name, format, compression, "
-                    "compression_level, size_bytes, raw_bytes, checksum, raw_checksum, "
-                    "checksum_algo, table_count, row_count, server_version, pg_dump_version, "
-                    "encoding, with_owners, started_at, finished_at, duration_ms, status, suspect, "
-                    "label, pid, host, origin) VALUES (?, ?, 'plain', ?, NULLIF(?, 0), ?, ?, ?, ?, "
-                    "'XXH3-128', ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1), 'complete', ?, ?, ?, ?, "
-                    "'import')",
-                    &st, what) < 0)
-        goto out;
-    if (cat_bind_text(st, 1, b->db_name) || cat_bind_text(st, 2, b->file_name) ||
-        cat_bind_text(st, 3, b->compression) || sqlite3_bind_int(st, 4, b->level) ||
-        sqlite3_bind_int64(st, 5, b->size_bytes) || sqlite3_bind_int64(st, 6, b->raw_bytes) ||
-        cat_bind_text(st, 7, b->checksum) || cat_bind_text(st, 8, b->raw_checksum) ||
-        sqlite3_bind_int64(st, 9, b->table_count) || sqlite3_bind_int64(st, 10, b->row_count) ||
-        cat_bind_text(st, 11, b->server_version) || cat_bind_text(st, 12, b->pg_dump_version) ||
-        cat_bind_text(st, 13, b->encoding) || sqlite3_bind_int(st, 14, b->with_owners) ||
-        cat_bind_text(st, 15, b->started_at) || cat_bind_text(st, 16, b->finished_at) ||
-        sqlite3_bind_int64(st, 17, b->duration_ms) || sqlite3_bind_int(st, 18, b->suspect) ||
-        cat_bind_text(st, 19, b->label) || sqlite3_bind_int64(st, 20, b->pid) ||
-        cat_bind_text(st, 21, b->host)) {
-        cat_fail(c, what);
-        goto out;
-    }
-    if (cat_step_done(c, st, what) < 0)
-        goto out;
-    int64_t id = sqlite3_last_insert_rowid(c->db);
-    if (store_tables(c, id, tables, ntables, what) < 0 || cat_exec(c, "COMMIT", what) < 0)
-        goto out;
-    b->id = id;
-    ret = 0;
-out:
-    sqlite3_finalize(st);
-    if (ret < 0)
-        cat_rollback(c);
-    return ret;
+    b->id = w.id;
+    return 0;
 }

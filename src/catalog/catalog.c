@@ -51,37 +51,37 @@ out:
     return ret;
 }
 
-/* Applies every migration newer than the file's schema in one transaction. */
-static int migrate(struct catalog *c)
+/* Applies every migration newer than the file's schema (inside migrate's transaction). */
+static int apply_migrations(struct catalog *c, void *ctx, const char *what)
 {
-    int latest = catalog_schema_latest(), ret = -1;
     char sql[64];
-    if (cat_exec(c, "BEGIN IMMEDIATE", "start the schema migration") < 0)
-        return -1;
+    (void)ctx;
+    (void)what;
     /* Re-read under the write lock: another process may have migrated meanwhile. */
     if (read_user_version(c, &c->version) < 0)
-        goto out;
+        return -1;
     for (int i = 0; i < schema_migration_count; i++) {
         const struct schema_migration *m = &schema_migrations[i];
         if (m->version <= c->version)
             continue;
-        char *what = xasprintf("apply schema migration %s", m->name);
-        int rc = cat_exec(c, m->sql, what);
-        free(what);
+        char *step = xasprintf("apply schema migration %s", m->name);
+        int rc = cat_exec(c, m->sql, step);
+        free(step);
         if (rc < 0)
-            goto out;
+            return -1;
     }
     /* A pragma takes no parameters; the version is our own constant. */
-    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", latest);
-    if (cat_exec(c, sql, "set the schema version") < 0 ||
-        cat_exec(c, "COMMIT", "commit the schema migration") < 0)
-        goto out;
-    c->version = latest;
-    ret = 0;
-out:
-    if (ret < 0)
-        cat_rollback(c);
-    return ret;
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", catalog_schema_latest());
+    return cat_exec(c, sql, "set the schema version");
+}
+
+/* Brings the schema up to date in one transaction. */
+static int migrate(struct catalog *c)
+{
+    if (cat_tx(c, "migrate the schema", apply_migrations, NULL) < 0)
+        return -1;
+    c->version = catalog_schema_latest();
+    return 0;
 }
 
 /* Checks and creates (mode 0600) the file before SQLite sees it. */

@@ -8,66 +8,48 @@
 #include "catalog/internal.h"
 #include "common/util.h"
 
-/* Inserts an audit event inside the caller's transaction. */
+struct event_row {
+    const char *at, *action, *outcome, *detail;
+    int64_t backup_id;
+};
+
+static int bind_event(sqlite3_stmt *st, const void *arg)
+{
+    const struct event_row *e = arg;
+    return cat_bind_text(st, 1, e->at) || cat_bind_text(st, 2, e->action) ||
+           (e->backup_id > 0 ? sqlite3_bind_int64(st, 3, e->backup_id)
+                             : sqlite3_bind_null(st, 3)) ||
+           cat_bind_text(st, 4, os_user()) || cat_bind_text(st, 5, e->outcome) ||
+           cat_bind_text(st, 6, e->detail);
+}
+
 int cat_insert_event(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
                      const char *detail, const char *what)
 {
-    sqlite3_stmt *st = NULL;
     struct timespec now;
     char at[25];
-    int ret = -1;
     clock_gettime(CLOCK_REALTIME, &now);
     time_iso_ms(&now, at);
-    if (cat_prepare(c,
-                    "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    &st, what) < 0)
-        goto out;
-    if (cat_bind_text(st, 1, at) || cat_bind_text(st, 2, action) ||
-        (backup_id > 0 ? sqlite3_bind_int64(st, 3, backup_id) : sqlite3_bind_null(st, 3)) ||
-        cat_bind_text(st, 4, os_user()) || cat_bind_text(st, 5, outcome) ||
-        cat_bind_text(st, 6, detail)) {
-        cat_fail(c, what);
-        goto out;
-    }
-    ret = cat_step_done(c, st, what);
-out:
-    sqlite3_finalize(st);
-    return ret;
+    struct event_row e = {
+        .at = at, .action = action, .outcome = outcome, .detail = detail, .backup_id = backup_id};
+    return cat_run(c, what,
+                   "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   bind_event, &e);
+}
+
+static int insert_event(struct catalog *c, void *ctx, const char *what)
+{
+    const struct event_row *e = ctx;
+    return cat_insert_event(c, e->action, e->backup_id, e->outcome, e->detail, what);
 }
 
 int catalog_event(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
                   const char *detail)
 {
-    const char *what = "record an event";
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    struct timespec now;
-    char at[25];
-    clock_gettime(CLOCK_REALTIME, &now);
-    time_iso_ms(&now, at);
-    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
-        return -1;
-    if (cat_prepare(c,
-                    "INSERT INTO events (at, action, backup_id, actor, outcome, detail) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    &st, what) < 0)
-        goto out;
-    if (cat_bind_text(st, 1, at) || cat_bind_text(st, 2, action) ||
-        (backup_id > 0 ? sqlite3_bind_int64(st, 3, backup_id) : sqlite3_bind_null(st, 3)) ||
-        cat_bind_text(st, 4, os_user()) || cat_bind_text(st, 5, outcome) ||
-        cat_bind_text(st, 6, detail)) {
-        cat_fail(c, what);
-        goto out;
-    }
-    if (cat_step_done(c, st, what) < 0)
-        goto out;
-    ret = cat_exec(c, "COMMIT", what);
-out:
-    sqlite3_finalize(st);
-    if (ret < 0)
-        cat_rollback(c);
-    return ret;
+    struct event_row e = {
+        .action = action, .outcome = outcome, .detail = detail, .backup_id = backup_id};
+    return cat_tx(c, "record an event", insert_event, &e);
 }
 
 struct restore_args {

@@ -34,14 +34,28 @@ int cat_exec(struct catalog *c, const char *sql, const char *what);
 int cat_prepare(struct catalog *c, const char *sql, sqlite3_stmt **st, const char *what);
 /* Steps a statement that returns no rows; cat_fail(what) unless it is done. */
 int cat_step_done(struct catalog *c, sqlite3_stmt *st, const char *what);
-/* Rolls back the open transaction, if any. */
-void cat_rollback(struct catalog *c);
 /* Binds a string, or NULL; returns an SQLite result code. */
 int cat_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* A copy of a column's text, NULL for NULL. */
 char *cat_col_text(sqlite3_stmt *st, int i);
 
-/* One statement in one BEGIN IMMEDIATE transaction; bind() binds its parameters. */
+/* Runs one statement that returns no rows, inside the caller's transaction (if any):
+ * prepare, bind() its parameters (NULL: none), step, finalize. */
+int cat_run(struct catalog *c, const char *what, const char *sql,
+            int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg);
+
+/* The work of one transaction; what is cat_tx's, for the body's own error messages. */
+typedef int (*cat_tx_body)(struct catalog *c, void *ctx, const char *what);
+/*
+ * Runs body(c, ctx, what) in one BEGIN IMMEDIATE transaction and commits it when the
+ * body returns 0. When the body (or COMMIT) fails, everything it wrote is rolled back
+ * and its error (class, message, hint) stays the one reported; returns -1. A BEGIN that
+ * waits longer than the busy timeout fails with ERR_BUSY and the body does not run.
+ * what names the write in the errors of BEGIN and COMMIT ("could not <what> in catalog").
+ */
+int cat_tx(struct catalog *c, const char *what, cat_tx_body body, void *ctx);
+
+/* One statement in one transaction: cat_tx around cat_run. */
 int cat_write_one(struct catalog *c, const char *what, const char *sql,
                   int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg);
 /* The text of the first column of every row of sql (no parameters). */

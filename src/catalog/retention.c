@@ -14,6 +14,36 @@
 #include "catalog/internal.h"
 #include "common/util.h"
 
+struct update_event {
+    const char *sql;
+    const char *const *a;
+    int na;
+    int64_t id;
+    const char *not_changed, *action, *outcome, *detail;
+};
+
+/* The texts a[0..na), then the id. */
+static int bind_texts_id(sqlite3_stmt *st, const void *arg)
+{
+    const struct update_event *u = arg;
+    for (int i = 0; i < u->na; i++) {
+        int rc = cat_bind_text(st, i + 1, u->a[i]);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return sqlite3_bind_int64(st, u->na + 1, u->id);
+}
+
+static int update_then_event(struct catalog *c, void *ctx, const char *what)
+{
+    const struct update_event *u = ctx;
+    if (cat_run(c, what, u->sql, bind_texts_id, u) < 0)
+        return -1;
+    if (sqlite3_changes(c->db) != 1)
+        return err_set(ERR_FAILED, "backup %" PRId64 " %s", u->id, u->not_changed);
+    return cat_insert_event(c, u->action, u->id, u->outcome, u->detail, what);
+}
+
 /*
  * In one transaction: runs sql (which changes row id and whose parameters are the texts
  * a[0..na) followed by id), fails with ERR_FAILED "backup N <not_changed>" if no row
@@ -23,36 +53,8 @@ static int update_with_event(struct catalog *c, const char *what, const char *sq
                              const char *const *a, int na, int64_t id, const char *not_changed,
                              const char *action, const char *outcome, const char *detail)
 {
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
-        return -1;
-    if (cat_prepare(c, sql, &st, what) < 0)
-        goto out;
-    for (int i = 0; i < na; i++) {
-        if (cat_bind_text(st, i + 1, a[i])) {
-            cat_fail(c, what);
-            goto out;
-        }
-    }
-    if (sqlite3_bind_int64(st, na + 1, id)) {
-        cat_fail(c, what);
-        goto out;
-    }
-    if (cat_step_done(c, st, what) < 0)
-        goto out;
-    if (sqlite3_changes(c->db) != 1) {
-        err_set(ERR_FAILED, "backup %" PRId64 " %s", id, not_changed);
-        goto out;
-    }
-    if (cat_insert_event(c, action, id, outcome, detail, what) < 0)
-        goto out;
-    ret = cat_exec(c, "COMMIT", what);
-out:
-    sqlite3_finalize(st);
-    if (ret < 0)
-        cat_rollback(c);
-    return ret;
+    struct update_event u = {sql, a, na, id, not_changed, action, outcome, detail};
+    return cat_tx(c, what, update_then_event, &u);
 }
 
 /* By database, then newest first: started_at (ISO text sorts as time) and id descending. */

@@ -49,12 +49,6 @@ int cat_step_done(struct catalog *c, sqlite3_stmt *st, const char *what)
     return 0;
 }
 
-void cat_rollback(struct catalog *c)
-{
-    if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 /* Binds a string, or NULL; returns an SQLite result code. */
 int cat_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -67,28 +61,55 @@ char *cat_col_text(sqlite3_stmt *st, int i)
     return s ? xstrdup((const char *)s) : NULL;
 }
 
-/* One statement in one BEGIN IMMEDIATE transaction; bind() binds its parameters. */
-int cat_write_one(struct catalog *c, const char *what, const char *sql,
-                  int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg)
+int cat_run(struct catalog *c, const char *what, const char *sql,
+            int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg)
 {
     sqlite3_stmt *st = NULL;
     int ret = -1;
-    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
-        return -1;
     if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
-    if (bind(st, arg) != SQLITE_OK) {
+    if (bind && bind(st, arg) != SQLITE_OK) {
         cat_fail(c, what);
         goto out;
     }
-    if (cat_step_done(c, st, what) < 0)
-        goto out;
-    ret = cat_exec(c, "COMMIT", what);
+    ret = cat_step_done(c, st, what);
 out:
     sqlite3_finalize(st);
-    if (ret < 0)
-        cat_rollback(c);
     return ret;
+}
+
+int cat_tx(struct catalog *c, const char *what, cat_tx_body body, void *ctx)
+{
+    if (cat_exec(c, "BEGIN IMMEDIATE", what) < 0)
+        return -1;
+    if (body(c, ctx, what) == 0 && cat_exec(c, "COMMIT", what) == 0)
+        return 0;
+    /* the body's (or COMMIT's) error is the one to report, not the rollback's */
+    struct err_saved why;
+    err_save(&why);
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    err_restore(&why);
+    return -1;
+}
+
+struct one_statement {
+    const char *sql;
+    int (*bind)(sqlite3_stmt *st, const void *arg);
+    const void *arg;
+};
+
+static int run_one(struct catalog *c, void *ctx, const char *what)
+{
+    const struct one_statement *one = ctx;
+    return cat_run(c, what, one->sql, one->bind, one->arg);
+}
+
+int cat_write_one(struct catalog *c, const char *what, const char *sql,
+                  int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg)
+{
+    struct one_statement one = {sql, bind, arg};
+    return cat_tx(c, what, run_one, &one);
 }
 
 /* The text of the first column of every row of sql (no parameters). */
