@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog/internal.h"
 #include "common/err.h"
 #include "unit.h"
 #include "common/util.h"
@@ -584,6 +585,21 @@ static void test_readonly(void)
     CHECK_RAW(path, "SELECT count(*) FROM events", "0");
 }
 
+/* A second connection that holds the catalog's write lock until release_write_lock. */
+static sqlite3 *hold_write_lock(const char *path)
+{
+    sqlite3 *other = NULL;
+    CHECK_INT(sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    return other;
+}
+
+static void release_write_lock(sqlite3 *other)
+{
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+}
+
 static void test_busy(void)
 {
     const char *path = tmp_path("busy.db");
@@ -591,9 +607,7 @@ static void test_busy(void)
     if (!c)
         return;
     catalog_set_busy_timeout(c, 100);
-    sqlite3 *other = NULL;
-    CHECK_INT(sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *other = hold_write_lock(path);
 
     err_clear();
     CHECK_INT(catalog_event(c, "pin", 0, "ok", NULL), -1);
@@ -613,10 +627,136 @@ static void test_busy(void)
     CHECK(!known);
 
     /* Once the other writer is gone, writes go through. */
-    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(other);
+    release_write_lock(other);
     CHECK_INT(catalog_event(c, "pin", 0, "ok", NULL), 0);
     CHECK_INT(catalog_backup_begin(c, &b), 0);
+    catalog_close(c);
+}
+
+/* The body of a probe transaction: writes an event, then fails with an error and a hint
+ * (fail), fails at COMMIT with a deferred foreign key (fail_commit), or succeeds. */
+struct tx_probe {
+    int calls;
+    bool fail, fail_commit;
+};
+
+static int tx_probe_body(struct catalog *c, void *ctx, const char *what)
+{
+    struct tx_probe *p = ctx;
+    p->calls++;
+    if (cat_insert_event(c, "probe", 0, "ok", NULL, what) < 0)
+        return -1;
+    if (p->fail_commit)
+        return cat_exec(c, "PRAGMA defer_foreign_keys = ON", what) < 0 ||
+                       cat_exec(
+                           c, "INSERT INTO backup_settings (backup_id, setting) VALUES (999, 'x')",
+                           what) < 0
+                   ? -1
+                   : 0;
+    if (!p->fail)
+        return 0;
+    err_set(ERR_INTEGRITY, "could not check \"probe\": 2 rows, expected 3");
+    err_hint("run \"pgvault verify\" on the backup");
+    return -1;
+}
+
+static void test_tx_rollback(void)
+{
+    const char *path = tmp_path("tx.db");
+    struct catalog *c = open_new("tx.db");
+    if (!c)
+        return;
+    struct tx_probe p = {.fail = true};
+    err_clear();
+    CHECK_INT(cat_tx(c, "probe the catalog", tx_probe_body, &p), -1);
+    CHECK_INT(p.calls, 1);
+    /* the body's error survives the rollback whole: class, message and hint */
+    CHECK_INT(err_class(), ERR_INTEGRITY);
+    CHECK_STR(err_msg(), "could not check \"probe\": 2 rows, expected 3");
+    CHECK_STR(err_hint_msg(), "run \"pgvault verify\" on the backup");
+    err_clear();
+    /* nothing of the body was written, and no transaction is left open */
+    CHECK(sqlite3_get_autocommit(c->db));
+    CHECK_RAW(path, "SELECT count(*) FROM events", "0");
+
+    /* the same connection writes again; a body that succeeds is committed */
+    p.fail = false;
+    CHECK_INT(cat_tx(c, "probe the catalog", tx_probe_body, &p), 0);
+    CHECK_INT(err_is_set(), 0);
+    CHECK_RAW(path, "SELECT count(*) FROM events WHERE action = 'probe'", "1");
+    catalog_close(c);
+}
+
+static void test_tx_commit_fails(void)
+{
+    const char *path = tmp_path("txcommit.db");
+    struct catalog *c = open_new("txcommit.db");
+    if (!c)
+        return;
+    struct tx_probe p = {.fail_commit = true};
+    err_clear();
+    CHECK_INT(cat_tx(c, "probe the catalog", tx_probe_body, &p), -1);
+    CHECK_INT(err_class(), ERR_FAILED);
+    char *want = xasprintf("could not probe the catalog in catalog \"%s\": FOREIGN KEY "
+                           "constraint failed",
+                           path);
+    CHECK_STR(err_msg(), want);
+    free(want);
+    err_clear();
+    /* the failed COMMIT left the transaction open: it is rolled back, with the body's rows */
+    CHECK(sqlite3_get_autocommit(c->db));
+    CHECK_RAW(path, "SELECT count(*) FROM events", "0");
+    CHECK_RAW(path, "SELECT count(*) FROM backup_settings", "0");
+    CHECK_INT(catalog_event(c, "backup", 0, "ok", NULL), 0);
+    catalog_close(c);
+}
+
+static void test_tx_busy(void)
+{
+    const char *path = tmp_path("txbusy.db");
+    struct catalog *c = open_new("txbusy.db");
+    if (!c)
+        return;
+    catalog_set_busy_timeout(c, 100);
+    sqlite3 *other = hold_write_lock(path);
+    struct tx_probe p = {0};
+    err_clear();
+    /* another writer holds the lock: BEGIN fails, the body never runs */
+    CHECK_INT(cat_tx(c, "probe the catalog", tx_probe_body, &p), -1);
+    CHECK_INT(err_class(), ERR_BUSY);
+    CHECK_INT(p.calls, 0);
+    err_clear();
+    release_write_lock(other);
+    CHECK_INT(cat_tx(c, "probe the catalog", tx_probe_body, &p), 0);
+    CHECK_INT(p.calls, 1);
+    catalog_close(c);
+}
+
+static void test_import_is_atomic(void)
+{
+    const char *path = tmp_path("import.db");
+    struct catalog *c = open_new("import.db");
+    if (!c)
+        return;
+    struct backup_rec b = rec("app", "app/old.sql.gz", "2026-11-25T10:00:00.000Z");
+    b.finished_at = b.started_at;
+    b.checksum = "00112233445566778899aabbccddeeff";
+    b.duration_ms = -1;
+    /* the duplicate table fails after the row was inserted: the row goes too */
+    struct table_rec tables[] = {{"public", "t", 'r', 1}, {"public", "t", 'r', 2}};
+    err_clear();
+    CHECK_INT(catalog_backup_import(c, &b, tables, 2), -1);
+    CHECK(strstr(err_msg(), "could not record the imported backup in catalog \"") != NULL);
+    CHECK(strstr(err_msg(), "UNIQUE constraint failed") != NULL);
+    err_clear();
+    CHECK_INT(b.id, 0);
+    CHECK_RAW(path, "SELECT count(*) FROM backups", "0");
+    CHECK_RAW(path, "SELECT count(*) FROM backup_tables", "0");
+    /* one table each: the import is recorded, with its id */
+    CHECK_INT(catalog_backup_import(c, &b, tables, 1), 0);
+    CHECK(b.id > 0);
+    CHECK_RAW(path, "SELECT origin || '|' || status FROM backups", "import|complete");
+    CHECK_RAW(path, "SELECT count(*) FROM backup_tables", "1");
     catalog_close(c);
 }
 
@@ -718,6 +858,10 @@ int main(void)
     RUN(test_migration);
     RUN(test_readonly);
     RUN(test_busy);
+    RUN(test_tx_rollback);
+    RUN(test_tx_commit_fails);
+    RUN(test_tx_busy);
+    RUN(test_import_is_atomic);
     RUN(test_many_backups);
 
     int rc = UNIT_DONE();
