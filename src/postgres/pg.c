@@ -307,6 +307,23 @@ int pg_leftover_databases(struct pg *pg, char ***names, int *n)
                                names, n);
 }
 
+int pg_replication_dependents(struct pg *pg, const char *db, char ***names, int *n)
+{
+    const char *params[] = {db};
+    PGresult *res =
+        query(pg, "list the replication slots and subscriptions of the database",
+              "SELECT 'logical replication slot \"' || s.slot_name || '\"'"
+              "  FROM pg_catalog.pg_replication_slots s WHERE s.database = $1"
+              " UNION ALL "
+              "SELECT 'subscription \"' || u.subname || '\"' FROM pg_catalog.pg_subscription u"
+              "  JOIN pg_catalog.pg_database d ON d.oid = u.subdbid WHERE d.datname = $1"
+              " ORDER BY 1",
+              1, params);
+    if (!res)
+        return -1;
+    return take_names(res, names, n);
+}
+
 /* Runs a statement whose text holds already-quoted identifiers and literals. */
 static int command(struct pg *pg, const char *what, const char *sql)
 {

@@ -65,6 +65,11 @@ int pg_list_databases(struct pg *pg, char ***names, int *n);
  * connected to, sorted. */
 int pg_leftover_databases(struct pg *pg, char ***names, int *n);
 
+/* What the drop of database db would destroy or be refused for: its logical replication
+ * slots (DROP DATABASE drops the inactive ones with it) and its subscriptions (which make
+ * the drop fail), as 'logical replication slot "x"' / 'subscription "y"', sorted. */
+int pg_replication_dependents(struct pg *pg, const char *db, char ***names, int *n);
+
 /* --- restore support: every identifier is quoted with PQescapeIdentifier --- */
 
 /* Whether a database exists, its size, how many other sessions are connected, and
