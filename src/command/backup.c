@@ -1,6 +1,7 @@
 /*
- * pgvault backup: pg_dump → row counter → zlib → XXH3-128 → .partial → fsync → rename,
- * catalogued from 'running' to 'complete' or 'failed' (SPEC section 4).
+ * pgvault backup: pg_dump's output through one chain (size, row counter, raw XXH3-128,
+ * compression, size, XXH3-128) into a partial file, made durable and renamed, catalogued
+ * from 'running' to 'complete' or 'failed'.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,13 +22,18 @@
 #include "command/metrics.h"
 #include "common/naming.h"
 #include "common/output.h"
+#include "postgres/dumpscan.h"
 #include "postgres/pg.h"
 #include "postgres/pgtools.h"
-#include "io/pipeline.h"
+#include "io/chain.h"
+#include "io/compress.h"
+#include "io/filters.h"
+#include "io/hash.h"
 #include "common/proc.h"
 #include "common/progress.h"
 #include "command/recover.h"
 #include "storage/repo.h"
+#include "storage/repofile.h"
 #include "command/prune.h"
 #include "policy/retention.h"
 #include "common/util.h"
@@ -38,7 +44,8 @@ struct backup_run {
     struct catalog *cat;
     bool globals;   /* backup_one dumps the cluster's globals (pg_dumpall --globals-only) */
     int json_items; /* objects printed with --json (backup --all prints a list of them) */
-    struct progress *progress; /* the progress line of the dump under way, or NULL */
+    struct progress *progress;     /* the progress line of the dump under way, or NULL */
+    volatile sig_atomic_t *cancel; /* non-zero once a signal asks the run to stop */
     /* the backup under way, for the hooks: set once its catalog row exists */
     char *cur_db;
     int64_t cur_id;
@@ -194,13 +201,55 @@ static bool trailer_ok(const struct backup_run *br, const struct dumpscan *scan)
     return br->globals ? dumpscan_cluster_trailer_ok(scan) : dumpscan_trailer_ok(scan);
 }
 
+/* One database's backup under way: what the steps of backup_dump hand each other. */
+struct backup_job {
+    char *db;              /* the catalog's name of it ("@globals" for the globals) */
+    struct pg_dbinfo info; /* server version, properties, tables */
+    struct repo_lock *db_lock;
+    char *pg_dump, *pg_dump_version;
+    char *file; /* its name in the repository */
+    char started[25], finished[25], host[HOST_NAME_MAX + 1];
+    struct backup_rec b; /* the catalog row; its strings are borrowed from the above */
+    /* what the chain measured on the way */
+    uint64_t raw_bytes, out_bytes;
+    char checksum[HASH_HEX_LEN], raw_checksum[HASH_HEX_LEN];
+    struct dumpscan *scan;
+    double t0, secs;
+};
+
+static const char *compression_of(const struct settings *set)
+{
+    return set->compress ? "gzip" : "none";
+}
+
 /*
- * Runs pg_dump into the partial file through the pipeline; fills the result. For the
- * globals, pg_dumpall --globals-only connecting to database db first, with owners and
- * privileges (roles and tablespaces are all they hold).
+ * pg_dump's stdout → its size, rows, raw checksum and progress line → compression → the
+ * file's size and checksum → the partial file, in one pass.
  */
-static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *db,
-                        const char *partial, int fd, struct pipeline_result *res)
+static int stream_dump(struct backup_run *br, struct backup_job *j, int in_fd,
+                       const struct repofile *out)
+{
+    struct chain *c = chain_new();
+    chain_add(c, filter_size_new(&j->raw_bytes));
+    chain_add(c, filter_dumpscan_new(j->scan));
+    chain_add(c, filter_hash_new(j->raw_checksum));
+    chain_add(c, filter_progress_new(br->progress));
+    compress_add(c, compression_of(br->set), (int)br->set->level, (int)br->set->jobs);
+    chain_add(c, filter_size_new(&j->out_bytes));
+    chain_add(c, filter_hash_new(j->checksum));
+    chain_add(c, filter_fd_new(repofile_fd(out), repofile_path(out)));
+    int rc = chain_pump_fd(c, in_fd, "dump stream", br->cancel);
+    chain_free(c);
+    return rc;
+}
+
+/*
+ * Runs pg_dump into the partial file through the chain. For the globals, pg_dumpall
+ * --globals-only connecting to database db first, with owners and privileges (roles and
+ * tablespaces are all they hold).
+ */
+static int dump_to_file(struct backup_run *br, struct backup_job *j, const char *db,
+                        const struct repofile *out)
 {
     char *connstr = conn_string(&br->set->conn, db);
     char *dbarg = xasprintf("--dbname=%s", connstr);
@@ -212,7 +261,7 @@ static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *
     char *lockarg = xasprintf("--lock-wait-timeout=%ld", br->set->lock_wait_timeout * 1000);
     const char *argv[10];
     int a = 0;
-    argv[a++] = pg_dump;
+    argv[a++] = j->pg_dump;
     argv[a++] = br->globals ? "--globals-only" : "--format=plain";
     argv[a++] = "--no-password";
     if (!br->globals)
@@ -231,17 +280,7 @@ static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *
     int rc = -1;
     if (proc_spawn(&p, argv, env, PROC_STDOUT_PIPE) != 0)
         goto out;
-    struct pipeline_opts po = {
-        .in_fd = p.out_fd,
-        .out_fd = fd,
-        .level = br->set->compress ? (int)br->set->level : 0,
-        .jobs = (int)br->set->jobs,
-        .out_name = partial,
-        .cancel = &pgvault_interrupted,
-        .progress = br->progress ? progress_pipeline_cb : NULL,
-        .progress_ctx = br->progress,
-    };
-    int prc = pipeline_run(&po, res);
+    int prc = stream_dump(br, j, p.out_fd, out);
     if (prc != 0)
         proc_kill(&p, SIGTERM);
     /* pg_dump's own failure explains more than a short stream does: check it first */
@@ -254,13 +293,13 @@ static int dump_to_file(struct backup_run *br, const char *pg_dump, const char *
                      br->set->lock_wait_timeout);
         free(tail);
     }
-    if (pgvault_interrupted) {
+    if (*br->cancel) {
         err_clear();
         err_set(ERR_FAILED, "backup of %s interrupted by a signal", what);
     }
     if (wrc != 0 || prc != 0)
         goto out;
-    if (dumpscan_finish(res->scan) != 0 || !trailer_ok(br, res->scan)) {
+    if (dumpscan_finish(j->scan) != 0 || !trailer_ok(br, j->scan)) {
         err_set(ERR_FAILED, "%s output for %s is incomplete: no \"%sdump complete\" trailer",
                 br->globals ? "pg_dumpall" : "pg_dump", what, br->globals ? "cluster " : "");
         goto out;
@@ -361,182 +400,201 @@ static int run_pre_hook(struct backup_run *br)
     return hooks_run(cmd, br->set->hook_timeout, &env);
 }
 
+/* Connects and records what the catalog keeps of the database: the server version, its
+ * size, properties and tables (for the globals, catalogued as "@globals", only the server
+ * version); then locks the database against another backup, restore or prune of it. */
+static int read_database(struct backup_run *br, const char *want_db, struct backup_job *j)
+{
+    struct pg *pg = NULL;
+    int rc = -1;
+    if (pg_connect(&br->set->conn, want_db, &pg) != 0)
+        return -1;
+    j->db = xstrdup(br->globals ? NAMING_GLOBALS_DB : pg_dbname(pg));
+    if (br->globals) {
+        j->info.server_version_num = pg_server_version_num(pg);
+        j->info.server_version = xstrdup(pg_server_version(pg));
+    } else if (strcmp(j->db, NAMING_GLOBALS_DB) == 0) {
+        err_set(ERR_FAILED,
+                "cannot back up database \"%s\": the name is reserved for the cluster's globals",
+                j->db);
+        err_hint("rename the database (ALTER DATABASE … RENAME TO …)");
+        goto out;
+    } else if (pg_dbinfo_read(pg, &j->info) != 0) {
+        goto out;
+    }
+    rc = repo_lock_db(br->set->dir, j->db, &j->db_lock);
+out:
+    pg_free(pg);
+    return rc;
+}
+
+/* Names the file and catalogues the run as 'running'; the hooks learn of it. */
+static int catalog_running(struct backup_run *br, struct backup_job *j)
+{
+    now_iso(j->started);
+    if (choose_file_name(br, j->db, time(NULL), &j->file) != 0)
+        return -1;
+    gethostname(j->host, sizeof(j->host) - 1);
+    struct backup_rec *b = &j->b;
+    b->db_name = j->db;
+    b->file_name = j->file;
+    b->format = "plain";
+    b->compression = (char *)compression_of(br->set);
+    b->level = br->set->compress ? (int)br->set->level : 0;
+    b->started_at = j->started;
+    b->pid = getpid();
+    b->host = j->host;
+    b->label = (char *)br->opt->label;
+    b->with_owners = br->globals || br->opt->with_owners;
+    b->origin = "backup";
+    if (catalog_backup_begin(br->cat, b) != 0)
+        return -1;
+    br->cur_db = xstrdup(j->db);
+    br->cur_id = b->id;
+    br->cur_file = path_join(br->set->dir, j->file);
+    return 0;
+}
+
+/* Streams pg_dump's output into the partial file with a progress line, then gives it its
+ * name durably; on failure nothing of ours is left. The globals' pg_dumpall connects first
+ * to want_db, which backup_all names. */
+static int write_backup_file(struct backup_run *br, struct backup_job *j, const char *want_db)
+{
+    struct repofile *out;
+    if (repofile_create(br->set->dir, j->file, &out) != 0)
+        return -1;
+    j->scan = dumpscan_new();
+    br->progress = start_progress(br, j->db);
+    int rc = dump_to_file(br, j, br->globals ? want_db : j->db, out);
+    progress_free(br->progress);
+    br->progress = NULL;
+    if (rc != 0) {
+        repofile_abort(out);
+        return -1;
+    }
+    return repofile_commit(out);
+}
+
+/* Catalogues the backup complete, with its per-table row counts; a file the catalog cannot
+ * hold is removed rather than left an orphan. */
+static int catalog_complete(struct backup_run *br, struct backup_job *j)
+{
+    size_t ntables = 0;
+    int64_t total_rows;
+    struct table_rec *tables = collect_tables(&j->info, j->scan, &ntables, &total_rows);
+    struct backup_rec *b = &j->b;
+    now_iso(j->finished);
+    j->secs = time_mono() - j->t0;
+    b->size_bytes = (int64_t)j->out_bytes;
+    b->raw_bytes = (int64_t)j->raw_bytes;
+    b->checksum = j->checksum;
+    b->raw_checksum = j->raw_checksum;
+    b->checksum_algo = "XXH3-128";
+    b->table_count = (int64_t)ntables;
+    b->row_count = total_rows;
+    b->server_version = j->info.server_version;
+    b->pg_dump_version = j->pg_dump_version;
+    b->db_size_bytes = j->info.size_bytes;
+    b->encoding = j->info.encoding;
+    b->collate = j->info.collate;
+    b->ctype = j->info.ctype;
+    b->locale_provider = j->info.locale_provider;
+    b->icu_locale = j->info.icu_locale;
+    b->finished_at = j->finished;
+    b->duration_ms = (int64_t)(j->secs * 1000);
+    b->status = "complete";
+    b->suspect = is_suspect(br->cat, j->db, b->raw_bytes);
+    int rc =
+        catalog_backup_finish(br->cat, b, tables, ntables, j->info.settings, j->info.nsettings);
+    table_recs_free(tables, ntables);
+    if (rc != 0) {
+        fsutil_unlink(br->set->dir, j->file);
+        return -1;
+    }
+    char *detail = xasprintf("%s %" PRId64 " bytes", j->file, b->size_bytes);
+    catalog_event(br->cat, "backup", b->id, "ok", detail);
+    free(detail);
+    err_clear(); /* an event that could not be written is not a failed backup */
+    if (b->suspect)
+        log_warn("backup %" PRId64 " of \"%s\" is suspect: %" PRId64
+                 " raw bytes, under half the median of the previous backups",
+                 b->id, j->db, b->raw_bytes);
+    return 0;
+}
+
+/* Marks the catalogued run failed with the error's message; the error (and its hint)
+ * stays the backup's. */
+static void catalog_failed(struct backup_run *br, struct backup_job *j)
+{
+    if (j->b.id <= 0)
+        return;
+    struct err_saved saved;
+    err_save(&saved);
+    now_iso(j->finished);
+    catalog_backup_fail(br->cat, j->b.id, j->finished, saved.msg);
+    catalog_event(br->cat, "backup", j->b.id, "failed", saved.msg);
+    err_restore(&saved);
+}
+
+/* Retention for the database just backed up, unless --no-prune; its failure leaves the
+ * backup complete but fails the command. */
+static int apply_retention(struct backup_run *br, const struct backup_job *j)
+{
+    struct retention_result pruned;
+    if (br->opt->no_prune || retention_apply(br->cat, br->set, j->db, "  retention: ",
+                                             !br->opt->json && !log_quiet(), &pruned) == 0)
+        return 0;
+    char *why = xstrdup(err_msg());
+    err_clear();
+    err_set(ERR_FAILED, "backup %" PRId64 " is complete, but retention failed: %s", j->b.id, why);
+    free(why);
+    return -1;
+}
+
+static void backup_job_free(struct backup_job *j)
+{
+    repo_unlock(j->db_lock);
+    dumpscan_free(j->scan);
+    pg_dbinfo_free(&j->info);
+    free(j->pg_dump);
+    free(j->pg_dump_version);
+    free(j->file);
+    free(j->db);
+}
+
 /* Backs up one database; returns 0 or -1 with the error set (and the row marked failed). */
 static int backup_dump(struct backup_run *br, const char *want_db)
 {
-    struct pg *pg = NULL;
-    struct pg_dbinfo info = {0};
-    char *pg_dump = NULL, *pg_dump_version = NULL, *file = NULL, *partial = NULL;
-    struct pipeline_result res = {0};
-    struct table_rec *tables = NULL;
-    size_t ntables = 0;
-    struct backup_rec b = {0};
-    struct repo_lock *db_lock = NULL;
-    int fd = -1, rc = -1;
-    char started[25], finished[25], host[HOST_NAME_MAX + 1] = "";
-    double t0 = time_mono();
+    struct backup_job j = {.t0 = time_mono()};
+    int rc = -1;
 
-    /* 1. connect; record server version, size, properties and tables (for the globals,
-     *    catalogued as "@globals", only the server version) */
-    if (pg_connect(&br->set->conn, want_db, &pg) != 0)
+    /* 1. connect: the server, the database's properties and tables; lock the database */
+    if (read_database(br, want_db, &j) != 0)
         goto out;
-    char *db = xstrdup(br->globals ? NAMING_GLOBALS_DB : pg_dbname(pg));
-    if (br->globals) {
-        info.server_version_num = pg_server_version_num(pg);
-        info.server_version = xstrdup(pg_server_version(pg));
-    } else if (strcmp(db, NAMING_GLOBALS_DB) == 0) {
-        err_set(ERR_FAILED,
-                "cannot back up database \"%s\": the name is reserved for the cluster's globals",
-                db);
-        err_hint("rename the database (ALTER DATABASE … RENAME TO …)");
-        goto out_db;
-    } else if (pg_dbinfo_read(pg, &info) != 0) {
-        goto out_db;
-    }
-    if (repo_lock_db(br->set->dir, db, &db_lock) != 0)
-        goto out_db;
-    pg_free(pg);
-    pg = NULL;
 
     /* 2. a pg_dump (pg_dumpall) at least as new as the server */
-    if (pgtools_find(br->globals ? "pg_dumpall" : "pg_dump", info.server_version_num,
-                     br->set->pg_bindir, &pg_dump, &pg_dump_version) != 0)
-        goto out_db;
+    if (pgtools_find(br->globals ? "pg_dumpall" : "pg_dump", j.info.server_version_num,
+                     br->set->pg_bindir, &j.pg_dump, &j.pg_dump_version) != 0)
+        goto out;
 
     /* 3. name the file and catalogue the run as 'running' */
-    now_iso(started);
-    if (choose_file_name(br, db, time(NULL), &file) != 0)
-        goto out_db;
-    partial = xasprintf("%s.partial", file);
-    gethostname(host, sizeof(host) - 1);
-    b.db_name = db;
-    b.file_name = file;
-    b.format = "plain";
-    b.compression = br->set->compress ? "gzip" : "none";
-    b.level = br->set->compress ? (int)br->set->level : 0;
-    b.started_at = started;
-    b.pid = getpid();
-    b.host = host;
-    b.label = (char *)br->opt->label;
-    b.with_owners = br->globals || br->opt->with_owners;
-    b.origin = "backup";
-    if (catalog_backup_begin(br->cat, &b) != 0)
-        goto out_db;
+    if (catalog_running(br, &j) != 0)
+        goto out;
 
-    /* the pre_backup_hook may stop the backup before pg_dump starts */
-    br->cur_db = xstrdup(db);
-    br->cur_id = b.id;
-    br->cur_file = path_join(br->set->dir, file);
-    if (run_pre_hook(br) != 0)
-        goto fail;
-
-    /* 4. stream pg_dump's output into the partial file, with a progress line */
-    if (fsutil_create_excl(br->set->dir, partial, &fd) != 0)
-        goto fail;
-    char *partial_path = path_join(br->set->dir, partial);
-    br->progress = start_progress(br, db);
-    /* (the globals: pg_dumpall connects first to want_db, which backup_all names) */
-    int drc = dump_to_file(br, pg_dump, br->globals ? want_db : db, partial_path, fd, &res);
-    progress_free(br->progress);
-    br->progress = NULL;
-    free(partial_path);
-    if (drc != 0)
-        goto fail;
-
-    /* 5. make it durable, then give it its name */
-    char *fpath = path_join(br->set->dir, partial);
-    int frc = fsutil_fsync(fd, fpath);
-    free(fpath);
-    if (frc != 0)
-        goto fail;
-    close(fd);
-    fd = -1;
-    /* a failure removes the final name only if the rename made it ours */
-    if (fsutil_commit_partial(br->set->dir, partial, file) != 0)
-        goto fail;
-
-    /* 6. catalogue it complete, with its per-table row counts */
-    int64_t total_rows;
-    tables = collect_tables(&info, res.scan, &ntables, &total_rows);
-    now_iso(finished);
-    double secs = time_mono() - t0;
-    b.size_bytes = (int64_t)res.out_bytes;
-    b.raw_bytes = (int64_t)res.raw_bytes;
-    b.checksum = res.checksum;
-    b.raw_checksum = res.raw_checksum;
-    b.checksum_algo = "XXH3-128";
-    b.table_count = (int64_t)ntables;
-    b.row_count = total_rows;
-    b.server_version = info.server_version;
-    b.pg_dump_version = pg_dump_version;
-    b.db_size_bytes = info.size_bytes;
-    b.encoding = info.encoding;
-    b.collate = info.collate;
-    b.ctype = info.ctype;
-    b.locale_provider = info.locale_provider;
-    b.icu_locale = info.icu_locale;
-    b.finished_at = finished;
-    b.duration_ms = (int64_t)(secs * 1000);
-    b.status = "complete";
-    b.suspect = is_suspect(br->cat, db, b.raw_bytes);
-    if (catalog_backup_finish(br->cat, &b, tables, ntables, info.settings, info.nsettings) != 0) {
-        /* the file is whole but uncatalogued: remove it rather than leave an orphan */
-        fsutil_unlink(br->set->dir, file);
-        goto fail;
+    /* 4. the pre_backup_hook may stop the backup before pg_dump starts; then pg_dump's
+     *    output into the file, and the catalog's row complete (any failure: the row says
+     *    why, no partial file survives) */
+    if (run_pre_hook(br) != 0 || write_backup_file(br, &j, want_db) != 0 ||
+        catalog_complete(br, &j) != 0) {
+        catalog_failed(br, &j);
+        goto out;
     }
-    char *detail = xasprintf("%s %" PRId64 " bytes", file, b.size_bytes);
-    catalog_event(br->cat, "backup", b.id, "ok", detail);
-    free(detail);
-    err_clear(); /* an event that could not be written is not a failed backup */
-    if (b.suspect)
-        log_warn("backup %" PRId64 " of \"%s\" is suspect: %" PRId64
-                 " raw bytes, under half the median of the previous backups",
-                 b.id, db, b.raw_bytes);
-    print_summary(br, &b, res.raw_bytes, secs);
-    rc = 0;
+    print_summary(br, &j.b, j.raw_bytes, j.secs);
 
-    /* then retention for this database (SPEC section 6), unless --no-prune */
-    struct retention_result pruned;
-    if (!br->opt->no_prune && retention_apply(br->cat, br->set, db, "  retention: ",
-                                              !br->opt->json && !log_quiet(), &pruned) != 0) {
-        char *why = xstrdup(err_msg());
-        err_clear();
-        err_set(ERR_FAILED, "backup %" PRId64 " is complete, but retention failed: %s", b.id, why);
-        free(why);
-        rc = -1;
-    }
-    goto out_db;
-
-fail:
-    /* 7. on any failure: no partial file survives, the row says why */
-    if (fd >= 0) {
-        close(fd);
-        fd = -1;
-    }
-    fsutil_unlink(br->set->dir, partial);
-    if (b.id > 0) {
-        /* the row gets the message; the error (and its hint) stays the backup's */
-        struct err_saved saved;
-        err_save(&saved);
-        now_iso(finished);
-        catalog_backup_fail(br->cat, b.id, finished, saved.msg);
-        catalog_event(br->cat, "backup", b.id, "failed", saved.msg);
-        err_restore(&saved);
-    }
-out_db:
-    free(db);
+    /* 5. then retention for this database */
+    rc = apply_retention(br, &j);
 out:
-    repo_unlock(db_lock);
-    if (fd >= 0)
-        close(fd);
-    table_recs_free(tables, ntables);
-    dumpscan_free(res.scan);
-    pg_dbinfo_free(&info);
-    pg_free(pg);
-    free(pg_dump);
-    free(pg_dump_version);
-    free(file);
-    free(partial);
+    backup_job_free(&j);
     return rc;
 }
 
@@ -657,7 +715,7 @@ static int backup_all(struct backup_run *br)
     br->globals = false;
 
     /* 3. every database, in name order, until a signal stops the run */
-    for (int i = 0; i < ndbs && !pgvault_interrupted; i++) {
+    for (int i = 0; i < ndbs && !*br->cancel; i++) {
         attempted++;
         if (backup_one(br, dbs[i]) != 0)
             all_failure(br, dbs[i], &failed, &nfailed);
@@ -696,7 +754,7 @@ out:
 
 int cmd_backup(const struct options *opt, const struct settings *set)
 {
-    struct backup_run br = {.opt = opt, .set = set};
+    struct backup_run br = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
     struct repo_lock *lock = NULL;
     int rc = -1;
 

@@ -27,14 +27,16 @@
 #include "common/log.h"
 #include "common/naming.h"
 #include "common/output.h"
-#include "io/pipeline.h"
-#include "io/reader.h"
+#include "io/chain.h"
+#include "io/compress.h"
+#include "io/filters.h"
+#include "io/hash.h"
 #include "command/recover.h"
 #include "storage/repo.h"
+#include "storage/repofile.h"
 #include "common/util.h"
 
 #define HEAD_MAX (64u << 10) /* the dump's header lines are within its first 64 KiB */
-#define COPY_CHUNK (1u << 20)
 #define OWNER_LINE_MAX 1024
 
 /* What happened to one file. */
@@ -50,6 +52,7 @@ struct import_run {
     const struct options *opt;
     const struct settings *set;
     struct catalog *cat;
+    volatile sig_atomic_t *cancel; /* non-zero once a signal asks the run to stop */
     struct import_item *items;
     size_t n, cap;
 };
@@ -197,58 +200,26 @@ static bool in_repository(const char *dir, const char *path)
     return same;
 }
 
-/* Copies src (a regular file) into dir/partial, created O_EXCL 0600, and fsyncs it. */
-static int copy_in(const char *src, const char *dir, const char *partial)
+/* Copies src (a regular file, possibly reached through a symbolic link) into the
+ * repository file out, through a chain from src to out's fd. */
+static int copy_in(const char *src, const struct repofile *out, volatile sig_atomic_t *cancel)
 {
-    int in = -1, out = -1, rc = -1;
-    char *buf = xmalloc(COPY_CHUNK), *dst = path_join(dir, partial);
     struct stat st;
-    if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
-        err_sys(errno, "could not open file \"%s\"", src);
-        goto out;
-    }
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return err_sys(errno, "could not open file \"%s\"", src);
     if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-        err_set(ERR_FAILED, "it is not a regular file");
-        goto out;
+        close(in);
+        return err_set(ERR_FAILED, "it is not a regular file");
     }
     (void)posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
-    if (fsutil_create_excl(dir, partial, &out) != 0)
-        goto out;
-    for (;;) {
-        if (pgvault_interrupted) {
-            err_set(ERR_FAILED, "interrupted");
-            goto out;
-        }
-        ssize_t n = read(in, buf, COPY_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err_sys(errno, "could not read file \"%s\"", src);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                err_sys(errno, "could not write file \"%s\"", dst);
-                goto out;
-            }
-            off += w;
-        }
-    }
-    if (fsutil_fsync(out, dst) != 0)
-        goto out;
-    rc = 0;
-out:
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    free(buf);
-    free(dst);
+    char *what = xasprintf("file \"%s\"", src);
+    struct chain *c = chain_new();
+    chain_add(c, filter_fd_new(repofile_fd(out), repofile_path(out)));
+    int rc = chain_pump_fd(c, in, what, cancel);
+    chain_free(c);
+    free(what);
+    close(in);
     return rc;
 }
 
@@ -273,55 +244,69 @@ static int check_globals_dump(const struct dump_header *h, struct dumpscan *scan
     return 0;
 }
 
+/* A whole pg_dump plain-format dump (for globals, a whole pg_dumpall --globals-only
+ * dump), nothing less; else -1 with the reason. */
+static int check_whole_dump(const struct dump_header *h, struct dumpscan *scan, bool globals)
+{
+    if (globals)
+        return check_globals_dump(h, scan);
+    if (h->is_cluster_dump)
+        return err_set(ERR_FAILED, "it is a pg_dumpall dump: only the cluster's globals are "
+                                   "adopted, as \"%%40globals_<YYYYMMDD>_<HHMMSS>.sql[.gz]\"");
+    if (!h->is_dump)
+        return err_set(ERR_FAILED, "it is not a pg_dump plain-format dump (no \"-- PostgreSQL "
+                                   "database dump\" header)");
+    if (dumpscan_finish(scan) != 0)
+        return err_set(ERR_FAILED,
+                       "the dump is truncated: it ends inside a statement or a COPY block");
+    if (!dumpscan_trailer_ok(scan))
+        return err_set(ERR_FAILED, "the dump is incomplete: no \"-- PostgreSQL database dump "
+                                   "complete\" trailer");
+    return 0;
+}
+
 /*
  * Reads the dump at path once and fills b with what it proves; returns 0, or -1 with the
  * reason set when it is not a whole plain-format dump (for globals, a whole pg_dumpall
  * --globals-only dump).
  */
-static int examine(const char *path, bool gzip, bool globals, struct backup_rec *b,
-                   struct table_rec **tables, size_t *ntables)
+static int examine(const char *path, bool gzip, bool globals, volatile sig_atomic_t *cancel,
+                   struct backup_rec *b, struct table_rec **tables, size_t *ntables)
 {
     struct import_scan s = {
         .scan = dumpscan_new(), .head = xmalloc(HEAD_MAX), .gzip = gzip, .at_bol = true};
     struct dump_header h = {0};
-    struct reader_result r;
+    uint64_t file_bytes, raw_bytes;
+    char checksum[HASH_HEX_LEN], raw_checksum[HASH_HEX_LEN];
     int rc = -1;
 
     /* 1. one pass: file checksum, inflate (gzip CRC and length checked), raw checksum, scan */
-    if (reader_run(path, gzip, scan_sink, &s, &pgvault_interrupted, &r) != 0)
+    struct chain *c = chain_new();
+    chain_add(c, filter_size_new(&file_bytes));
+    chain_add(c, filter_hash_new(checksum));
+    decompress_add(c, gzip ? "gzip" : "none", path);
+    chain_add(c, filter_size_new(&raw_bytes));
+    chain_add(c, filter_hash_new(raw_checksum));
+    chain_add(c, filter_callback_new(scan_sink, &s));
+    int crc = chain_pump_file(c, path, cancel);
+    chain_free(c);
+    if (crc != 0)
         goto out;
 
     /* 2. a whole pg_dump plain-format dump (or the globals' pg_dumpall), nothing less */
     audit_dump_header(s.head, s.head_len, &h);
-    if (r.raw_bytes == 0) {
+    if (raw_bytes == 0) {
         err_set(ERR_FAILED, "it is empty");
         goto out;
     }
-    if (globals) {
-        if (check_globals_dump(&h, s.scan) != 0)
-            goto out;
-    } else if (h.is_cluster_dump) {
-        err_set(ERR_FAILED, "it is a pg_dumpall dump: only the cluster's globals are adopted, as "
-                            "\"%%40globals_<YYYYMMDD>_<HHMMSS>.sql[.gz]\"");
+    if (check_whole_dump(&h, s.scan, globals) != 0)
         goto out;
-    } else if (!h.is_dump) {
-        err_set(ERR_FAILED, "it is not a pg_dump plain-format dump (no \"-- PostgreSQL database "
-                            "dump\" header)");
-        goto out;
-    } else if (dumpscan_finish(s.scan) != 0) {
-        err_set(ERR_FAILED, "the dump is truncated: it ends inside a statement or a COPY block");
-        goto out;
-    } else if (!dumpscan_trailer_ok(s.scan)) {
-        err_set(ERR_FAILED, "the dump is incomplete: no \"-- PostgreSQL database dump complete\" "
-                            "trailer");
-        goto out;
-    }
 
     /* 3. what the catalog records */
-    b->size_bytes = (int64_t)r.file_bytes;
-    b->raw_bytes = (int64_t)r.raw_bytes;
-    b->checksum = xstrdup(r.checksum);
-    b->raw_checksum = xstrdup(r.raw_checksum);
+    b->size_bytes = (int64_t)file_bytes;
+    b->raw_bytes = (int64_t)raw_bytes;
+    b->checksum = xstrdup(checksum);
+    b->raw_checksum = xstrdup(raw_checksum);
     b->server_version = h.server_version;
     b->pg_dump_version = h.pg_dump_version;
     b->encoding = h.encoding;
@@ -367,11 +352,11 @@ static void refuse(struct import_run *ir, const char *source)
 static int known_file(struct import_run *ir, const char *source, const char *name, bool in_repo)
 {
     struct backup_rec known = {0};
-    char sum[33];
+    char sum[HASH_HEX_LEN];
     uint64_t size;
     if (catalog_backup_by_file(ir->cat, name, &known) != 0)
         return -1;
-    if (!in_repo && pipeline_hash_file(source, sum, &size, &pgvault_interrupted) != 0) {
+    if (!in_repo && hash_file(source, sum, &size, ir->cancel) != 0) {
         refuse(ir, source);
     } else if (!in_repo && (!known.checksum || strcmp(sum, known.checksum) != 0)) {
         err_set(ERR_FAILED,
@@ -402,132 +387,103 @@ static void rename_in_error(const char *from, const char *to)
     err_restore(&e);
 }
 
-/*
- * Adopts one file. A bad file is refused (recorded, and the run goes on); returns -1 only
- * for what stops the whole run (the catalog cannot be written, a signal).
- */
-static int import_one(struct import_run *ir, const char *source, bool scanned)
-{
-    const struct settings *set = ir->set;
-    const char *slash = strrchr(source, '/');
-    const char *name = slash ? slash + 1 : source;
-    char *db = NULL, *partial = NULL, *path = NULL, host[HOST_NAME_MAX + 1] = "", started[25];
-    struct table_rec *tables = NULL;
-    size_t ntables = 0;
-    struct backup_rec b = {0};
-    bool gzip, known, copied = false, renamed = false;
+/* One file being adopted: what the steps of import_one hand each other. */
+struct import_file {
+    const char *source;
+    const char *name; /* its base name: the name in the repository */
+    char *db;
     time_t when;
-    int rc = 0;
+    bool gzip, in_repo;
+    char *path;            /* the bytes examined: in place, or the copy's partial file */
+    struct repofile *copy; /* a copy from elsewhere, until it is committed */
+    bool renamed;          /* the copy has its name: ours to remove if the catalog fails */
+    struct backup_rec b;
+    struct table_rec *tables;
+    size_t ntables;
+    char started[25], host[HOST_NAME_MAX + 1];
+};
 
-    /* 1. the name gives the database, the time and the compression */
-    if (naming_parse_file(name, &db, &when, &gzip) != 0) {
-        err_set(ERR_FAILED, "its name does not match <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz]");
-        goto refused;
-    }
+/* A file of the repository is examined in place: a regular file, never a link. */
+static int check_in_place(const struct import_run *ir, struct import_file *f)
+{
+    struct stat st;
+    f->path = path_join(ir->set->dir, f->name);
+    if (lstat(f->path, &st) != 0)
+        return err_sys(errno, "could not stat \"%s\"", f->path);
+    if (S_ISLNK(st.st_mode))
+        return err_set(ERR_FAILED, "it is a symbolic link (nothing in the repository is followed "
+                                   "through a link)");
+    if (!S_ISREG(st.st_mode))
+        return err_set(ERR_FAILED, "it is not a regular file");
+    return 0;
+}
 
-    /* 2. a name the catalog knows is not adopted twice */
-    bool in_repo = scanned || in_repository(set->dir, source);
-    if (catalog_file_known(ir->cat, name, &known) != 0)
-        goto fatal;
-    if (known) {
-        rc = known_file(ir, source, name, in_repo);
-        goto out;
-    }
+/* A file from elsewhere is copied in under its own name, as a partial file until it has
+ * been examined; a name already taken in the repository is left alone. */
+static int copy_into_repository(const struct import_run *ir, struct import_file *f)
+{
+    const char *dir = ir->set->dir;
+    char *partial = xasprintf("%s.partial", f->name);
+    bool partial_exists = fsutil_exists(dir, partial);
+    free(partial);
+    if (fsutil_exists(dir, f->name))
+        return err_set(ERR_FAILED,
+                       "a file named \"%s\" that the catalog does not know is already in "
+                       "the repository; import that one (pgvault import --scan)",
+                       f->name);
+    if (partial_exists)
+        return err_set(ERR_FAILED,
+                       "\"%s.partial\" exists in the repository (left by an interrupted "
+                       "import?); remove it first",
+                       f->name);
+    if (repofile_create(dir, f->name, &f->copy) != 0)
+        return -1;
+    f->path = xstrdup(repofile_path(f->copy));
+    return copy_in(f->source, f->copy, ir->cancel);
+}
 
-    /* 3. the bytes to examine are the repository's: in place, or copied in under the name */
-    path = path_join(set->dir, name);
-    if (in_repo) {
-        struct stat st;
-        if (lstat(path, &st) != 0) {
-            err_sys(errno, "could not stat \"%s\"", path);
-            goto refused;
-        }
-        if (S_ISLNK(st.st_mode)) {
-            err_set(ERR_FAILED, "it is a symbolic link (nothing in the repository is followed "
-                                "through a link)");
-            goto refused;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            err_set(ERR_FAILED, "it is not a regular file");
-            goto refused;
-        }
-    } else {
-        partial = xasprintf("%s.partial", name);
-        if (fsutil_exists(set->dir, name)) {
-            err_set(ERR_FAILED,
-                    "a file named \"%s\" that the catalog does not know is already in "
-                    "the repository; import that one (pgvault import --scan)",
-                    name);
-            goto refused;
-        }
-        if (fsutil_exists(set->dir, partial)) {
-            err_set(ERR_FAILED,
-                    "\"%s\" exists in the repository (left by an interrupted import?); "
-                    "remove it first",
-                    partial);
-            goto refused;
-        }
-        if (copy_in(source, set->dir, partial) != 0) {
-            copied = fsutil_exists(set->dir, partial);
-            goto refused;
-        }
-        copied = true;
-        free(path);
-        path = path_join(set->dir, partial);
-    }
-
-    /* 4. a whole dump, and what it holds (a message about the copy names the original) */
-    if (examine(path, gzip, strcmp(db, NAMING_GLOBALS_DB) == 0, &b, &tables, &ntables) != 0) {
-        if (copied)
-            rename_in_error(path, source);
-        goto refused;
-    }
-    if (pgvault_interrupted)
-        goto fatal;
-
-    /* 5. a copy gets its name; the repository directory is fsynced (on failure, only
-     *    what is ours is removed) */
-    if (copied) {
-        copied = false;
-        if (fsutil_commit_partial(set->dir, partial, name) != 0)
-            goto refused;
-        renamed = true;
-    }
-
-    /* 6. catalogue it: complete, origin 'import', started_at from the name */
-    gethostname(host, sizeof(host) - 1);
-    struct timespec ts = {.tv_sec = when};
-    b.db_name = db;
-    b.file_name = (char *)name;
-    b.compression = gzip ? "gzip" : "none";
-    b.started_at = time_iso_ms(&ts, started);
-    b.duration_ms = -1;
-    b.pid = getpid();
-    b.host = host;
-    if (catalog_backup_import(ir->cat, &b, tables, ntables) != 0) {
-        /* an adopted copy that the catalog cannot hold would be an orphan: remove it */
-        if (renamed) {
+/* Catalogues the file complete, origin 'import', started_at from its name; a copy that the
+ * catalog cannot hold would be an orphan and is removed. */
+static int catalogue_import(struct import_run *ir, struct import_file *f)
+{
+    struct backup_rec *b = &f->b;
+    gethostname(f->host, sizeof(f->host) - 1);
+    struct timespec ts = {.tv_sec = f->when};
+    b->db_name = f->db;
+    b->file_name = (char *)f->name;
+    b->compression = f->gzip ? "gzip" : "none";
+    b->started_at = time_iso_ms(&ts, f->started);
+    b->duration_ms = -1;
+    b->pid = getpid();
+    b->host = f->host;
+    if (catalog_backup_import(ir->cat, b, f->tables, f->ntables) != 0) {
+        if (f->renamed) {
             struct err_saved cause;
             err_save(&cause);
-            fsutil_unlink(set->dir, name);
+            fsutil_unlink(ir->set->dir, f->name);
             err_restore(&cause);
         }
-        b.db_name = b.file_name = b.compression = b.started_at = b.host = NULL;
-        goto fatal;
+        return -1;
     }
-    char *detail = xasprintf("%s%s%s", name, in_repo ? "" : " from ", in_repo ? "" : source);
-    catalog_event(ir->cat, "import", b.id, "ok", detail);
+    char *detail =
+        xasprintf("%s%s%s", f->name, f->in_repo ? "" : " from ", f->in_repo ? "" : f->source);
+    catalog_event(ir->cat, "import", b->id, "ok", detail);
     err_clear(); /* an event that could not be written is not a failed import */
     free(detail);
+    return 0;
+}
 
-    struct import_item *it = add_item(ir, IMPORTED, source);
-    it->b = b;
-    it->b.db_name = xstrdup(db);
-    it->b.file_name = xstrdup(name);
-    it->b.compression = xstrdup(b.compression);
-    it->b.started_at = xstrdup(started);
+/* Records the adopted file in the run's results (which then own its row) and says so. */
+static void record_imported(struct import_run *ir, struct import_file *f)
+{
+    struct import_item *it = add_item(ir, IMPORTED, f->source);
+    it->b = f->b;
+    it->b.db_name = xstrdup(f->db);
+    it->b.file_name = xstrdup(f->name);
+    it->b.compression = xstrdup(f->b.compression);
+    it->b.started_at = xstrdup(f->started);
     it->b.host = NULL;
-    memset(&b, 0, sizeof(b)); /* now owned by the item */
+    memset(&f->b, 0, sizeof(f->b)); /* now owned by the item */
     if (!ir->opt->json && !log_quiet()) {
         char sz[16];
         printf("imported %s as backup %" PRId64 ": database \"%s\", %" PRId64 " tables, %" PRId64
@@ -535,35 +491,91 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
                it->b.file_name, it->b.id, it->b.db_name, it->b.table_count, it->b.row_count,
                fmt_size((uint64_t)it->b.size_bytes, sz));
     }
+}
+
+static void import_file_free(struct import_file *f)
+{
+    repofile_abort(f->copy);
+    /* b's borrowed strings are not its own; the rest is */
+    f->b.db_name = f->b.file_name = f->b.compression = f->b.started_at = f->b.host = NULL;
+    backup_rec_free(&f->b);
+    table_recs_free(f->tables, f->ntables);
+    free(f->db);
+    free(f->path);
+}
+
+/*
+ * Adopts one file. A bad file is refused (recorded, and the run goes on); returns -1 only
+ * for what stops the whole run (the catalog cannot be written, a signal).
+ */
+static int import_one(struct import_run *ir, const char *source, bool scanned)
+{
+    const char *slash = strrchr(source, '/');
+    struct import_file f = {.source = source, .name = slash ? slash + 1 : source};
+    bool known;
+    int rc = 0;
+
+    /* 1. the name gives the database, the time and the compression */
+    if (naming_parse_file(f.name, &f.db, &f.when, &f.gzip) != 0) {
+        err_set(ERR_FAILED, "its name does not match <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz]");
+        goto refused;
+    }
+
+    /* 2. a name the catalog knows is not adopted twice */
+    f.in_repo = scanned || in_repository(ir->set->dir, source);
+    if (catalog_file_known(ir->cat, f.name, &known) != 0)
+        goto fatal;
+    if (known) {
+        rc = known_file(ir, source, f.name, f.in_repo);
+        goto out;
+    }
+
+    /* 3. the bytes to examine are the repository's: in place, or copied in under the name */
+    if ((f.in_repo ? check_in_place(ir, &f) : copy_into_repository(ir, &f)) != 0)
+        goto refused;
+
+    /* 4. a whole dump, and what it holds (a message about the copy names the original) */
+    if (examine(f.path, f.gzip, strcmp(f.db, NAMING_GLOBALS_DB) == 0, ir->cancel, &f.b, &f.tables,
+                &f.ntables) != 0) {
+        if (f.copy)
+            rename_in_error(f.path, source);
+        goto refused;
+    }
+    if (*ir->cancel)
+        goto fatal;
+
+    /* 5. a copy gets its name, durably (on failure, only what is ours is removed) */
+    if (f.copy) {
+        struct repofile *copy = f.copy;
+        f.copy = NULL;
+        if (repofile_commit(copy) != 0)
+            goto refused;
+        f.renamed = true;
+    }
+
+    /* 6. catalogue it, and count it imported */
+    if (catalogue_import(ir, &f) != 0)
+        goto fatal;
+    record_imported(ir, &f);
     goto out;
 
 refused:
-    if (copied) {
-        struct err_saved cause;
-        err_save(&cause);
-        fsutil_unlink(set->dir, partial);
-        err_restore(&cause);
-    }
-    if (pgvault_interrupted)
+    repofile_abort(f.copy);
+    f.copy = NULL;
+    if (*ir->cancel)
         goto fatal;
     refuse(ir, source);
     goto out;
 fatal:
-    if (copied)
-        fsutil_unlink(set->dir, partial);
-    if (pgvault_interrupted) {
+    repofile_abort(f.copy);
+    f.copy = NULL;
+    if (*ir->cancel) {
         err_clear();
         err_set(ERR_FAILED, "import interrupted by a signal");
     }
     rc = -1;
 out:
-    /* b's borrowed strings were cleared above; the rest is owned */
-    b.db_name = b.file_name = b.compression = b.started_at = b.host = NULL;
-    backup_rec_free(&b);
-    table_recs_free(tables, ntables);
-    free(db);
-    free(partial);
-    free(path);
+    import_file_free(&f);
     return rc;
 }
 
@@ -664,7 +676,7 @@ static void print_json(const struct import_run *ir)
 
 int cmd_import(const struct options *opt, const struct settings *set)
 {
-    struct import_run ir = {.opt = opt, .set = set};
+    struct import_run ir = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
     struct repo_lock *lock = NULL;
     char **scanned = NULL;
     size_t nscanned = 0, refused = 0;

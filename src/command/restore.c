@@ -26,7 +26,10 @@
 #include "postgres/pgtools.h"
 #include "common/proc.h"
 #include "common/progress.h"
-#include "io/reader.h"
+#include "io/chain.h"
+#include "io/compress.h"
+#include "io/filters.h"
+#include "io/hash.h"
 #include "command/recover.h"
 #include "storage/repo.h"
 #include "command/resolve.h"
@@ -115,19 +118,22 @@ static int check_file(struct restore_run *rr)
                        "backup file \"%s\" is not a regular file (a symbolic link?); no database "
                        "was touched",
                        rr->b.file_name);
-    struct reader_result r;
+    char sum[HASH_HEX_LEN];
+    uint64_t size;
     char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): checksum", rr->target, rr->b.id);
-    struct progress_tee tee = {
-        .progress = progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.size_bytes,
-                                   false, 0),
-    };
+    struct progress *progress =
+        progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.size_bytes, false, 0);
     free(label);
-    int rc = reader_run(rr->path, false, progress_tee_sink, &tee, &pgvault_interrupted, &r);
-    progress_free(tee.progress);
+    /* the file → its size, checksum and progress line */
+    struct chain *c = chain_new();
+    chain_add(c, filter_size_new(&size));
+    chain_add(c, filter_hash_new(sum));
+    chain_add(c, filter_progress_new(progress));
+    int rc = chain_pump_file(c, rr->path, &pgvault_interrupted);
+    chain_free(c);
+    progress_free(progress);
     if (rc != 0)
         return -1;
-    const char *sum = r.checksum;
-    uint64_t size = r.file_bytes;
     if ((int64_t)size != rr->b.size_bytes)
         return err_set(ERR_INTEGRITY,
                        "backup file \"%s\" is %" PRIu64 " bytes, the catalog says %" PRId64
@@ -205,6 +211,35 @@ static int feed_psql(void *ctx, const unsigned char *buf, size_t len)
     return 0;
 }
 
+/* The file → its size and checksum → decompression → the progress line → psql's stdin;
+ * the bytes loaded must be the bytes verified (the file may have changed since). */
+static int feed_dump(struct restore_run *rr, struct proc *p)
+{
+    char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): load", rr->target, rr->b.id);
+    struct progress *progress =
+        progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.raw_bytes, false, 0);
+    free(label);
+    char sum[HASH_HEX_LEN];
+    uint64_t size;
+    struct chain *c = chain_new();
+    chain_add(c, filter_size_new(&size));
+    chain_add(c, filter_hash_new(sum));
+    decompress_add(c, rr->b.compression, rr->path);
+    chain_add(c, filter_progress_new(progress));
+    chain_add(c, filter_callback_new(feed_psql, p));
+    int rc = chain_pump_file(c, rr->path, &pgvault_interrupted);
+    chain_free(c);
+    progress_free(progress);
+    /* the bytes loaded must be the bytes verified: the file may have changed since */
+    if (rc == 0 && (strcmp(sum, rr->b.checksum ? rr->b.checksum : "") != 0 ||
+                    (int64_t)size != rr->b.size_bytes))
+        rc = err_set(ERR_INTEGRITY,
+                     "backup file \"%s\" changed during the restore (checksum %s, the catalog "
+                     "says %s); the load was abandoned",
+                     rr->b.file_name, sum, rr->b.checksum ? rr->b.checksum : "none");
+    return rc;
+}
+
 /*
  * 3. load the dump into db: psql -X -q -v ON_ERROR_STOP=1 --single-transaction fed by
  * in-process inflate. If reading fails mid-way, psql is terminated BEFORE its input is
@@ -227,28 +262,10 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
         argv[6] = "ON_ERROR_STOP=1"; /* keep the vector's shape: "-v X -v X" is harmless */
     const char *env[] = {pgtools_passfile_env(), NULL};
     struct proc p;
-    struct reader_result r;
     int rc = -1;
     if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
         goto out;
-    char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): load", rr->target, rr->b.id);
-    struct progress_tee tee = {
-        .sink = feed_psql,
-        .ctx = &p,
-        .progress = progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.raw_bytes,
-                                   false, 0),
-    };
-    free(label);
-    int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, progress_tee_sink, &tee,
-                         &pgvault_interrupted, &r);
-    progress_free(tee.progress);
-    /* the bytes loaded must be the bytes verified: the file may have changed since */
-    if (rrc == 0 && (strcmp(r.checksum, rr->b.checksum ? rr->b.checksum : "") != 0 ||
-                     (int64_t)r.file_bytes != rr->b.size_bytes))
-        rrc = err_set(ERR_INTEGRITY,
-                      "backup file \"%s\" changed during the restore (checksum %s, the catalog "
-                      "says %s); the load was abandoned",
-                      rr->b.file_name, r.checksum, rr->b.checksum ? rr->b.checksum : "none");
+    int rrc = feed_dump(rr, &p);
     struct err_saved reason;
     err_save(&reason);
     /* stop psql BEFORE its input closes: at end of input it would commit */
@@ -644,13 +661,16 @@ static int restore_globals(struct restore_run *rr)
         "ECHO=errors", "-f", "-",  dbarg,           NULL};
     const char *env[] = {pgtools_passfile_env(), NULL};
     struct proc p;
-    struct reader_result r;
     struct replay_report rep = {0};
     int rc = -1;
     if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
         goto out;
-    int rrc = reader_run(rr->path, strcmp(rr->b.compression, "gzip") == 0, feed_psql, &p,
-                         &pgvault_interrupted, &r);
+    /* the file → decompression → psql */
+    struct chain *c = chain_new();
+    decompress_add(c, rr->b.compression, rr->path);
+    chain_add(c, filter_callback_new(feed_psql, &p));
+    int rrc = chain_pump_file(c, rr->path, &pgvault_interrupted);
+    chain_free(c);
     if (rrc != 0)
         proc_kill(&p, SIGTERM);
     int wrc = proc_wait(&p);

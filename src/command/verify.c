@@ -22,15 +22,12 @@
 #include "common/log.h"
 #include "common/output.h"
 #include "common/progress.h"
-#include "io/reader.h"
+#include "io/chain.h"
+#include "io/compress.h"
+#include "io/filters.h"
+#include "io/hash.h"
 #include "command/resolve.h"
 #include "common/util.h"
-
-static int feed_scanner(void *ctx, const unsigned char *buf, size_t len)
-{
-    dumpscan_feed(ctx, (const char *)buf, len);
-    return 0;
-}
 
 /* Compares the COPY row counts of the dump with the catalog's (relkind 'r' tables). */
 static int compare_counts(struct catalog *cat, const struct backup_rec *b,
@@ -66,6 +63,32 @@ static int compare_counts(struct catalog *cat, const struct backup_rec *b,
     return rc;
 }
 
+/* What one pass over a backup file measures. */
+struct read_digest {
+    char checksum[HASH_HEX_LEN]; /* of the file */
+    uint64_t raw_bytes;          /* of the dump inside (--deep) */
+    char raw_checksum[HASH_HEX_LEN];
+};
+
+/* The file → its checksum → (--deep: decompression → the dump's size and checksum → the
+ * dump scanner) → the progress line. compression NULL: the file's bytes only. */
+static int read_file(const char *path, const char *compression, struct dumpscan *scan,
+                     struct progress *progress, struct read_digest *r)
+{
+    struct chain *c = chain_new();
+    chain_add(c, filter_hash_new(r->checksum));
+    if (compression) {
+        decompress_add(c, compression, path);
+        chain_add(c, filter_size_new(&r->raw_bytes));
+        chain_add(c, filter_hash_new(r->raw_checksum));
+        chain_add(c, filter_dumpscan_new(scan));
+    }
+    chain_add(c, filter_progress_new(progress));
+    int rc = chain_pump_file(c, path, &pgvault_interrupted);
+    chain_free(c);
+    return rc;
+}
+
 /* Verifies one backup; returns 0, or -1 with the reason set. */
 static int verify_one(struct catalog *cat, const struct options *opt, const struct settings *set,
                       const struct backup_rec *b)
@@ -96,21 +119,15 @@ static int verify_one(struct catalog *cat, const struct options *opt, const stru
 
     /* 2. the checksum of the bytes on disk (--deep: inflated, into the dump scanner), with
      *    a progress line over the file's bytes (--deep: the dump's) */
-    struct reader_result r;
+    struct read_digest r;
     char *label = xasprintf("verify %" PRId64 " (%s)", b->id, b->file_name);
-    struct progress_tee tee = {
-        .progress = progress_start(cli_progress_wanted(opt), label,
-                                   (uint64_t)(deep ? b->raw_bytes : b->size_bytes), false, 0),
-    };
+    struct progress *progress = progress_start(
+        cli_progress_wanted(opt), label, (uint64_t)(deep ? b->raw_bytes : b->size_bytes), false, 0);
     free(label);
-    if (deep) {
+    if (deep)
         scan = dumpscan_new();
-        tee.sink = feed_scanner;
-        tee.ctx = scan;
-    }
-    int rrc = reader_run(path, deep && strcmp(b->compression, "gzip") == 0, progress_tee_sink, &tee,
-                         &pgvault_interrupted, &r);
-    progress_free(tee.progress);
+    int rrc = read_file(path, deep ? b->compression : NULL, scan, progress, &r);
+    progress_free(progress);
     if (rrc != 0)
         goto out;
     if (strcmp(r.checksum, b->checksum ? b->checksum : "") != 0) {

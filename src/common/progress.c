@@ -202,17 +202,3 @@ void progress_free(struct progress *p)
     free(p->label);
     free(p);
 }
-
-void progress_pipeline_cb(void *ctx, uint64_t raw_bytes, uint64_t out_bytes)
-{
-    (void)out_bytes;
-    progress_update(ctx, raw_bytes);
-}
-
-int progress_tee_sink(void *tee, const unsigned char *buf, size_t len)
-{
-    struct progress_tee *t = tee;
-    t->done += len;
-    progress_update(t->progress, t->done);
-    return t->sink ? t->sink(t->ctx, buf, len) : 0;
-}

@@ -33,21 +33,6 @@ void progress_update(struct progress *p, uint64_t done);
 /* Clears the line if it was drawn, and frees p. */
 void progress_free(struct progress *p);
 
-/* pipeline_opts.progress: ctx is a struct progress; counts pg_dump's (raw) bytes. */
-void progress_pipeline_cb(void *ctx, uint64_t raw_bytes, uint64_t out_bytes);
-
-/*
- * A reader_sink that counts the bytes it sees on a progress line, then hands them to the
- * next sink (none when sink is NULL): reader_run(…, progress_tee_sink, &tee, …).
- */
-struct progress_tee {
-    int (*sink)(void *ctx, const unsigned char *buf, size_t len);
-    void *ctx;
-    struct progress *progress;
-    uint64_t done;
-};
-int progress_tee_sink(void *tee, const unsigned char *buf, size_t len);
-
 /* The text of the line for done bytes after elapsed seconds (no "\r"); for tests. */
 void progress_format(const struct progress *p, uint64_t done, double elapsed, char *buf,
                      size_t size);

@@ -147,38 +147,11 @@ static void test_redraw_rate_and_clear(void)
     close(fds[1]);
 }
 
-static int seen_bytes;
-
-static int count_sink(void *ctx, const unsigned char *buf, size_t len)
-{
-    (void)buf;
-    *(int *)ctx += 1;
-    seen_bytes += (int)len;
-    return len == 7 ? -1 : 0;
-}
-
-static void test_tee(void)
-{
-    int calls = 0;
-    struct progress_tee tee = {.sink = count_sink, .ctx = &calls};
-    CHECK_INT(progress_tee_sink(&tee, (const unsigned char *)"abc", 3), 0);
-    CHECK_INT(progress_tee_sink(&tee, (const unsigned char *)"defg", 4), 0);
-    CHECK_INT(progress_tee_sink(&tee, (const unsigned char *)"hijklmn", 7), -1);
-    CHECK_INT(calls, 3);
-    CHECK_INT(seen_bytes, 14);
-    CHECK_INT(tee.done, 14);
-    /* without a next sink it only counts */
-    struct progress_tee alone = {0};
-    CHECK_INT(progress_tee_sink(&alone, (const unsigned char *)"xy", 2), 0);
-    CHECK_INT(alone.done, 2);
-}
-
 int main(void)
 {
     RUN(test_format_exact_total);
     RUN(test_format_estimate);
     RUN(test_label_sanitized);
     RUN(test_redraw_rate_and_clear);
-    RUN(test_tee);
     return UNIT_DONE();
 }
