@@ -1,6 +1,6 @@
 /*
  * pgvault backup: pg_dump → row counter → zlib → XXH3-128 → .partial → fsync → rename,
- * catalogued from 'running' to 'complete' or 'failed' (SPEC section 4).
+ * catalogued from 'running' to 'complete' or 'failed'.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -305,7 +305,7 @@ static void print_summary(struct backup_run *br, const struct backup_rec *b, uin
     printf("  duration %.1f s, %s/s\n", secs, rate);
 }
 
-/* The exit code main will give for a command result rc (SPEC section 8). */
+/* The exit code main will give for a command result rc (its error's class). */
 static int exit_code_of(int rc)
 {
     return rc == 0 ? 0 : err_is_set() ? (int)err_class() : ERR_FAILED;
@@ -495,7 +495,7 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     print_summary(br, &b, res.raw_bytes, secs);
     rc = 0;
 
-    /* then retention for this database (SPEC section 6), unless --no-prune */
+    /* then retention for this database, unless --no-prune */
     struct retention_result pruned;
     if (!br->opt->no_prune && retention_apply(br->cat, br->set, db, "  retention: ",
                                               !br->opt->json && !log_quiet(), &pruned) != 0) {
@@ -621,7 +621,7 @@ static void all_failure(struct backup_run *br, const char *name, struct sbuf *na
 }
 
 /*
- * backup --all (SPEC section 12): the cluster's roles and tablespaces as "@globals", then
+ * backup --all: the cluster's roles and tablespaces as "@globals", then
  * every database that accepts connections, each a backup of its own. A failure is
  * reported and the next one goes on; the end says how many failed (exit code 1).
  */

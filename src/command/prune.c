@@ -1,5 +1,5 @@
 /*
- * pgvault prune: catalog-driven retention (SPEC section 6), and the retention that
+ * pgvault prune: catalog-driven retention, and the retention that
  * backup applies after a successful run (retention_apply). The decisions come from
  * retention_plan(); this file reads the catalog, prints the plan and carries it out.
  */

@@ -1,5 +1,5 @@
 /*
- * pgvault restore (SPEC section 5): the checksum is verified before any database is
+ * pgvault restore: the checksum is verified before any database is
  * touched; the dump is loaded into a fresh database, whose tables and row counts are
  * checked against the catalog; only then are the names swapped in one transaction. The
  * original is never touched before the new database is proven.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A restore checks the file before it touches any database (SPEC section 5.1): a
+# A restore checks the file before it touches any database: a
 # flipped byte in the middle of a .gz, a truncated .gz and a size-preserving change of a
 # plain (-n) backup each stop it with exit 3 and one "pgvault: …" line, the database
 # unchanged, no database created; the failed restore is recorded. A failed backup, an

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retention follows the catalog, never file modification times (SPEC section 6): real
+# Retention follows the catalog, never file modification times: real
 # backups whose catalog times are moved days apart while their mtimes lie the opposite
 # way; --dry-run changes nothing and needs no lock; pins survive; min-keep saves the
 # newest; a file already gone is marked 'missing' without failing prune; app never
