@@ -46,13 +46,6 @@ struct backup_run {
     struct metrics_run results; /* each database's exit code in this run, for the metrics */
 };
 
-static void now_iso(char buf[25])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    time_iso_ms(&ts, buf);
-}
-
 /* Picks a file name not used on disk (final or partial) nor in the catalog. */
 static int choose_file_name(struct backup_run *br, const char *db, time_t when, char **name)
 {
@@ -404,7 +397,7 @@ static int backup_dump(struct backup_run *br, const char *want_db)
         goto out_db;
 
     /* 3. name the file and catalogue the run as 'running' */
-    now_iso(started);
+    time_now_iso(started);
     if (choose_file_name(br, db, time(NULL), &file) != 0)
         goto out_db;
     partial = xasprintf("%s.partial", file);
@@ -458,7 +451,7 @@ static int backup_dump(struct backup_run *br, const char *want_db)
     /* 6. catalogue it complete, with its per-table row counts */
     int64_t total_rows;
     tables = collect_tables(&info, res.scan, &ntables, &total_rows);
-    now_iso(finished);
+    time_now_iso(finished);
     double secs = time_mono() - t0;
     b.size_bytes = (int64_t)res.out_bytes;
     b.raw_bytes = (int64_t)res.raw_bytes;
@@ -518,7 +511,7 @@ fail:
         /* the row gets the message; the error (and its hint) stays the backup's */
         struct err_saved saved;
         err_save(&saved);
-        now_iso(finished);
+        time_now_iso(finished);
         catalog_backup_fail(br->cat, b.id, finished, saved.msg);
         catalog_event(br->cat, "backup", b.id, "failed", saved.msg);
         err_restore(&saved);

@@ -97,54 +97,6 @@ static bool file_present(const char *dir, const char *name)
     return present;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m 1..12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* n decimal digits at s, or -1. */
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/*
- * A started_at as the catalog writes it ("2026-11-25T15:27:54.123Z"), parsed without
- * sscanf and timegm: prune reads every row of the catalog. Other shapes go through
- * time_parse_iso.
- */
-static int parse_started(const char *s, time_t *out)
-{
-    if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':')
-        return time_parse_iso(s, out);
-    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
-        mi = digits(s + 14, 2), se = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        se < 0 || se > 60)
-        return time_parse_iso(s, out);
-    const char *rest = s + 19;
-    if (*rest == '.')
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
-    if (strcmp(rest, "Z") != 0)
-        return time_parse_iso(s, out);
-    *out = (time_t)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se);
-    return 0;
-}
-
 /* Decides the rows rows[from..to) of one database. */
 static int plan_database(struct plan *pl, const struct retention_policy *pol, size_t from,
                          size_t to, time_t now)
@@ -159,7 +111,7 @@ static int plan_database(struct plan *pl, const struct retention_policy *pol, si
         x->complete = r->complete;
         x->pinned = r->pinned;
         x->suspect = r->suspect;
-        if (parse_started(r->started_at, &x->started) != 0) {
+        if (time_parse_iso(r->started_at, &x->started) != 0) {
             err_set(ERR_FAILED,
                     "refusing to prune database \"%s\": backup %" PRId64
                     " has an invalid start time \"%s\"",
@@ -223,14 +175,12 @@ static int remove_backup(struct catalog *cat, const struct settings *set, struct
 {
     const struct retention_row *r = &pl->rows[i];
     const char *rule = pl->dec[i].reason;
-    struct timespec ts;
     char at[25];
 
     /* 1. the row first, marked with the time and the rule: a crash after this leaves a
      *    file that recovery deletes, never a 'complete' row without its file */
     bool present = file_present(set->dir, r->file_name);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    time_iso_ms(&ts, at);
+    time_now_iso(at);
     char *detail = present ? xasprintf("%s removed: %s", r->file_name, rule)
                            : xasprintf("%s was already missing: %s", r->file_name, rule);
     int rc = catalog_backup_retire(cat, r->id, present ? "pruned" : "missing", at, rule, detail);

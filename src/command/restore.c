@@ -58,13 +58,6 @@ struct restore_run {
     int64_t tables_checked, rows_checked;
 };
 
-static void now_iso(char buf[25])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    time_iso_ms(&ts, buf);
-}
-
 /* The comment that marks a temporary database of ours for target (hex: unambiguous). */
 static char *temp_comment(const char *target)
 {
@@ -764,7 +757,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", gmtime(&now));
     rr.fresh = xasprintf("pgvault_tmp_%016" PRIx64, tag);
     rr.old = xasprintf("pgvault_old_%016" PRIx64 "_%s", tag, stamp);
-    now_iso(started);
+    time_now_iso(started);
     if (catalog_restore_begin(rr.cat, rr.b.id, rr.target, rr.mode, started, &rr.restore_id) != 0)
         goto out;
 
@@ -804,7 +797,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
 
 record:
     /* 7. the catalog and the audit trail remember every restore, good or bad */
-    now_iso(finished);
+    time_now_iso(finished);
     {
         struct err_saved saved; /* the restore's error, hint included */
         err_save(&saved);

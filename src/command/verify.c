@@ -216,10 +216,8 @@ int cmd_verify(const struct options *opt, const struct settings *set)
             failed++;
 
         /* 3. record the verification */
-        struct timespec now;
         char at[25];
-        clock_gettime(CLOCK_REALTIME, &now);
-        time_iso_ms(&now, at);
+        time_now_iso(at);
         if (record && rc == 0)
             catalog_backup_verified(cat, b[i].id, at);
         char *detail =
