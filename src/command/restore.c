@@ -36,7 +36,6 @@
  * target's name tag */
 #define TARGET_LOCK_NS 0x70677672
 #define TEMP_COMMENT_PREFIX "pgvault: temporary restore; target="
-#define GLOBALS_DB "@globals"
 
 struct restore_run {
     const struct options *opt;
@@ -734,7 +733,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
                 rr.b.status);
         goto out;
     }
-    bool globals = strcmp(rr.b.db_name, GLOBALS_DB) == 0;
+    bool globals = strcmp(rr.b.db_name, NAMING_GLOBALS_DB) == 0;
     if (globals && opt->target) {
         /* roles and tablespaces belong to the cluster: there is no database to name */
         err_set(ERR_USAGE,
