@@ -27,6 +27,7 @@
 #include "common/proc.h"
 #include "common/progress.h"
 #include "command/recover.h"
+#include "command/tables.h"
 #include "storage/repo.h"
 #include "command/prune.h"
 #include "policy/retention.h"
@@ -82,12 +83,6 @@ static int cmp_pg_table(const void *a, const void *b)
     return cmp_table(x->schema, x->name, y->schema, y->name);
 }
 
-static int cmp_table_rec(const void *a, const void *b)
-{
-    const struct table_rec *x = a, *y = b;
-    return cmp_table(x->schema_name, x->table_name, y->schema_name, y->table_name);
-}
-
 static struct pg_table *find_table(struct pg_dbinfo *info, const char *schema, const char *name)
 {
     struct pg_table key = {.schema = (char *)schema, .name = (char *)name};
@@ -106,26 +101,18 @@ static struct table_rec *collect_tables(struct pg_dbinfo *info, const struct dum
     if (info->ntables > 0) /* the globals have no table list at all */
         qsort(info->tables, (size_t)info->ntables, sizeof(struct pg_table), cmp_pg_table);
     int64_t *psum = xcalloc((size_t)info->ntables + 1, sizeof(int64_t));
-    size_t ncopy = dumpscan_copy_count(scan);
-    struct table_rec *t = xcalloc(ncopy + (size_t)info->ntables + 1, sizeof(*t));
     size_t n = 0;
-    *total_rows = 0;
+    struct table_rec *t = tables_from_copies(scan, (size_t)info->ntables, &n, total_rows);
 
-    for (size_t i = 0; i < ncopy; i++) {
+    /* add the rows of each COPY block to every partitioned ancestor */
+    for (size_t i = 0; i < n; i++) {
         const struct dumpscan_table *c = dumpscan_copy(scan, i);
-        t[n].schema_name = xstrdup(c->schema ? c->schema : "");
-        t[n].table_name = xstrdup(c->name);
-        t[n].relkind = 'r';
-        t[n].row_count = (int64_t)c->rows;
-        *total_rows += (int64_t)c->rows;
-        /* add the rows to every partitioned ancestor */
         struct pg_table *p = find_table(info, c->schema, c->name);
         for (int depth = 0; p && p->parent_name && depth < 100; depth++) {
             p = find_table(info, p->parent_schema, p->parent_name);
             if (p)
                 psum[p - info->tables] += (int64_t)c->rows;
         }
-        n++;
     }
     for (int i = 0; i < info->ntables; i++) {
         if (info->tables[i].relkind != 'p')
@@ -139,18 +126,7 @@ static struct table_rec *collect_tables(struct pg_dbinfo *info, const struct dum
     free(psum);
 
     /* sort and merge a table that appeared in more than one COPY block */
-    qsort(t, n, sizeof(*t), cmp_table_rec);
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (w > 0 && cmp_table_rec(&t[w - 1], &t[i]) == 0) {
-            t[w - 1].row_count += t[i].row_count;
-            free(t[i].schema_name);
-            free(t[i].table_name);
-            continue;
-        }
-        t[w++] = t[i];
-    }
-    *ntables = w;
+    *ntables = tables_merge(t, n);
     return t;
 }
 
