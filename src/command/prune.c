@@ -235,14 +235,15 @@ static void count_refused(const struct plan *pl, size_t i, struct retention_resu
     }
 }
 
-/* Carries the plan out, going on after a problem (kept in fe). */
+/* Carries the plan out, going on after a problem (kept in fe); stops when *cancel becomes
+ * non-zero. */
 static void plan_apply(struct catalog *cat, const struct settings *set, struct plan *pl,
                        const char *prefix, bool report, struct retention_result *res,
-                       struct err_saved *fe)
+                       struct err_saved *fe, volatile sig_atomic_t *cancel)
 {
     bool changed = false;
     for (size_t i = 0; i < pl->n; i++) {
-        if (pgvault_interrupted) {
+        if (*cancel) {
             err_set(ERR_FAILED, "prune interrupted by a signal");
             keep_error(fe);
             break;
@@ -320,7 +321,7 @@ int retention_apply(struct catalog *cat, const struct settings *set, const char 
             err_restore(&fe);
         return -1;
     }
-    plan_apply(cat, set, &pl, prefix, report, res, &fe);
+    plan_apply(cat, set, &pl, prefix, report, res, &fe, &pgvault_interrupted);
     plan_free(&pl);
     if (report)
         print_summary(res, prefix, false);
@@ -527,7 +528,7 @@ int cmd_prune(const struct options *opt, const struct settings *set)
         }
     } else {
         bool report = !opt->json && !log_quiet();
-        plan_apply(cat, set, &pl, "", report, &res, &fe);
+        plan_apply(cat, set, &pl, "", report, &res, &fe, &pgvault_interrupted);
         if (opt->json)
             plan_print_json(&pl, &res, false);
         else if (report && pl.nplanned > 0)
