@@ -474,8 +474,63 @@ static int lock_databases(struct catalog *cat, const struct settings *set, const
     return 0;
 }
 
+/* True if the repository has no catalog: then there is nothing to prune, and it says so. */
+static bool no_catalog(const struct options *opt, const struct settings *set)
+{
+    struct stat st;
+    if (stat(set->catalog, &st) == 0 || errno != ENOENT)
+        return false;
+    if (opt->json)
+        printf("{\"dry_run\":%s,\"kept\":0,\"removed\":0,\"missing\":0,\"leftovers\":0,"
+               "\"freed_bytes\":0,\"refused_databases\":0,\"backups\":[]}\n",
+               opt->dry_run ? "true" : "false");
+    else
+        log_info("nothing to prune: catalog \"%s\" does not exist", set->catalog);
+    return true;
+}
+
+/* A dry run only reads; a real one locks the repository, recovers it, and locks each
+ * database it prunes (one that is busy is left for next time, its error kept in fe). */
+static int open_catalog(const struct options *opt, const struct settings *set,
+                        struct repo_lock **lock, struct catalog **cat, struct held *held,
+                        struct err_saved *fe)
+{
+    if (opt->dry_run)
+        return catalog_open(set->catalog, CATALOG_READONLY, cat);
+    if (repo_lock(set->dir, lock) != 0 || catalog_open(set->catalog, 0, cat) != 0 ||
+        recover_repository(*cat, set->dir) != 0)
+        return -1;
+    return lock_databases(*cat, set, opt->db, held, fe);
+}
+
+/* --dry-run: the plan with its reasons, and what it would do. */
+static void print_plan(const struct options *opt, struct plan *pl, struct retention_result *res)
+{
+    plan_count(pl, res);
+    if (opt->json) {
+        plan_print_json(pl, res, true);
+    } else if (pl->n > 0) {
+        plan_print_table(pl);
+        print_summary(res, "dry run: ", true);
+    }
+}
+
+/* Carries the plan out and says what it did. */
+static void carry_out(struct catalog *cat, const struct options *opt, const struct settings *set,
+                      struct plan *pl, struct retention_result *res, struct err_saved *fe,
+                      volatile sig_atomic_t *cancel)
+{
+    bool report = !opt->json && !log_quiet();
+    plan_apply(cat, set, pl, "", report, res, fe, cancel);
+    if (opt->json)
+        plan_print_json(pl, res, false);
+    else if (report && pl->nplanned > 0)
+        print_summary(res, "", false);
+}
+
 int cmd_prune(const struct options *opt, const struct settings *set)
 {
+    volatile sig_atomic_t *cancel = &pgvault_interrupted;
     struct repo_lock *lock = NULL;
     struct held held = {0};
     struct catalog *cat = NULL;
@@ -487,28 +542,12 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     /* 1. the repository must exist; one without a catalog has nothing to prune */
     if (fsutil_require_repo(set->dir) != 0)
         return -1;
-    struct stat st;
-    if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
-        if (opt->json)
-            printf("{\"dry_run\":%s,\"kept\":0,\"removed\":0,\"missing\":0,\"leftovers\":0,"
-                   "\"freed_bytes\":0,\"refused_databases\":0,\"backups\":[]}\n",
-                   opt->dry_run ? "true" : "false");
-        else
-            log_info("nothing to prune: catalog \"%s\" does not exist", set->catalog);
+    if (no_catalog(opt, set))
         return 0;
-    }
 
-    /* 2. a dry run only reads; a real one locks the repository, recovers it, and locks
-     *    each database it prunes (one that is busy is left for next time) */
-    if (opt->dry_run) {
-        if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0)
-            goto out;
-    } else {
-        if (repo_lock(set->dir, &lock) != 0 || catalog_open(set->catalog, 0, &cat) != 0 ||
-            recover_repository(cat, set->dir) != 0 ||
-            lock_databases(cat, set, opt->db, &held, &fe) != 0)
-            goto out;
-    }
+    /* 2. open the catalog, with the locks a real run needs */
+    if (open_catalog(opt, set, &lock, &cat, &held, &fe) != 0)
+        goto out;
 
     /* 3. decide every backup of the selected database(s) */
     if (plan_build(cat, set, opt->db, opt->dry_run ? NULL : &held, &pl, &fe) != 0)
@@ -518,22 +557,10 @@ int cmd_prune(const struct options *opt, const struct settings *set)
                  opt->db ? opt->db : "", opt->db ? "\"" : "");
 
     /* 4. print the plan, or carry it out */
-    if (opt->dry_run) {
-        plan_count(&pl, &res);
-        if (opt->json) {
-            plan_print_json(&pl, &res, true);
-        } else if (pl.n > 0) {
-            plan_print_table(&pl);
-            print_summary(&res, "dry run: ", true);
-        }
-    } else {
-        bool report = !opt->json && !log_quiet();
-        plan_apply(cat, set, &pl, "", report, &res, &fe, &pgvault_interrupted);
-        if (opt->json)
-            plan_print_json(&pl, &res, false);
-        else if (report && pl.nplanned > 0)
-            print_summary(&res, "", false);
-    }
+    if (opt->dry_run)
+        print_plan(opt, &pl, &res);
+    else
+        carry_out(cat, opt, set, &pl, &res, &fe, cancel);
 
     /* 5. name the databases that restores left in the cluster; never drop them here */
     report_leftovers(cat, set, opt->db);
