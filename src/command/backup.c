@@ -32,6 +32,7 @@
 #include "common/proc.h"
 #include "common/progress.h"
 #include "command/recover.h"
+#include "command/tables.h"
 #include "storage/repo.h"
 #include "storage/repofile.h"
 #include "command/prune.h"
@@ -52,13 +53,6 @@ struct backup_run {
     char *cur_file;             /* full path */
     struct metrics_run results; /* each database's exit code in this run, for the metrics */
 };
-
-static void now_iso(char buf[25])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    time_iso_ms(&ts, buf);
-}
 
 /* Picks a file name not used on disk (final or partial) nor in the catalog. */
 static int choose_file_name(struct backup_run *br, const char *db, time_t when, char **name)
@@ -96,12 +90,6 @@ static int cmp_pg_table(const void *a, const void *b)
     return cmp_table(x->schema, x->name, y->schema, y->name);
 }
 
-static int cmp_table_rec(const void *a, const void *b)
-{
-    const struct table_rec *x = a, *y = b;
-    return cmp_table(x->schema_name, x->table_name, y->schema_name, y->table_name);
-}
-
 static struct pg_table *find_table(struct pg_dbinfo *info, const char *schema, const char *name)
 {
     struct pg_table key = {.schema = (char *)schema, .name = (char *)name};
@@ -120,26 +108,18 @@ static struct table_rec *collect_tables(struct pg_dbinfo *info, const struct dum
     if (info->ntables > 0) /* the globals have no table list at all */
         qsort(info->tables, (size_t)info->ntables, sizeof(struct pg_table), cmp_pg_table);
     int64_t *psum = xcalloc((size_t)info->ntables + 1, sizeof(int64_t));
-    size_t ncopy = dumpscan_copy_count(scan);
-    struct table_rec *t = xcalloc(ncopy + (size_t)info->ntables + 1, sizeof(*t));
     size_t n = 0;
-    *total_rows = 0;
+    struct table_rec *t = tables_from_copies(scan, (size_t)info->ntables, &n, total_rows);
 
-    for (size_t i = 0; i < ncopy; i++) {
+    /* add the rows of each COPY block to every partitioned ancestor */
+    for (size_t i = 0; i < n; i++) {
         const struct dumpscan_table *c = dumpscan_copy(scan, i);
-        t[n].schema_name = xstrdup(c->schema ? c->schema : "");
-        t[n].table_name = xstrdup(c->name);
-        t[n].relkind = 'r';
-        t[n].row_count = (int64_t)c->rows;
-        *total_rows += (int64_t)c->rows;
-        /* add the rows to every partitioned ancestor */
         struct pg_table *p = find_table(info, c->schema, c->name);
         for (int depth = 0; p && p->parent_name && depth < 100; depth++) {
             p = find_table(info, p->parent_schema, p->parent_name);
             if (p)
                 psum[p - info->tables] += (int64_t)c->rows;
         }
-        n++;
     }
     for (int i = 0; i < info->ntables; i++) {
         if (info->tables[i].relkind != 'p')
@@ -153,18 +133,7 @@ static struct table_rec *collect_tables(struct pg_dbinfo *info, const struct dum
     free(psum);
 
     /* sort and merge a table that appeared in more than one COPY block */
-    qsort(t, n, sizeof(*t), cmp_table_rec);
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (w > 0 && cmp_table_rec(&t[w - 1], &t[i]) == 0) {
-            t[w - 1].row_count += t[i].row_count;
-            free(t[i].schema_name);
-            free(t[i].table_name);
-            continue;
-        }
-        t[w++] = t[i];
-    }
-    *ntables = w;
+    *ntables = tables_merge(t, n);
     return t;
 }
 
@@ -344,7 +313,7 @@ static void print_summary(struct backup_run *br, const struct backup_rec *b, uin
     printf("  duration %.1f s, %s/s\n", secs, rate);
 }
 
-/* The exit code main will give for a command result rc (SPEC section 8). */
+/* The exit code main will give for a command result rc (its error's class). */
 static int exit_code_of(int rc)
 {
     return rc == 0 ? 0 : err_is_set() ? (int)err_class() : ERR_FAILED;
@@ -431,7 +400,7 @@ out:
 /* Names the file and catalogues the run as 'running'; the hooks learn of it. */
 static int catalog_running(struct backup_run *br, struct backup_job *j)
 {
-    now_iso(j->started);
+    time_now_iso(j->started);
     if (choose_file_name(br, j->db, time(NULL), &j->file) != 0)
         return -1;
     gethostname(j->host, sizeof(j->host) - 1);
@@ -483,7 +452,7 @@ static int catalog_complete(struct backup_run *br, struct backup_job *j)
     int64_t total_rows;
     struct table_rec *tables = collect_tables(&j->info, j->scan, &ntables, &total_rows);
     struct backup_rec *b = &j->b;
-    now_iso(j->finished);
+    time_now_iso(j->finished);
     j->secs = time_mono() - j->t0;
     b->size_bytes = (int64_t)j->out_bytes;
     b->raw_bytes = (int64_t)j->raw_bytes;
@@ -530,7 +499,7 @@ static void catalog_failed(struct backup_run *br, struct backup_job *j)
         return;
     struct err_saved saved;
     err_save(&saved);
-    now_iso(j->finished);
+    time_now_iso(j->finished);
     catalog_backup_fail(br->cat, j->b.id, j->finished, saved.msg);
     catalog_event(br->cat, "backup", j->b.id, "failed", saved.msg);
     err_restore(&saved);
@@ -679,7 +648,7 @@ static void all_failure(struct backup_run *br, const char *name, struct sbuf *na
 }
 
 /*
- * backup --all (SPEC section 12): the cluster's roles and tablespaces as "@globals", then
+ * backup --all: the cluster's roles and tablespaces as "@globals", then
  * every database that accepts connections, each a backup of its own. A failure is
  * reported and the next one goes on; the end says how many failed (exit code 1).
  */

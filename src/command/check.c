@@ -210,99 +210,156 @@ static void print_json(enum check_state worst, const struct check_result *r, siz
     puts("]}");
 }
 
-int cmd_check(const struct options *opt, const struct settings *set)
-{
-    long max_age_h = opt->max_age_hours > 0 ? opt->max_age_hours : CHECK_DEFAULT_MAX_AGE_HOURS;
-    long max_age_s = max_age_h * 3600;
-    struct catalog *cat = NULL;
-    char **dbs = NULL;
-    size_t ndbs = 0, nres = 0;
-    struct check_result *res = NULL;
-    enum check_state worst = CHECK_OK;
-    char *problem = NULL; /* a CRITICAL that concerns the whole repository */
-    struct leftover_db *lo = NULL;
-    size_t nlo = 0;
-    char *leftovers = NULL; /* a WARNING that concerns the cluster */
-    time_t now = time(NULL);
+/* Everything one check gathers, from the catalog to the verdict. */
+struct check_run {
+    long max_age_h, max_age_s;
+    time_t now;
+    struct catalog *cat;
+    char **dbs; /* the databases to judge */
+    size_t ndbs;
+    struct check_result *res; /* res[0..nres): their verdicts */
+    size_t nres;
+    enum check_state worst;
+    char *problem; /* a CRITICAL that concerns the whole repository */
+    struct leftover_db *lo;
+    size_t nlo;
+    char *leftovers; /* a WARNING that concerns the cluster */
+};
 
-    /* 1. the catalog; one that cannot be read is itself CRITICAL */
+/* The error just set becomes the repository's problem (and is cleared); returns -1. */
+static int problem_from_error(struct check_run *cr)
+{
+    cr->problem = xstrdup(err_msg());
+    err_clear();
+    return -1;
+}
+
+/* Opens the catalog read-only; a missing or unreadable one is the problem. */
+static int open_catalog(struct check_run *cr, const struct settings *set)
+{
     struct stat st;
     if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
-        problem = xasprintf("no catalog at \"%s\": no backup was ever made there", set->catalog);
-        goto done;
+        cr->problem =
+            xasprintf("no catalog at \"%s\": no backup was ever made there", set->catalog);
+        return -1;
     }
-    if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0) {
-        problem = xstrdup(err_msg());
-        err_clear();
-        goto done;
+    if (catalog_open(set->catalog, CATALOG_READONLY, &cr->cat) != 0)
+        return problem_from_error(cr);
+    return 0;
+}
+
+/* The database asked for, else every one in the catalog; none at all is the problem. */
+static int select_databases(struct check_run *cr, const struct options *opt,
+                            const struct settings *set)
+{
+    if (opt->db) {
+        cr->dbs = xcalloc(1, sizeof(*cr->dbs));
+        cr->dbs[0] = xstrdup(opt->db);
+        cr->ndbs = 1;
+    } else if (catalog_db_names(cr->cat, &cr->dbs, &cr->ndbs) != 0) {
+        return problem_from_error(cr);
     }
+    if (cr->ndbs == 0) {
+        cr->problem = xasprintf("no backups in the catalog \"%s\"", set->catalog);
+        return -1;
+    }
+    return 0;
+}
+
+/* Judges each database; the worst state wins. */
+static int judge_databases(struct check_run *cr, const struct settings *set)
+{
+    cr->res = xcalloc(cr->ndbs, sizeof(*cr->res));
+    for (size_t i = 0; i < cr->ndbs; i++) {
+        struct check_result *r = &cr->res[cr->nres];
+        if (check_db(cr->cat, set, cr->dbs[i], cr->max_age_s, cr->now, r) != 0)
+            return problem_from_error(cr);
+        if (r->state > cr->worst)
+            cr->worst = r->state;
+        cr->nres++;
+    }
+    return 0;
+}
+
+/* Databases that restores of these left in the cluster, when it can be reached: a
+ * WARNING. */
+static void find_leftovers(struct check_run *cr, const struct options *opt,
+                           const struct settings *set)
+{
+    recover_leftover_databases(cr->cat, &set->conn, opt->db, &cr->lo, &cr->nlo);
+    if (cr->nlo == 0)
+        return;
+    struct sbuf sb = {0};
+    sbuf_puts(&sb, "leftover databases of interrupted restores: ");
+    for (size_t i = 0; i < cr->nlo; i++)
+        sbuf_printf(&sb, "%s%s", i ? ", " : "", cr->lo[i].name);
+    sbuf_puts(&sb, " (see \"pgvault prune\" to drop them)");
+    cr->leftovers = sb.data;
+    if (cr->worst < CHECK_WARNING)
+        cr->worst = CHECK_WARNING;
+}
+
+/* One line (or one JSON object); a problem of the repository is CRITICAL. */
+static void print_verdict(struct check_run *cr, const struct options *opt)
+{
+    if (cr->problem)
+        cr->worst = CHECK_CRITICAL;
+    if (opt->json) {
+        print_json(cr->worst, cr->res, cr->nres, cr->max_age_h, cr->problem, cr->lo, cr->nlo);
+    } else if (cr->problem) {
+        printf("PGVAULT CRITICAL - ");
+        put_clean(cr->problem);
+        putchar('\n');
+    } else {
+        print_line(cr->worst, cr->res, cr->nres, cr->max_age_s, cr->leftovers);
+    }
+}
+
+static void check_run_free(struct check_run *cr)
+{
+    for (size_t i = 0; i < cr->nres; i++) {
+        free(cr->res[i].db);
+        free(cr->res[i].message);
+        free(cr->res[i].newest_started_at);
+    }
+    free(cr->res);
+    for (size_t i = 0; i < cr->ndbs; i++)
+        free(cr->dbs[i]);
+    free(cr->dbs);
+    free(cr->problem);
+    free(cr->leftovers);
+    leftover_dbs_free(cr->lo, cr->nlo);
+    catalog_close(cr->cat);
+}
+
+int cmd_check(const struct options *opt, const struct settings *set)
+{
+    struct check_run cr = {
+        .max_age_h = opt->max_age_hours > 0 ? opt->max_age_hours : CHECK_DEFAULT_MAX_AGE_HOURS,
+        .now = time(NULL),
+        .worst = CHECK_OK,
+    };
+    cr.max_age_s = cr.max_age_h * 3600;
+
+    /* 1. the catalog; one that cannot be read is itself CRITICAL */
+    if (open_catalog(&cr, set) != 0)
+        goto done;
 
     /* 2. the databases: the one asked for, else every one in the catalog */
-    if (opt->db) {
-        dbs = xcalloc(1, sizeof(*dbs));
-        dbs[0] = xstrdup(opt->db);
-        ndbs = 1;
-    } else if (catalog_db_names(cat, &dbs, &ndbs) != 0) {
-        problem = xstrdup(err_msg());
-        err_clear();
+    if (select_databases(&cr, opt, set) != 0)
         goto done;
-    }
-    if (ndbs == 0) {
-        problem = xasprintf("no backups in the catalog \"%s\"", set->catalog);
-        goto done;
-    }
 
     /* 3. judge each; the worst state wins */
-    res = xcalloc(ndbs, sizeof(*res));
-    for (size_t i = 0; i < ndbs; i++) {
-        if (check_db(cat, set, dbs[i], max_age_s, now, &res[nres]) != 0) {
-            problem = xstrdup(err_msg());
-            err_clear();
-            goto done;
-        }
-        if (res[nres].state > worst)
-            worst = res[nres].state;
-        nres++;
-    }
+    if (judge_databases(&cr, set) != 0)
+        goto done;
 
     /* 4. databases that restores of these left in the cluster, when it can be reached */
-    recover_leftover_databases(cat, &set->conn, opt->db, &lo, &nlo);
-    if (nlo > 0) {
-        struct sbuf sb = {0};
-        sbuf_puts(&sb, "leftover databases of interrupted restores: ");
-        for (size_t i = 0; i < nlo; i++)
-            sbuf_printf(&sb, "%s%s", i ? ", " : "", lo[i].name);
-        sbuf_puts(&sb, " (see \"pgvault prune\" to drop them)");
-        leftovers = sb.data;
-        if (worst < CHECK_WARNING)
-            worst = CHECK_WARNING;
-    }
+    find_leftovers(&cr, opt, set);
 
 done:
     /* 5. one line (or one JSON object), and the state as the exit code */
-    if (problem)
-        worst = CHECK_CRITICAL;
-    if (opt->json) {
-        print_json(worst, res, nres, max_age_h, problem, lo, nlo);
-    } else if (problem) {
-        printf("PGVAULT CRITICAL - ");
-        put_clean(problem);
-        putchar('\n');
-    } else {
-        print_line(worst, res, nres, max_age_s, leftovers);
-    }
-    for (size_t i = 0; i < nres; i++) {
-        free(res[i].db);
-        free(res[i].message);
-        free(res[i].newest_started_at);
-    }
-    free(res);
-    for (size_t i = 0; i < ndbs; i++)
-        free(dbs[i]);
-    free(dbs);
-    free(problem);
-    free(leftovers);
-    leftover_dbs_free(lo, nlo);
-    catalog_close(cat);
+    print_verdict(&cr, opt);
+    enum check_state worst = cr.worst;
+    check_run_free(&cr);
     return (int)worst;
 }

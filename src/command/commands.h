@@ -7,7 +7,7 @@
 #include "config/options.h"
 
 /*
- * One entry point per command. Each returns an exit code (0..5, SPEC section 8), or -1
+ * One entry point per command. Each returns an exit code (0..5), or -1
  * with the error set for main to print and map to its exit code.
  */
 int cmd_backup(const struct options *opt, const struct settings *set);

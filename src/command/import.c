@@ -32,6 +32,7 @@
 #include "io/filters.h"
 #include "io/hash.h"
 #include "command/recover.h"
+#include "command/tables.h"
 #include "storage/repo.h"
 #include "storage/repofile.h"
 #include "common/util.h"
@@ -135,13 +136,6 @@ static int scan_sink(void *ctx, const unsigned char *buf, size_t len)
     return 0;
 }
 
-static int cmp_table_rec(const void *a, const void *b)
-{
-    const struct table_rec *x = a, *y = b;
-    int c = strcmp(x->schema_name, y->schema_name);
-    return c ? c : strcmp(x->table_name, y->table_name);
-}
-
 /* True if the dump creates schema.name as a partitioned table (CREATE TABLE … PARTITION BY). */
 static bool created_partitioned(const struct dumpscan *scan, const char *schema, const char *name)
 {
@@ -162,31 +156,11 @@ static bool created_partitioned(const struct dumpscan *scan, const char *schema,
  */
 static struct table_rec *copy_tables(const struct dumpscan *scan, size_t *n, int64_t *rows)
 {
-    size_t ncopy = dumpscan_copy_count(scan), w = 0;
-    struct table_rec *t = xcalloc(ncopy + 1, sizeof(*t));
-    *rows = 0;
-    for (size_t i = 0; i < ncopy; i++) {
-        const struct dumpscan_table *c = dumpscan_copy(scan, i);
-        const char *schema = c->schema ? c->schema : "";
-        t[i] = (struct table_rec){
-            .schema_name = xstrdup(schema),
-            .table_name = xstrdup(c->name),
-            .relkind = created_partitioned(scan, schema, c->name) ? 'p' : 'r',
-            .row_count = (int64_t)c->rows,
-        };
-        *rows += (int64_t)c->rows;
-    }
-    qsort(t, ncopy, sizeof(*t), cmp_table_rec);
-    for (size_t i = 0; i < ncopy; i++) {
-        if (w > 0 && cmp_table_rec(&t[w - 1], &t[i]) == 0) {
-            t[w - 1].row_count += t[i].row_count;
-            free(t[i].schema_name);
-            free(t[i].table_name);
-            continue;
-        }
-        t[w++] = t[i];
-    }
-    *n = w;
+    struct table_rec *t = tables_from_copies(scan, 0, n, rows);
+    for (size_t i = 0; i < *n; i++)
+        if (created_partitioned(scan, t[i].schema_name, t[i].table_name))
+            t[i].relkind = 'p';
+    *n = tables_merge(t, *n);
     return t;
 }
 

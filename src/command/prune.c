@@ -1,5 +1,5 @@
 /*
- * pgvault prune: catalog-driven retention (SPEC section 6), and the retention that
+ * pgvault prune: catalog-driven retention, and the retention that
  * backup applies after a successful run (retention_apply). The decisions come from
  * retention_plan(); this file reads the catalog, prints the plan and carries it out.
  */
@@ -97,54 +97,6 @@ static bool file_present(const char *dir, const char *name)
     return present;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m 1..12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* n decimal digits at s, or -1. */
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/*
- * A started_at as the catalog writes it ("2026-11-25T15:27:54.123Z"), parsed without
- * sscanf and timegm: prune reads every row of the catalog. Other shapes go through
- * time_parse_iso.
- */
-static int parse_started(const char *s, time_t *out)
-{
-    if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':')
-        return time_parse_iso(s, out);
-    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
-        mi = digits(s + 14, 2), se = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        se < 0 || se > 60)
-        return time_parse_iso(s, out);
-    const char *rest = s + 19;
-    if (*rest == '.')
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
-    if (strcmp(rest, "Z") != 0)
-        return time_parse_iso(s, out);
-    *out = (time_t)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se);
-    return 0;
-}
-
 /* Decides the rows rows[from..to) of one database. */
 static int plan_database(struct plan *pl, const struct retention_policy *pol, size_t from,
                          size_t to, time_t now)
@@ -159,7 +111,7 @@ static int plan_database(struct plan *pl, const struct retention_policy *pol, si
         x->complete = r->complete;
         x->pinned = r->pinned;
         x->suspect = r->suspect;
-        if (parse_started(r->started_at, &x->started) != 0) {
+        if (time_parse_iso(r->started_at, &x->started) != 0) {
             err_set(ERR_FAILED,
                     "refusing to prune database \"%s\": backup %" PRId64
                     " has an invalid start time \"%s\"",
@@ -223,14 +175,12 @@ static int remove_backup(struct catalog *cat, const struct settings *set, struct
 {
     const struct retention_row *r = &pl->rows[i];
     const char *rule = pl->dec[i].reason;
-    struct timespec ts;
     char at[25];
 
     /* 1. the row first, marked with the time and the rule: a crash after this leaves a
      *    file that recovery deletes, never a 'complete' row without its file */
     bool present = file_present(set->dir, r->file_name);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    time_iso_ms(&ts, at);
+    time_now_iso(at);
     char *detail = present ? xasprintf("%s removed: %s", r->file_name, rule)
                            : xasprintf("%s was already missing: %s", r->file_name, rule);
     int rc = catalog_backup_retire(cat, r->id, present ? "pruned" : "missing", at, rule, detail);
@@ -285,14 +235,15 @@ static void count_refused(const struct plan *pl, size_t i, struct retention_resu
     }
 }
 
-/* Carries the plan out, going on after a problem (kept in fe). */
+/* Carries the plan out, going on after a problem (kept in fe); stops when *cancel becomes
+ * non-zero. */
 static void plan_apply(struct catalog *cat, const struct settings *set, struct plan *pl,
                        const char *prefix, bool report, struct retention_result *res,
-                       struct err_saved *fe)
+                       struct err_saved *fe, volatile sig_atomic_t *cancel)
 {
     bool changed = false;
     for (size_t i = 0; i < pl->n; i++) {
-        if (pgvault_interrupted) {
+        if (*cancel) {
             err_set(ERR_FAILED, "prune interrupted by a signal");
             keep_error(fe);
             break;
@@ -370,7 +321,7 @@ int retention_apply(struct catalog *cat, const struct settings *set, const char 
             err_restore(&fe);
         return -1;
     }
-    plan_apply(cat, set, &pl, prefix, report, res, &fe);
+    plan_apply(cat, set, &pl, prefix, report, res, &fe, &pgvault_interrupted);
     plan_free(&pl);
     if (report)
         print_summary(res, prefix, false);
@@ -523,8 +474,63 @@ static int lock_databases(struct catalog *cat, const struct settings *set, const
     return 0;
 }
 
+/* True if the repository has no catalog: then there is nothing to prune, and it says so. */
+static bool no_catalog(const struct options *opt, const struct settings *set)
+{
+    struct stat st;
+    if (stat(set->catalog, &st) == 0 || errno != ENOENT)
+        return false;
+    if (opt->json)
+        printf("{\"dry_run\":%s,\"kept\":0,\"removed\":0,\"missing\":0,\"leftovers\":0,"
+               "\"freed_bytes\":0,\"refused_databases\":0,\"backups\":[]}\n",
+               opt->dry_run ? "true" : "false");
+    else
+        log_info("nothing to prune: catalog \"%s\" does not exist", set->catalog);
+    return true;
+}
+
+/* A dry run only reads; a real one locks the repository, recovers it, and locks each
+ * database it prunes (one that is busy is left for next time, its error kept in fe). */
+static int open_catalog(const struct options *opt, const struct settings *set,
+                        struct repo_lock **lock, struct catalog **cat, struct held *held,
+                        struct err_saved *fe)
+{
+    if (opt->dry_run)
+        return catalog_open(set->catalog, CATALOG_READONLY, cat);
+    if (repo_lock(set->dir, lock) != 0 || catalog_open(set->catalog, 0, cat) != 0 ||
+        recover_repository(*cat, set->dir) != 0)
+        return -1;
+    return lock_databases(*cat, set, opt->db, held, fe);
+}
+
+/* --dry-run: the plan with its reasons, and what it would do. */
+static void print_plan(const struct options *opt, struct plan *pl, struct retention_result *res)
+{
+    plan_count(pl, res);
+    if (opt->json) {
+        plan_print_json(pl, res, true);
+    } else if (pl->n > 0) {
+        plan_print_table(pl);
+        print_summary(res, "dry run: ", true);
+    }
+}
+
+/* Carries the plan out and says what it did. */
+static void carry_out(struct catalog *cat, const struct options *opt, const struct settings *set,
+                      struct plan *pl, struct retention_result *res, struct err_saved *fe,
+                      volatile sig_atomic_t *cancel)
+{
+    bool report = !opt->json && !log_quiet();
+    plan_apply(cat, set, pl, "", report, res, fe, cancel);
+    if (opt->json)
+        plan_print_json(pl, res, false);
+    else if (report && pl->nplanned > 0)
+        print_summary(res, "", false);
+}
+
 int cmd_prune(const struct options *opt, const struct settings *set)
 {
+    volatile sig_atomic_t *cancel = &pgvault_interrupted;
     struct repo_lock *lock = NULL;
     struct held held = {0};
     struct catalog *cat = NULL;
@@ -536,28 +542,12 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     /* 1. the repository must exist; one without a catalog has nothing to prune */
     if (fsutil_require_repo(set->dir) != 0)
         return -1;
-    struct stat st;
-    if (stat(set->catalog, &st) != 0 && errno == ENOENT) {
-        if (opt->json)
-            printf("{\"dry_run\":%s,\"kept\":0,\"removed\":0,\"missing\":0,\"leftovers\":0,"
-                   "\"freed_bytes\":0,\"refused_databases\":0,\"backups\":[]}\n",
-                   opt->dry_run ? "true" : "false");
-        else
-            log_info("nothing to prune: catalog \"%s\" does not exist", set->catalog);
+    if (no_catalog(opt, set))
         return 0;
-    }
 
-    /* 2. a dry run only reads; a real one locks the repository, recovers it, and locks
-     *    each database it prunes (one that is busy is left for next time) */
-    if (opt->dry_run) {
-        if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0)
-            goto out;
-    } else {
-        if (repo_lock(set->dir, &lock) != 0 || catalog_open(set->catalog, 0, &cat) != 0 ||
-            recover_repository(cat, set->dir) != 0 ||
-            lock_databases(cat, set, opt->db, &held, &fe) != 0)
-            goto out;
-    }
+    /* 2. open the catalog, with the locks a real run needs */
+    if (open_catalog(opt, set, &lock, &cat, &held, &fe) != 0)
+        goto out;
 
     /* 3. decide every backup of the selected database(s) */
     if (plan_build(cat, set, opt->db, opt->dry_run ? NULL : &held, &pl, &fe) != 0)
@@ -567,22 +557,10 @@ int cmd_prune(const struct options *opt, const struct settings *set)
                  opt->db ? opt->db : "", opt->db ? "\"" : "");
 
     /* 4. print the plan, or carry it out */
-    if (opt->dry_run) {
-        plan_count(&pl, &res);
-        if (opt->json) {
-            plan_print_json(&pl, &res, true);
-        } else if (pl.n > 0) {
-            plan_print_table(&pl);
-            print_summary(&res, "dry run: ", true);
-        }
-    } else {
-        bool report = !opt->json && !log_quiet();
-        plan_apply(cat, set, &pl, "", report, &res, &fe);
-        if (opt->json)
-            plan_print_json(&pl, &res, false);
-        else if (report && pl.nplanned > 0)
-            print_summary(&res, "", false);
-    }
+    if (opt->dry_run)
+        print_plan(opt, &pl, &res);
+    else
+        carry_out(cat, opt, set, &pl, &res, &fe, cancel);
 
     /* 5. name the databases that restores left in the cluster; never drop them here */
     report_leftovers(cat, set, opt->db);

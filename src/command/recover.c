@@ -1,6 +1,6 @@
 /*
  * Crash recovery: what a killed pgvault left behind becomes 'failed', and its partial
- * files go (SPEC section 4, step 1).
+ * files go, before the command that found them does anything else.
  */
 #include "command/recover.h"
 

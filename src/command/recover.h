@@ -5,7 +5,7 @@
 #include "config/config.h"
 
 /*
- * Crash recovery (SPEC section 4, step 1), run by every command that writes, right after
+ * Crash recovery, run by every command that writes, right after
  * it took the repository lock; one at a time (the recovery lock: when another process is
  * recovering, this returns 0 at once). A run is dead when nobody holds its database's
  * lock (a live backup or restore holds it for as long as its row is 'running'; on NFS,

@@ -5,7 +5,7 @@
 #include "config/config.h"
 
 /*
- * Resolves a <BACKUP> argument through the catalog (SPEC section 3): a catalog id, a file
+ * Resolves a <BACKUP> argument through the catalog: a catalog id, a file
  * name or a path of a file inside the repository, or "latest" (the newest complete
  * backup of db, which must then be given). A file that the catalog does not know is
  * refused (ERR_USAGE, with a hint to "pgvault import"); a path outside the repository too.

@@ -1,5 +1,5 @@
 /*
- * pgvault restore (SPEC section 5): the checksum is verified before any database is
+ * pgvault restore: the checksum is verified before any database is
  * touched; the dump is loaded into a fresh database, whose tables and row counts are
  * checked against the catalog; only then are the names swapped in one transaction. The
  * original is never touched before the new database is proven.
@@ -39,18 +39,21 @@
  * target's name tag */
 #define TARGET_LOCK_NS 0x70677672
 #define TEMP_COMMENT_PREFIX "pgvault: temporary restore; target="
-#define GLOBALS_DB "@globals"
 
 struct restore_run {
     const struct options *opt;
     const struct settings *set;
+    volatile sig_atomic_t *cancel; /* the restore stops when it becomes non-zero */
+    struct repo_lock *lock;        /* the repository's */
+    struct repo_lock *db_lock;     /* the backup's database's */
     struct catalog *cat;
     struct backup_rec b;
+    bool globals;     /* b is the @globals backup: replayed into the cluster */
     char *path;       /* the backup file */
     char *target;     /* database to replace or create */
     char *fresh;      /* the temporary database loaded first */
     char *old;        /* the name the replaced database gets during the swap */
-    const char *mode; /* "swap", "target", "in-place" */
+    const char *mode; /* "swap", "target", "in-place", "globals" */
     char *psql;
     struct pg *admin; /* connection to a maintenance database */
     bool target_exists;
@@ -60,13 +63,6 @@ struct restore_run {
     int64_t restore_id;
     int64_t tables_checked, rows_checked;
 };
-
-static void now_iso(char buf[25])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    time_iso_ms(&ts, buf);
-}
 
 /* The comment that marks a temporary database of ours for target (hex: unambiguous). */
 static char *temp_comment(const char *target)
@@ -309,7 +305,7 @@ static int check_counts(struct restore_run *rr, const char *db)
     rr->tables_checked = rr->rows_checked = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t count;
-        if (pgvault_interrupted) {
+        if (*rr->cancel) {
             err_set(ERR_FAILED, "restore interrupted by a signal");
             goto out;
         }
@@ -734,124 +730,172 @@ static void print_result(const struct restore_run *rr, bool ok, double secs)
                rr->rows_checked, secs);
 }
 
-int cmd_restore(const struct options *opt, const struct settings *set)
+/* Takes the repository lock, recovers what a killed run left, writes the passfile. */
+static int open_repository(struct restore_run *rr)
 {
-    struct restore_run rr = {.opt = opt, .set = set};
-    struct repo_lock *lock = NULL, *db_lock = NULL;
-    char started[25], finished[25];
-    double t0 = time_mono();
-    int rc = -1;
+    const struct settings *set = rr->set;
+    if (repo_lock(set->dir, &rr->lock) != 0 || catalog_open(set->catalog, 0, &rr->cat) != 0 ||
+        recover_repository(rr->cat, set->dir) != 0)
+        return -1;
+    return pgtools_passfile_create(&set->conn);
+}
 
-    /* 1. lock the repository; once resolved, the backup's database too (retention must
-     *    not remove the file under us) */
-    if (repo_lock(set->dir, &lock) != 0)
-        goto out;
-    if (catalog_open(set->catalog, 0, &rr.cat) != 0 || recover_repository(rr.cat, set->dir) != 0)
-        goto out;
-    if (pgtools_passfile_create(&set->conn) != 0)
-        goto out;
+/* Resolves <BACKUP> to a complete backup and locks its database (retention must not
+ * remove the file under us). */
+static int resolve_backup(struct restore_run *rr)
+{
+    const struct options *opt = rr->opt;
+    const char *db = opt->db ? opt->db : rr->set->conn.dbname;
+    if (backup_resolve(rr->cat, rr->set, db, opt->args[0], &rr->b) != 0 ||
+        repo_lock_db(rr->set->dir, rr->b.db_name, &rr->db_lock) != 0)
+        return -1;
+    if (strcmp(rr->b.status, "complete") != 0)
+        return err_set(ERR_USAGE, "backup %" PRId64 " is %s, not complete: it cannot be restored",
+                       rr->b.id, rr->b.status);
+    rr->globals = strcmp(rr->b.db_name, NAMING_GLOBALS_DB) == 0;
+    rr->path = path_join(rr->set->dir, rr->b.file_name);
+    return 0;
+}
 
-    /* 2. resolve the backup through the catalog */
-    const char *db = opt->db ? opt->db : set->conn.dbname;
-    if (backup_resolve(rr.cat, set, db, opt->args[0], &rr.b) != 0 ||
-        repo_lock_db(set->dir, rr.b.db_name, &db_lock) != 0)
-        goto out;
-    if (strcmp(rr.b.status, "complete") != 0) {
-        err_set(ERR_USAGE, "backup %" PRId64 " is %s, not complete: it cannot be restored", rr.b.id,
-                rr.b.status);
-        goto out;
-    }
-    bool globals = strcmp(rr.b.db_name, GLOBALS_DB) == 0;
-    if (globals && opt->target) {
+/* The target and the mode; the names the temporary and the replaced database get. */
+static int name_databases(struct restore_run *rr)
+{
+    const struct options *opt = rr->opt;
+    if (rr->globals && opt->target)
         /* roles and tablespaces belong to the cluster: there is no database to name */
-        err_set(ERR_USAGE,
-                "--target cannot be used with the @globals backup %" PRId64
-                ": its roles and tablespaces belong to the whole cluster",
-                rr.b.id);
-        goto out;
-    }
-    rr.path = path_join(set->dir, rr.b.file_name);
+        return err_set(ERR_USAGE,
+                       "--target cannot be used with the @globals backup %" PRId64
+                       ": its roles and tablespaces belong to the whole cluster",
+                       rr->b.id);
     if (opt->target && !naming_db_ok(opt->target)) {
         err_set(ERR_USAGE, "database name \"%.63s…\" is longer than 63 bytes", opt->target);
         err_hint("PostgreSQL would truncate it to another name");
-        goto out;
+        return -1;
     }
-    rr.target = xstrdup(opt->target ? opt->target : rr.b.db_name);
-    rr.mode = globals ? "globals" : opt->in_place ? "in-place" : opt->target ? "target" : "swap";
-    uint64_t tag = naming_target_tag(rr.target);
+    rr->target = xstrdup(opt->target ? opt->target : rr->b.db_name);
+    rr->mode = rr->globals     ? "globals"
+               : opt->in_place ? "in-place"
+               : opt->target   ? "target"
+                               : "swap";
+    uint64_t tag = naming_target_tag(rr->target);
     char stamp[16];
     time_t now = time(NULL);
     strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", gmtime(&now));
-    rr.fresh = xasprintf("pgvault_tmp_%016" PRIx64, tag);
-    rr.old = xasprintf("pgvault_old_%016" PRIx64 "_%s", tag, stamp);
-    now_iso(started);
-    if (catalog_restore_begin(rr.cat, rr.b.id, rr.target, rr.mode, started, &rr.restore_id) != 0)
+    rr->fresh = xasprintf("pgvault_tmp_%016" PRIx64, tag);
+    rr->old = xasprintf("pgvault_old_%016" PRIx64 "_%s", tag, stamp);
+    return 0;
+}
+
+/* The restore's catalog row, 'running' until record_finish. */
+static int record_start(struct restore_run *rr)
+{
+    char started[25];
+    time_now_iso(started);
+    return catalog_restore_begin(rr->cat, rr->b.id, rr->target, rr->mode, started, &rr->restore_id);
+}
+
+/* Connects to a maintenance database and takes the target's server-side lock; reads
+ * what will be replaced (not a template) and finds a psql at least as new as the
+ * server. */
+static int inspect_target(struct restore_run *rr)
+{
+    const char *maint = strcmp(rr->target, "postgres") == 0 ? "template1" : "postgres";
+    if (pg_connect(&rr->set->conn, maint, &rr->admin) != 0 || lock_target(rr) != 0)
+        return -1;
+    bool is_template = false;
+    if (!rr->globals && (pg_database_state(rr->admin, rr->target, &rr->target_exists,
+                                           &rr->target_size, &rr->sessions, &is_template) != 0 ||
+                         refuse_template(rr, is_template) != 0))
+        return -1;
+    char *psql_version = NULL;
+    int rc = pgtools_find("psql", pg_server_version_num(rr->admin), rr->set->pg_bindir, &rr->psql,
+                          &psql_version);
+    free(psql_version);
+    return rc;
+}
+
+/* Loads the backup the way its mode says; the restored database keeps what the target is
+ * as an object (owner, ACL, settings …). */
+static int restore_by_mode(struct restore_run *rr)
+{
+    if (rr->target_exists && pg_identity_read(rr->admin, rr->target, &rr->identity) != 0)
+        return -1;
+    if (rr->globals)
+        return restore_globals(rr);
+    if (rr->opt->in_place)
+        return restore_in_place(rr);
+    return restore_swap(rr);
+}
+
+/* Ends the catalog row and writes the audit event; the restore's error (hint included)
+ * stays the one main prints. */
+static void record_finish(struct restore_run *rr, int rc)
+{
+    char finished[25];
+    time_now_iso(finished);
+    struct err_saved saved;
+    err_save(&saved);
+    const char *msg = rc == 0 ? NULL : saved.msg;
+    catalog_restore_finish(rr->cat, rr->restore_id, rc == 0 ? "complete" : "failed", finished,
+                           rr->tables_checked, rr->rows_checked, msg);
+    char *detail =
+        xasprintf("into \"%s\" (%s)%s%s", rr->target, rr->mode, msg ? ": " : "", msg ? msg : "");
+    catalog_event(rr->cat, "restore", rr->b.id, rc == 0 ? "ok" : "failed", detail);
+    free(detail);
+    err_clear();
+    if (rc != 0)
+        err_restore(&saved);
+}
+
+static void restore_run_free(struct restore_run *rr)
+{
+    pgtools_passfile_remove();
+    pg_identity_free(rr->identity);
+    pg_free(rr->admin);
+    backup_rec_free(&rr->b);
+    catalog_close(rr->cat);
+    repo_unlock(rr->db_lock);
+    repo_unlock(rr->lock);
+    free(rr->path);
+    free(rr->target);
+    free(rr->fresh);
+    free(rr->old);
+    free(rr->psql);
+}
+
+int cmd_restore(const struct options *opt, const struct settings *set)
+{
+    struct restore_run rr = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
+    double t0 = time_mono();
+    int rc = -1;
+
+    /* 1. lock and recover the repository; resolve the backup and lock its database */
+    if (open_repository(&rr) != 0 || resolve_backup(&rr) != 0)
+        goto out;
+
+    /* 2. name the databases; from here on the catalog records the restore */
+    if (name_databases(&rr) != 0 || record_start(&rr) != 0)
         goto out;
 
     /* 3. the file's checksum, before any database is touched */
-    if (check_file(&rr) != 0)
-        goto record;
+    rc = check_file(&rr);
 
     /* 4. what will be replaced, and a psql at least as new as the server */
-    const char *maint = strcmp(rr.target, "postgres") == 0 ? "template1" : "postgres";
-    if (pg_connect(&set->conn, maint, &rr.admin) != 0 || lock_target(&rr) != 0)
-        goto record;
-    bool is_template = false;
-    if (!globals && (pg_database_state(rr.admin, rr.target, &rr.target_exists, &rr.target_size,
-                                       &rr.sessions, &is_template) != 0 ||
-                     refuse_template(&rr, is_template) != 0))
-        goto record;
-    char *psql_version = NULL;
-    int frc = pgtools_find("psql", pg_server_version_num(rr.admin), set->pg_bindir, &rr.psql,
-                           &psql_version);
-    free(psql_version);
-    if (frc != 0)
-        goto record;
+    if (rc == 0)
+        rc = inspect_target(&rr);
 
-    /* 5. confirmation */
-    if (!globals && confirm(&rr) != 0)
-        goto record;
+    /* 5. confirmation (the globals replace no database) */
+    if (rc == 0 && !rr.globals)
+        rc = confirm(&rr);
 
-    /* 6. load, check, swap; the restored database keeps what the target is as an object */
-    if (rr.target_exists && pg_identity_read(rr.admin, rr.target, &rr.identity) != 0)
-        goto record;
-    if (globals)
-        rc = restore_globals(&rr);
-    else if (opt->in_place)
-        rc = restore_in_place(&rr);
-    else
-        rc = restore_swap(&rr);
+    /* 6. load, check, swap */
+    if (rc == 0)
+        rc = restore_by_mode(&rr);
 
-record:
     /* 7. the catalog and the audit trail remember every restore, good or bad */
-    now_iso(finished);
-    {
-        struct err_saved saved; /* the restore's error, hint included */
-        err_save(&saved);
-        const char *msg = rc == 0 ? NULL : saved.msg;
-        catalog_restore_finish(rr.cat, rr.restore_id, rc == 0 ? "complete" : "failed", finished,
-                               rr.tables_checked, rr.rows_checked, msg);
-        char *detail =
-            xasprintf("into \"%s\" (%s)%s%s", rr.target, rr.mode, msg ? ": " : "", msg ? msg : "");
-        catalog_event(rr.cat, "restore", rr.b.id, rc == 0 ? "ok" : "failed", detail);
-        free(detail);
-        err_clear();
-        if (rc != 0)
-            err_restore(&saved);
-    }
+    record_finish(&rr, rc);
     print_result(&rr, rc == 0, time_mono() - t0);
 out:
-    pgtools_passfile_remove();
-    pg_identity_free(rr.identity);
-    pg_free(rr.admin);
-    backup_rec_free(&rr.b);
-    catalog_close(rr.cat);
-    repo_unlock(db_lock);
-    repo_unlock(lock);
-    free(rr.path);
-    free(rr.target);
-    free(rr.fresh);
-    free(rr.old);
-    free(rr.psql);
+    restore_run_free(&rr);
     return rc;
 }

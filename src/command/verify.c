@@ -182,28 +182,88 @@ static int select_backups(struct catalog *cat, const struct options *opt,
     return 0;
 }
 
+/* Opens the catalog to record the results; on read-only storage (a mounted copy of a
+ * repository) it opens it read-only, and *record is false. */
+static int open_catalog(const struct settings *set, struct catalog **cat, bool *record)
+{
+    *record = true;
+    if (catalog_open(set->catalog, 0, cat) == 0)
+        return 0;
+    struct err_saved why;
+    err_save(&why);
+    if (catalog_open(set->catalog, CATALOG_READONLY, cat) != 0)
+        return err_restore(&why);
+    log_warn("the catalog is read-only here: results will not be recorded (%s)", why.msg);
+    *record = false;
+    return 0;
+}
+
+/* Verifies one backup, which must be complete. Returns NULL, or why it failed with the
+ * error's class in *cls; the error is cleared either way. */
+static char *verify_backup(struct catalog *cat, const struct options *opt,
+                           const struct settings *set, const struct backup_rec *b,
+                           enum err_class *cls)
+{
+    int rc = strcmp(b->status, "complete") == 0
+                 ? verify_one(cat, opt, set, b)
+                 : err_set(ERR_USAGE, "backup is %s, not complete", b->status);
+    char *reason = rc == 0 ? NULL : xstrdup(err_msg());
+    *cls = rc == 0 ? ERR_NONE : err_class();
+    err_clear();
+    return reason;
+}
+
+/* The verification of b in the audit trail, and its time on the backup if it passed. */
+static void record_result(struct catalog *cat, const struct options *opt,
+                          const struct backup_rec *b, const char *reason)
+{
+    char at[25];
+    time_now_iso(at);
+    if (!reason)
+        catalog_backup_verified(cat, b->id, at);
+    char *detail = xasprintf("%s%s%s%s", opt->deep ? "deep: " : "", b->file_name,
+                             reason ? ": " : "", reason ? reason : "");
+    catalog_event(cat, "verify", b->id, reason ? "failed" : "ok", detail);
+    free(detail);
+    err_clear();
+}
+
+/* One backup's result: a line, or (the i-th) object of the JSON array. */
+static void print_result(const struct options *opt, const struct backup_rec *b, size_t i,
+                         const char *reason, double secs)
+{
+    if (opt->json) {
+        printf("%s{\"id\":%" PRId64 ",\"file_name\":", i ? "," : "", b->id);
+        json_str(stdout, b->file_name);
+        printf(",\"deep\":%s,\"ok\":%s,\"size_bytes\":%" PRId64 ",\"duration_ms\":%.0f,"
+               "\"error\":",
+               opt->deep ? "true" : "false", reason ? "false" : "true", b->size_bytes, secs * 1000);
+        json_str_or_null(stdout, reason);
+        putchar('}');
+    } else if (!reason) {
+        char sz[16];
+        if (!log_quiet())
+            printf("ok      %6" PRId64 "  %s  (%s, %.1f s)\n", b->id, b->file_name,
+                   fmt_size((uint64_t)b->size_bytes, sz), secs);
+    } else {
+        printf("FAILED  %6" PRId64 "  %s: %s\n", b->id, b->file_name, reason);
+    }
+}
+
 int cmd_verify(const struct options *opt, const struct settings *set)
 {
+    volatile sig_atomic_t *cancel = &pgvault_interrupted;
     struct catalog *cat = NULL;
     struct backup_rec *b = NULL;
     size_t n = 0, failed = 0, damaged = 0;
+    bool record = false;
     int code = -1;
 
     /* 1. open the catalog (verify takes no repository lock: it only reads files) */
-    bool record = true;
-    if (fsutil_require_repo(set->dir) != 0)
+    if (fsutil_require_repo(set->dir) != 0 || open_catalog(set, &cat, &record) != 0)
         goto out;
-    if (catalog_open(set->catalog, 0, &cat) != 0) {
-        /* read-only storage (a mounted copy of a repository) can still be verified */
-        struct err_saved why;
-        err_save(&why);
-        if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0) {
-            err_restore(&why);
-            goto out;
-        }
-        log_warn("the catalog is read-only here: results will not be recorded (%s)", why.msg);
-        record = false;
-    }
+
+    /* 2. the backups named, or every complete one with --all */
     if (select_backups(cat, opt, set, &b, &n) != 0)
         goto out;
     if (n == 0) {
@@ -212,59 +272,24 @@ int cmd_verify(const struct options *opt, const struct settings *set)
         goto out;
     }
 
-    /* 2. every backup, reporting each; keep going after a failure */
+    /* 3. every backup, reporting each; keep going after a failure, but not a signal */
     if (opt->json)
         putchar('[');
     for (size_t i = 0; i < n; i++) {
         double t0 = time_mono();
-        bool is_complete = strcmp(b[i].status, "complete") == 0;
-        int rc = is_complete ? verify_one(cat, opt, set, &b[i])
-                             : err_set(ERR_USAGE, "backup is %s, not complete", b[i].status);
-        char *reason = rc == 0 ? NULL : xstrdup(err_msg());
-        /* a file that cannot be read (permissions, I/O) is a failure, not damage */
-        damaged += rc != 0 && err_class() == ERR_INTEGRITY;
-        if (pgvault_interrupted) {
+        enum err_class cls;
+        char *reason = verify_backup(cat, opt, set, &b[i], &cls);
+        if (*cancel) {
             free(reason);
             goto out;
         }
-        err_clear();
         double secs = time_mono() - t0;
-        if (rc != 0)
-            failed++;
-
-        /* 3. record the verification */
-        struct timespec now;
-        char at[25];
-        clock_gettime(CLOCK_REALTIME, &now);
-        time_iso_ms(&now, at);
-        if (record && rc == 0)
-            catalog_backup_verified(cat, b[i].id, at);
-        char *detail =
-            xasprintf("%s%s%s", opt->deep ? "deep: " : "", b[i].file_name, reason ? ": " : "");
-        char *full = xasprintf("%s%s", detail, reason ? reason : "");
+        failed += reason != NULL;
+        /* a file that cannot be read (permissions, I/O) is a failure, not damage */
+        damaged += cls == ERR_INTEGRITY;
         if (record)
-            catalog_event(cat, "verify", b[i].id, rc == 0 ? "ok" : "failed", full);
-        free(detail);
-        free(full);
-        err_clear();
-
-        if (opt->json) {
-            printf("%s{\"id\":%" PRId64 ",\"file_name\":", i ? "," : "", b[i].id);
-            json_str(stdout, b[i].file_name);
-            printf(",\"deep\":%s,\"ok\":%s,\"size_bytes\":%" PRId64 ",\"duration_ms\":%.0f,"
-                   "\"error\":",
-                   opt->deep ? "true" : "false", rc == 0 ? "true" : "false", b[i].size_bytes,
-                   secs * 1000);
-            json_str_or_null(stdout, reason);
-            putchar('}');
-        } else if (rc == 0) {
-            char sz[16];
-            if (!log_quiet())
-                printf("ok      %6" PRId64 "  %s  (%s, %.1f s)\n", b[i].id, b[i].file_name,
-                       fmt_size((uint64_t)b[i].size_bytes, sz), secs);
-        } else {
-            printf("FAILED  %6" PRId64 "  %s: %s\n", b[i].id, b[i].file_name, reason);
-        }
+            record_result(cat, opt, &b[i], reason);
+        print_result(opt, &b[i], i, reason, secs);
         free(reason);
     }
     if (opt->json)
@@ -281,7 +306,7 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     }
     code = 0;
 out:
-    if (pgvault_interrupted) {
+    if (*cancel) {
         err_clear();
         err_set(ERR_FAILED, "verification interrupted by a signal");
     }

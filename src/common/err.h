@@ -4,7 +4,7 @@
 /*
  * One error per thread of work: the first err_set() wins until err_clear(), so the
  * root cause is what the user sees, not a consequence reported during cleanup.
- * The class decides the exit code (SPEC section 8).
+ * The class is the exit code main gives (the values below).
  */
 enum err_class {
     ERR_NONE = 0,

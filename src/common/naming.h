@@ -7,7 +7,7 @@
 #include <time.h>
 
 /*
- * Backup file names (SPEC section 1): <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz], UTC, with a
+ * Backup file names: <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz], UTC, with a
  * _2, _3 … suffix before the extension on a collision. In <db>, every byte outside
  * [A-Za-z0-9_.-], and a leading '.' or '-', is written %XX (uppercase hex).
  */

@@ -138,12 +138,50 @@ char *time_iso_ms(const struct timespec *ts, char buf[static 25])
     return buf;
 }
 
+char *time_now_iso(char buf[static 25])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return time_iso_ms(&ts, buf);
+}
+
+/* n decimal digits at s, or -1. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* The date and time fields of "YYYY-MM-DD?HH:MM:SS", the length parsed, or -1. */
+static int parse_fields(const char *s, int f[6])
+{
+    /* the shape the catalog writes, without sscanf: prune and check read every row */
+    if (strnlen(s, 19) == 19 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == ' ') &&
+        s[13] == ':' && s[16] == ':') {
+        static const int at[6] = {0, 5, 8, 11, 14, 17}, len[6] = {4, 2, 2, 2, 2, 2};
+        bool ok = true;
+        for (int i = 0; i < 6 && ok; i++)
+            ok = (f[i] = digits(s + at[i], len[i])) >= 0;
+        if (ok)
+            return 19;
+    }
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%*[T ]%2d:%2d:%2d%n", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &n) !=
+        6)
+        return -1;
+    return n;
+}
+
 int time_parse_iso(const char *s, time_t *out)
 {
-    struct tm tm = {0};
-    int n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*[T ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+    int f[6];
+    int n = parse_fields(s, f);
+    if (n < 0)
         return -1;
     const char *rest = s + n;
     if (*rest == '.')
@@ -153,24 +191,34 @@ int time_parse_iso(const char *s, time_t *out)
         rest++;
     if (*rest != '\0')
         return -1;
-    return time_from_utc(tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, out);
+    return time_from_utc(f[0], f[1], f[2], f[3], f[4], f[5], out);
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m 1..12). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int64_t year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
 }
 
 int time_from_utc(int year, int month, int day, int hour, int min, int sec, time_t *out)
 {
-    struct tm tm = {.tm_year = year - 1900,
-                    .tm_mon = month - 1,
-                    .tm_mday = day,
-                    .tm_hour = hour,
-                    .tm_min = min,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    struct tm back;
-    /* timegm normalizes out-of-range fields (February 30 into March): refuse those */
-    if (!gmtime_r(&t, &back) || back.tm_year != year - 1900 || back.tm_mon != month - 1 ||
-        back.tm_mday != day || back.tm_hour != hour || back.tm_min != min || back.tm_sec != sec)
+    /* every field in its range: no normalizing of February 30 into March */
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour < 0 ||
+        hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 59)
         return -1;
-    *out = t;
+    *out = (time_t)(days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec);
     return 0;
 }
 

@@ -30,7 +30,10 @@ void sbuf_free(struct sbuf *b);
 char *time_iso(time_t t, char buf[static 21]);
 /* Same with milliseconds, "2026-11-25T15:27:54.123Z"; buf must hold 25 bytes. */
 char *time_iso_ms(const struct timespec *ts, char buf[static 25]);
-/* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (or a space for T); returns -1 on bad input. */
+/* The current time as time_iso_ms writes it; buf must hold 25 bytes. */
+char *time_now_iso(char buf[static 25]);
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (or a space for T); returns -1 on bad input or a
+ * date that does not exist (checked as time_from_utc does). */
 int time_parse_iso(const char *s, time_t *out);
 /* The UTC time of a calendar date and time; -1 if no such moment exists (February 30,
  * 24:00, second 60, month 13 …). */

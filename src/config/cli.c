@@ -1,6 +1,7 @@
 #include "config/cli.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,26 @@ enum {
 /* where an option appears in a command's usage text */
 enum group { GRP_MAIN, GRP_CONN, GRP_OTHER };
 
+/* how an option's value is stored in struct options */
+enum store {
+    ST_NONE,    /* nothing (-V: cli_parse turns it into CMD_VERSION) */
+    ST_FLAG,    /* bool set true */
+    ST_NUMBER,  /* long, range checked */
+    ST_STRING,  /* const char *, the argument itself */
+    ST_TRI_ON,  /* enum tristate set TRI_ON */
+    ST_TRI_OFF, /* enum tristate set TRI_OFF */
+};
+
+/* The offset of field f of struct options, which must have type t (checked at compile
+ * time: _Generic has no match otherwise). */
+#define FIELD(f, t)                                                                                \
+    (offsetof(struct options, f) + 0 * sizeof(_Generic(((struct options *)0)->f, t : 1)))
+#define FLAG(f) ST_FLAG, FIELD(f, bool)
+#define NUMBER(f) ST_NUMBER, FIELD(f, long)
+#define STRING(f) ST_STRING, FIELD(f, const char *)
+#define TRI(on_off, f) ST_TRI_##on_off, FIELD(f, enum tristate)
+#define NOWHERE ST_NONE, 0
+
 struct optdef {
     int val;          /* the short option character, or an OPT_* value */
     const char *name; /* long name */
@@ -80,87 +101,98 @@ struct optdef {
     unsigned cmds;    /* BIT(command) for every command that takes it */
     long min, max;    /* range of a numeric value; min == max == 0 for others */
     enum group group;
+    enum store store; /* how and where (off, in struct options) its value goes */
+    size_t off;
     const char *help;
 };
 
 static const struct optdef optdefs[] = {
-    {'d', "dir", "DIR", COMMON, 0, 0, GRP_MAIN, "backup directory (default \"backups\")"},
+    {'d', "dir", "DIR", COMMON, 0, 0, GRP_MAIN, STRING(dir),
+     "backup directory (default \"backups\")"},
     /* backup, prune */
     {'r', "retention-days", "DAYS", BIT(CMD_BACKUP) | BIT(CMD_PRUNE), 0, 36500, GRP_MAIN,
-     "remove backups older than DAYS days (default 7)"},
+     NUMBER(retention_days), "remove backups older than DAYS days (default 7)"},
     {'c', "count", "COUNT", BIT(CMD_BACKUP) | BIT(CMD_PRUNE), 0, 1000000, GRP_MAIN,
-     "keep only the newest COUNT backups (default 10)"},
+     NUMBER(keep_count), "keep only the newest COUNT backups (default 10)"},
     /* backup */
-    {'n', "no-compress", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN,
+    {'n', "no-compress", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_compress),
      "write plain SQL (.sql), without compression"},
-    {'Z', "compress-level", "LEVEL", BIT(CMD_BACKUP), 1, 9, GRP_MAIN,
+    {'Z', "compress-level", "LEVEL", BIT(CMD_BACKUP), 1, 9, GRP_MAIN, NUMBER(level),
      "gzip compression level 1..9 (default 6)"},
-    {'j', "jobs", "N", BIT(CMD_BACKUP), 1, 256, GRP_MAIN,
+    {'j', "jobs", "N", BIT(CMD_BACKUP), 1, 256, GRP_MAIN, NUMBER(jobs),
      "compress with N threads (default: one per core)"},
-    {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY), 0, 0, GRP_MAIN,
+    {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY), 0, 0, GRP_MAIN, FLAG(all),
      "back up every database and the cluster's globals"},
-    {OPT_LABEL, "label", "TEXT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, "attach a label to the backup"},
-    {OPT_NO_PRUNE, "no-prune", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN,
+    {OPT_LABEL, "label", "TEXT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, STRING(label),
+     "attach a label to the backup"},
+    {OPT_NO_PRUNE, "no-prune", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_prune),
      "do not apply retention after the backup"},
-    {OPT_WITH_OWNERS, "with-owners", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN,
+    {OPT_WITH_OWNERS, "with-owners", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(with_owners),
      "keep ownership and privileges in the dump"},
     {OPT_LOCK_WAIT_TIMEOUT, "lock-wait-timeout", "SECONDS", BIT(CMD_BACKUP), 1, 86400, GRP_MAIN,
-     "wait at most SECONDS for table locks (default 600)"},
+     NUMBER(lock_wait_timeout), "wait at most SECONDS for table locks (default 600)"},
     /* restore */
-    {'f', "force", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, "do not ask for confirmation"},
-    {OPT_TARGET, "target", "NAME", BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
+    {'f', "force", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(force),
+     "do not ask for confirmation"},
+    {OPT_TARGET, "target", "NAME", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, STRING(target),
      "restore into NAME, leaving the original alone"},
-    {OPT_IN_PLACE, "in-place", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
+    {OPT_IN_PLACE, "in-place", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(in_place),
      "drop and recreate instead of a safe swap"},
-    {OPT_KEEP_OLD, "keep-old", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
+    {OPT_KEEP_OLD, "keep-old", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(keep_old),
      "keep the replaced database instead of dropping it"},
-    {'l', "list", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
+    {'l', "list", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(list),
      "list the backups instead (same as \"pgvault list\")"},
     /* list */
-    {OPT_ALL_STATUS, "all-status", NULL, BIT(CMD_LIST), 0, 0, GRP_MAIN,
+    {OPT_ALL_STATUS, "all-status", NULL, BIT(CMD_LIST), 0, 0, GRP_MAIN, FLAG(all_status),
      "include failed, pruned and missing backups"},
     /* verify */
-    {OPT_DEEP, "deep", NULL, BIT(CMD_VERIFY), 0, 0, GRP_MAIN,
+    {OPT_DEEP, "deep", NULL, BIT(CMD_VERIFY), 0, 0, GRP_MAIN, FLAG(deep),
      "also decompress and check the raw checksum"},
     /* prune */
-    {OPT_KEEP_DAILY, "keep-daily", "N", BIT(CMD_PRUNE), 0, 100000, GRP_MAIN,
+    {OPT_KEEP_DAILY, "keep-daily", "N", BIT(CMD_PRUNE), 0, 100000, GRP_MAIN, NUMBER(keep_daily),
      "keep the newest of each of the last N days"},
-    {OPT_KEEP_WEEKLY, "keep-weekly", "N", BIT(CMD_PRUNE), 0, 100000, GRP_MAIN,
+    {OPT_KEEP_WEEKLY, "keep-weekly", "N", BIT(CMD_PRUNE), 0, 100000, GRP_MAIN, NUMBER(keep_weekly),
      "keep the newest of each of the last N weeks"},
     {OPT_KEEP_MONTHLY, "keep-monthly", "N", BIT(CMD_PRUNE), 0, 100000, GRP_MAIN,
-     "keep the newest of each of the last N months"},
-    {OPT_MIN_KEEP, "min-keep", "N", BIT(CMD_PRUNE), 0, 1000000, GRP_MAIN,
+     NUMBER(keep_monthly), "keep the newest of each of the last N months"},
+    {OPT_MIN_KEEP, "min-keep", "N", BIT(CMD_PRUNE), 0, 1000000, GRP_MAIN, NUMBER(min_keep),
      "always keep the newest N backups (default 1)"},
-    {OPT_DRY_RUN, "dry-run", NULL, BIT(CMD_PRUNE), 0, 0, GRP_MAIN,
+    {OPT_DRY_RUN, "dry-run", NULL, BIT(CMD_PRUNE), 0, 0, GRP_MAIN, FLAG(dry_run),
      "print the plan and its reasons; change nothing"},
     /* log */
-    {OPT_SINCE, "since", "WHEN", BIT(CMD_LOG), 0, 0, GRP_MAIN, "only events since WHEN"},
+    {OPT_SINCE, "since", "WHEN", BIT(CMD_LOG), 0, 0, GRP_MAIN, STRING(since),
+     "only events since WHEN"},
     /* check */
-    {OPT_MAX_AGE, "max-age", "HOURS", BIT(CMD_CHECK), 1, 876000, GRP_MAIN,
+    {OPT_MAX_AGE, "max-age", "HOURS", BIT(CMD_CHECK), 1, 876000, GRP_MAIN, NUMBER(max_age_hours),
      "critical if no complete backup in HOURS hours"},
     /* import */
-    {OPT_SCAN, "scan", NULL, BIT(CMD_IMPORT), 0, 0, GRP_MAIN,
+    {OPT_SCAN, "scan", NULL, BIT(CMD_IMPORT), 0, 0, GRP_MAIN, FLAG(scan),
      "adopt every dump not yet in the catalog"},
     /* common */
-    {OPT_DB, "db", "NAME", GLOBAL | SELECTS_DB, 0, 0, GRP_MAIN, "database name (default: libpq's)"},
-    {OPT_HOST, "host", "HOST", GLOBAL | CONNECTS, 0, 0, GRP_CONN,
+    {OPT_DB, "db", "NAME", GLOBAL | SELECTS_DB, 0, 0, GRP_MAIN, STRING(db),
+     "database name (default: libpq's)"},
+    {OPT_HOST, "host", "HOST", GLOBAL | CONNECTS, 0, 0, GRP_CONN, STRING(host),
      "database server host or socket directory"},
-    {OPT_PORT, "port", "PORT", GLOBAL | CONNECTS, 0, 0, GRP_CONN, "database server port"},
-    {OPT_USER, "user", "NAME", GLOBAL | CONNECTS, 0, 0, GRP_CONN, "connect as this database user"},
-    {OPT_CONFIG, "config", "FILE", COMMON, 0, 0, GRP_OTHER,
+    {OPT_PORT, "port", "PORT", GLOBAL | CONNECTS, 0, 0, GRP_CONN, STRING(port),
+     "database server port"},
+    {OPT_USER, "user", "NAME", GLOBAL | CONNECTS, 0, 0, GRP_CONN, STRING(user),
+     "connect as this database user"},
+    {OPT_CONFIG, "config", "FILE", COMMON, 0, 0, GRP_OTHER, STRING(config_file),
      "settings file (default " DEFAULT_CONFIG_FILE ")"},
-    {OPT_CATALOG, "catalog", "PATH", COMMON, 0, 0, GRP_OTHER,
+    {OPT_CATALOG, "catalog", "PATH", COMMON, 0, 0, GRP_OTHER, STRING(catalog),
      "catalog file (default DIR/catalog.db)"},
-    {'q', "quiet", NULL, COMMON, 0, 0, GRP_OTHER, "print only warnings and errors"},
-    {OPT_JSON, "json", NULL, COMMON, 0, 0, GRP_OTHER, "print one JSON document on stdout"},
-    {OPT_CSV, "csv", NULL, GLOBAL | LISTINGS, 0, 0, GRP_OTHER, "print CSV on stdout"},
-    {OPT_PROGRESS, "progress", NULL, COMMON, 0, 0, GRP_OTHER,
+    {'q', "quiet", NULL, COMMON, 0, 0, GRP_OTHER, FLAG(quiet), "print only warnings and errors"},
+    {OPT_JSON, "json", NULL, COMMON, 0, 0, GRP_OTHER, FLAG(json),
+     "print one JSON document on stdout"},
+    {OPT_CSV, "csv", NULL, GLOBAL | LISTINGS, 0, 0, GRP_OTHER, FLAG(csv), "print CSV on stdout"},
+    {OPT_PROGRESS, "progress", NULL, COMMON, 0, 0, GRP_OTHER, TRI(ON, progress),
      "show a progress line (default: only on a TTY)"},
-    {OPT_NO_PROGRESS, "no-progress", NULL, COMMON, 0, 0, GRP_OTHER, "never show a progress line"},
+    {OPT_NO_PROGRESS, "no-progress", NULL, COMMON, 0, 0, GRP_OTHER, TRI(OFF, progress),
+     "never show a progress line"},
     {OPT_METRICS_FILE, "metrics-file", "PATH", GLOBAL | WRITES_METRICS, 0, 0, GRP_OTHER,
-     "write Prometheus textfile metrics to PATH"},
-    {'V', "version", NULL, GLOBAL, 0, 0, GRP_OTHER, "print the version, then exit"},
-    {'h', "help", NULL, COMMON, 0, 0, GRP_OTHER, "show this help, then exit"},
+     STRING(metrics_file), "write Prometheus textfile metrics to PATH"},
+    {'V', "version", NULL, GLOBAL, 0, 0, GRP_OTHER, NOWHERE, "print the version, then exit"},
+    {'h', "help", NULL, COMMON, 0, 0, GRP_OTHER, FLAG(help), "show this help, then exit"},
 };
 
 #define NOPTDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
@@ -366,130 +398,27 @@ static void set_string(struct parse *p, const struct optdef *d, const char *arg,
         *out = arg;
 }
 
-/* Stores one recognized option. */
+/* Stores one recognized option where its definition says. */
 static void apply_option(struct parse *p, const struct optdef *d, const char *arg)
 {
-    struct options *o = p->opt;
-    switch (d->val) {
-    case 'd':
-        set_string(p, d, arg, &o->dir);
+    char *field = (char *)p->opt + d->off;
+    switch (d->store) {
+    case ST_FLAG:
+        *(bool *)field = true;
         break;
-    case 'r':
-        set_number(p, d, arg, &o->retention_days);
+    case ST_NUMBER:
+        set_number(p, d, arg, (long *)field);
         break;
-    case 'c':
-        set_number(p, d, arg, &o->keep_count);
+    case ST_STRING:
+        set_string(p, d, arg, (const char **)field);
         break;
-    case 'n':
-        o->no_compress = true;
+    case ST_TRI_ON:
+        *(enum tristate *)field = TRI_ON;
         break;
-    case 'Z':
-        set_number(p, d, arg, &o->level);
+    case ST_TRI_OFF:
+        *(enum tristate *)field = TRI_OFF;
         break;
-    case 'j':
-        set_number(p, d, arg, &o->jobs);
-        break;
-    case OPT_LOCK_WAIT_TIMEOUT:
-        set_number(p, d, arg, &o->lock_wait_timeout);
-        break;
-    case OPT_ALL:
-        o->all = true;
-        break;
-    case OPT_LABEL:
-        set_string(p, d, arg, &o->label);
-        break;
-    case OPT_NO_PRUNE:
-        o->no_prune = true;
-        break;
-    case OPT_WITH_OWNERS:
-        o->with_owners = true;
-        break;
-    case 'f':
-        o->force = true;
-        break;
-    case OPT_TARGET:
-        set_string(p, d, arg, &o->target);
-        break;
-    case OPT_IN_PLACE:
-        o->in_place = true;
-        break;
-    case OPT_KEEP_OLD:
-        o->keep_old = true;
-        break;
-    case 'l':
-        o->list = true;
-        break;
-    case OPT_ALL_STATUS:
-        o->all_status = true;
-        break;
-    case OPT_DEEP:
-        o->deep = true;
-        break;
-    case OPT_KEEP_DAILY:
-        set_number(p, d, arg, &o->keep_daily);
-        break;
-    case OPT_KEEP_WEEKLY:
-        set_number(p, d, arg, &o->keep_weekly);
-        break;
-    case OPT_KEEP_MONTHLY:
-        set_number(p, d, arg, &o->keep_monthly);
-        break;
-    case OPT_MIN_KEEP:
-        set_number(p, d, arg, &o->min_keep);
-        break;
-    case OPT_DRY_RUN:
-        o->dry_run = true;
-        break;
-    case OPT_SINCE:
-        set_string(p, d, arg, &o->since);
-        break;
-    case OPT_MAX_AGE:
-        set_number(p, d, arg, &o->max_age_hours);
-        break;
-    case OPT_SCAN:
-        o->scan = true;
-        break;
-    case OPT_DB:
-        set_string(p, d, arg, &o->db);
-        break;
-    case OPT_HOST:
-        set_string(p, d, arg, &o->host);
-        break;
-    case OPT_PORT:
-        set_string(p, d, arg, &o->port);
-        break;
-    case OPT_USER:
-        set_string(p, d, arg, &o->user);
-        break;
-    case OPT_CONFIG:
-        set_string(p, d, arg, &o->config_file);
-        break;
-    case OPT_CATALOG:
-        set_string(p, d, arg, &o->catalog);
-        break;
-    case OPT_METRICS_FILE:
-        set_string(p, d, arg, &o->metrics_file);
-        break;
-    case 'q':
-        o->quiet = true;
-        break;
-    case OPT_JSON:
-        o->json = true;
-        break;
-    case OPT_CSV:
-        o->csv = true;
-        break;
-    case OPT_PROGRESS:
-        o->progress = TRI_ON;
-        break;
-    case OPT_NO_PROGRESS:
-        o->progress = TRI_OFF;
-        break;
-    case 'h':
-        o->help = true;
-        break;
-    case 'V':
-        /* only before the command; cli_parse turns it into CMD_VERSION */
+    case ST_NONE:
         break;
     }
 }

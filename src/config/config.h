@@ -17,7 +17,8 @@ struct conn_params {
     bool password_below_passfile;
 };
 
-/* Settings after applying the precedence of SPEC section 2. All strings owned. */
+/* Settings after applying the precedence (flags, DB_* variables, libpq's environment, the
+ * config file, the defaults). All strings owned. */
 struct settings {
     struct conn_params conn;
     char *dir;         /* repository */
@@ -38,7 +39,7 @@ struct settings {
     long lock_wait_timeout; /* seconds pg_dump waits for a table lock */
 };
 
-/* Built-in defaults (SPEC section 2). */
+/* Built-in defaults, the last step of the precedence. */
 #define DEFAULT_DIR "backups"
 #define DEFAULT_RETENTION_DAYS 7
 #define DEFAULT_KEEP_COUNT 10

@@ -27,7 +27,8 @@ enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
 
 /*
  * Everything the command line said, unresolved: NULL / -1 mean "not given", so that
- * config_resolve() can apply the precedence of SPEC section 2.
+ * config_resolve() can apply the precedence: flags, the origin's DB_* variables, libpq's
+ * environment, the config file, the built-in defaults.
  */
 struct options {
     enum command cmd;

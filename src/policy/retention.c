@@ -1,5 +1,5 @@
 /*
- * The retention plan (SPEC section 6): a pure function of the backups of one database,
+ * The retention plan: a pure function of the backups of one database,
  * the policy and the time. No I/O, no clock: command/prune.c does the rest.
  */
 #include "policy/retention.h"

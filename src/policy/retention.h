@@ -10,7 +10,7 @@
 #include "config/config.h"
 
 /*
- * Retention (SPEC section 6), in two halves:
+ * Retention, read from the catalog and never from file times, in two halves:
  * - retention_plan() (retention.c) is a pure function from the backups of one database,
  *   a policy and the current time to a decision with a reason per backup: no I/O, no
  *   clock, so that it can be tested exhaustively;

@@ -436,362 +436,481 @@ static void end_statement(struct dumpscan *s)
     name_reset(s);
 }
 
+/*
+ * The SQL lexer, one function per state of enum lex. Each is called with p < end in its
+ * state, consumes at least one byte or changes the state (or both), and returns where it
+ * stopped.
+ */
+
+/* L_NORMAL, inside a word: the rest of its letters, digits (and '$' in an identifier). */
+static const char *lex_word(struct dumpscan *s, const char *p, const char *end, unsigned char cl)
+{
+    const char *q = p;
+    if (s->word == W_NONE)
+        s->word = cl == C_DIGIT ? W_NUM : W_IDENT;
+    for (; q < end; q++) {
+        unsigned char k = s->cls[(unsigned char)*q];
+        if (k == C_WORD)
+            s->word = W_IDENT;
+        else if (k != C_DIGIT && !(k == C_DOLLAR && s->word == W_IDENT))
+            break;
+    }
+    tok_append(s, p, (size_t)(q - p));
+    return q;
+}
+
+/* L_NORMAL, at the byte c after a one-letter word: E'…' and U&… are not that word. */
+static bool lex_word_prefix(struct dumpscan *s, unsigned char c)
+{
+    if (s->toklen == 1 && c == '\'' && (s->tok[0] | 0x20) == 'e') {
+        /* E'...' */
+        s->word = W_NONE;
+        s->toklen = 0;
+        s->st = L_EQ;
+        return true;
+    }
+    if (s->toklen == 1 && c == '&' && (s->tok[0] | 0x20) == 'u') {
+        s->st = L_UAMP;
+        return true;
+    }
+    return false;
+}
+
+/* L_NORMAL, the byte c of class cl outside a word: it opens a token or is one. p is just
+ * past it, start where this feed began. */
+static void lex_token_start(struct dumpscan *s, unsigned char c, unsigned char cl, const char *p,
+                            const char *start)
+{
+    switch (cl) {
+    case C_SPACE:
+        break;
+    case C_SQUOTE:
+        s->toklen = 0;
+        s->st = s->std_strings ? L_SQ : L_EQ;
+        break;
+    case C_DQUOTE:
+        s->toklen = 0;
+        s->st = L_DQ;
+        break;
+    case C_DOLLAR:
+        s->dtaglen = 0;
+        s->dhash = FNV_BASIS;
+        s->st = L_DOLLAR_OPEN;
+        break;
+    case C_DASH:
+        s->dash_bol = p - 1 > start ? p[-2] == '\n' : s->last_nl;
+        s->st = L_DASH;
+        break;
+    case C_SLASH:
+        s->st = L_SLASH;
+        break;
+    case C_BSLASH:
+        s->st = L_BACKSLASH;
+        break;
+    case C_SEMI:
+        if (s->paren == 0 && s->begin == 0)
+            end_statement(s);
+        else
+            on_token(s, T_OP, ";", 1);
+        break;
+    default:
+        on_token(s, T_OP, (const char *)&c, 1);
+        break;
+    }
+}
+
+/* L_NORMAL: between tokens, or inside an unquoted word. */
+static const char *lex_normal(struct dumpscan *s, const char *p, const char *end, const char *start)
+{
+    unsigned char c = (unsigned char)*p;
+    unsigned char cl = s->cls[c];
+    if (cl == C_WORD || cl == C_DIGIT || (cl == C_DOLLAR && s->word == W_IDENT))
+        return lex_word(s, p, end, cl);
+    if (s->word != W_NONE) {
+        if (lex_word_prefix(s, c))
+            return p + 1;
+        emit_word(s);
+    }
+    p++;
+    lex_token_start(s, c, cl, p, start);
+    return p;
+}
+
+/* L_DASH: a second '-' starts a line comment (perhaps the trailer); else '-' was one. */
+static const char *lex_dash(struct dumpscan *s, const char *p)
+{
+    if (*p == '-') {
+        s->tmatch = (s->dash_bol && s->ntok == 0) ? 0 : -1;
+        s->cmatch = s->tmatch;
+        s->st = L_LINE_COMMENT;
+        return p + 1;
+    }
+    on_token(s, T_OP, "-", 1);
+    s->st = L_NORMAL;
+    return p;
+}
+
+/* L_SLASH: '*' opens a block comment; else '/' was an operator. */
+static const char *lex_slash(struct dumpscan *s, const char *p)
+{
+    if (*p == '*') {
+        s->cdepth = 0;
+        s->cstar = s->cslash = false;
+        s->trailer_ok = false;
+        s->st = L_BLOCK;
+        return p + 1;
+    }
+    on_token(s, T_OP, "/", 1);
+    s->st = L_NORMAL;
+    return p;
+}
+
+/* L_LINE_COMMENT: up to the end of the line, matched against the trailers while it can
+ * still be one. */
+static const char *lex_line_comment(struct dumpscan *s, const char *p, const char *end)
+{
+    if (s->tmatch < 0 && s->cmatch < 0) {
+        while (p < end && *p != '\n' && *p != '\r')
+            p++;
+        if (p == end)
+            return p;
+    }
+    unsigned char c = (unsigned char)*p++;
+    if (c == '\n' || c == '\r') {
+        if (s->tmatch == TRAILER_LEN || s->cmatch == CLUSTER_TRAILER_LEN) {
+            s->trailer_ok = true;
+            s->cluster_trailer = s->cmatch == CLUSTER_TRAILER_LEN;
+            if (!s->cluster_trailer)
+                s->db_trailers++;
+        }
+        s->st = L_NORMAL;
+    } else {
+        s->tmatch = trailer_step(s->tmatch, trailer_text, TRAILER_LEN, c);
+        s->cmatch = trailer_step(s->cmatch, cluster_trailer_text, CLUSTER_TRAILER_LEN, c);
+    }
+    return p;
+}
+
+/* L_BLOCK: inside a block comment, which nests. */
+static const char *lex_block(struct dumpscan *s, const char *p)
+{
+    unsigned char c = (unsigned char)*p;
+    if (s->cstar && c == '/') {
+        s->cstar = false;
+        if (s->cdepth <= 0)
+            s->st = L_NORMAL;
+        else
+            s->cdepth--;
+    } else if (s->cslash && c == '*') {
+        s->cslash = false;
+        if (s->cdepth < INT_MAX)
+            s->cdepth++;
+    } else {
+        s->cstar = c == '*';
+        s->cslash = c == '/';
+    }
+    return p + 1;
+}
+
+/* L_SQ and L_DQ: the text up to the closing quote q, then the state after it. */
+static const char *lex_quoted(struct dumpscan *s, const char *p, const char *end, char q,
+                              unsigned char after)
+{
+    const char *close = memchr(p, q, (size_t)(end - p));
+    const char *stop = close ? close : end;
+    tok_append(s, p, (size_t)(stop - p));
+    if (!close)
+        return stop;
+    s->st = after;
+    return stop + 1;
+}
+
+/* L_SQ_END and L_DQ_END: a doubled quote is one quote of the text; else the token ends. */
+static const char *lex_quote_end(struct dumpscan *s, const char *p, char q, unsigned char inside,
+                                 int kind)
+{
+    if (*p == q) {
+        tok_append(s, p, 1);
+        s->st = inside;
+        return p + 1;
+    }
+    emit_quoted(s, kind);
+    s->st = L_NORMAL;
+    return p;
+}
+
+/* L_EQ: inside E'...', up to a quote or a backslash. */
+static const char *lex_escape_string(struct dumpscan *s, const char *p, const char *end)
+{
+    const char *q = memchr(p, '\'', (size_t)(end - p));
+    const char *b = memchr(p, '\\', (size_t)((q ? q : end) - p));
+    if (b || !q)
+        q = b ? b : end;
+    tok_append(s, p, (size_t)(q - p));
+    p = q;
+    if (p < end) {
+        s->st = *p == '\\' ? L_EQ_BS : L_EQ_END;
+        p++;
+    }
+    return p;
+}
+
+/* L_EQ_BS: the byte after a backslash in E'...' is text, even a quote. */
+static const char *lex_escape_backslash(struct dumpscan *s, const char *p)
+{
+    tok_append(s, p, 1);
+    s->st = L_EQ;
+    return p + 1;
+}
+
+/* L_EQ_END: after a quote inside E'...': a doubled quote, or the string may continue. */
+static const char *lex_escape_end(struct dumpscan *s, const char *p)
+{
+    if (*p == '\'') {
+        tok_append(s, "'", 1);
+        s->st = L_EQ;
+        return p + 1;
+    }
+    s->cont_nl = false;
+    s->cont_sub = 0;
+    s->st = L_EQ_CONT;
+    return p;
+}
+
+/* L_EQ_CONT: psql continues 'a' <newline> 'b' as one string, still with escapes. Blanks
+ * and comments may stand between; without a newline among them, the string has ended. */
+static const char *lex_escape_continue(struct dumpscan *s, const char *p)
+{
+    unsigned char c = (unsigned char)*p;
+    if (s->cont_sub == 2) { /* in a "--" comment */
+        if (c == '\n' || c == '\r') {
+            s->cont_nl = true;
+            s->cont_sub = 0;
+        }
+        return p + 1;
+    }
+    if (s->cont_sub == 1) { /* after a '-' */
+        if (c == '-') {
+            s->cont_sub = 2;
+            return p + 1;
+        }
+        emit_quoted(s, T_STRING);
+        s->dash_bol = false;
+        s->st = L_DASH;
+        return p;
+    }
+    if (c == ' ' || c == '\t' || c == '\f')
+        return p + 1;
+    if (c == '\n' || c == '\r') {
+        s->cont_nl = true;
+        return p + 1;
+    }
+    if (c == '-') {
+        s->cont_sub = 1;
+        return p + 1;
+    }
+    if (c == '\'' && s->cont_nl) {
+        s->st = L_EQ;
+        return p + 1;
+    }
+    emit_quoted(s, T_STRING);
+    s->st = L_NORMAL;
+    return p;
+}
+
+/* L_UAMP: after the word U and '&': U&'...' and U&"..." take no backslash escapes. */
+static const char *lex_uamp(struct dumpscan *s, const char *p)
+{
+    unsigned char c = (unsigned char)*p;
+    if (c == '\'' || c == '"') {
+        s->word = W_NONE;
+        s->toklen = 0;
+        s->st = c == '\'' ? L_SQ : L_DQ;
+        return p + 1;
+    }
+    emit_word(s);
+    on_token(s, T_OP, "&", 1);
+    s->st = L_NORMAL;
+    return p;
+}
+
+/* L_DOLLAR_OPEN: after '$' at a token start, the tag of a dollar quote up to its '$'. */
+static const char *lex_dollar_open(struct dumpscan *s, const char *p)
+{
+    unsigned char c = (unsigned char)*p;
+    if (c == '$') {
+        s->dmatching = false;
+        s->st = L_DOLLAR;
+        return p + 1;
+    }
+    if (s->cls[c] == C_WORD || (s->dtaglen > 0 && s->cls[c] == C_DIGIT)) {
+        if (s->dtaglen < TOK_CAP)
+            s->dtag[s->dtaglen] = (char)c;
+        s->dtaglen++;
+        s->dhash = (s->dhash ^ c) * FNV_PRIME;
+        return p + 1;
+    }
+    /* not a dollar quote: a lone '$', then the tag chars form a word */
+    on_token(s, T_OP, "$", 1);
+    if (s->dtaglen > 0) {
+        s->toklen = 0;
+        tok_append(s, s->dtag, s->dtaglen < TOK_CAP ? s->dtaglen : TOK_CAP);
+        s->toklen = s->dtaglen;
+        s->word = W_IDENT;
+    }
+    s->st = L_NORMAL;
+    return p;
+}
+
+/* L_DOLLAR: inside a dollar-quoted string, looking for "$tag$" (a tag longer than what
+ * is kept is matched by its length and hash). */
+static const char *lex_dollar(struct dumpscan *s, const char *p, const char *end)
+{
+    if (!s->dmatching) {
+        const char *d = memchr(p, '$', (size_t)(end - p));
+        if (!d)
+            return end;
+        s->dmatching = true;
+        s->dmatch = 0;
+        s->mhash = FNV_BASIS;
+        return d + 1;
+    }
+    unsigned char c = (unsigned char)*p;
+    if (c == '$') {
+        if (s->dmatch == s->dtaglen && (s->dtaglen <= TOK_CAP || s->mhash == s->dhash)) {
+            s->toklen = 0;
+            emit_quoted(s, T_STRING);
+            s->st = L_NORMAL;
+        } else {
+            s->dmatch = 0;
+            s->mhash = FNV_BASIS;
+        }
+    } else if (s->dmatch < s->dtaglen &&
+               (s->dmatch < TOK_CAP ? c == (unsigned char)s->dtag[s->dmatch]
+                                    : (s->cls[c] == C_WORD || s->cls[c] == C_DIGIT))) {
+        s->mhash = (s->mhash ^ c) * FNV_PRIME;
+        s->dmatch++;
+    } else {
+        s->dmatching = false;
+    }
+    return p + 1;
+}
+
+/* L_BACKSLASH: "\;" and "\:" are part of the statement; anything else is a meta-command. */
+static const char *lex_backslash(struct dumpscan *s, const char *p)
+{
+    if (*p == ';') {
+        /* "\;" puts a semicolon into the statement without sending it */
+        s->trailer_ok = false;
+        s->ntok++;
+        s->idcount = 0;
+        end_substatement(s);
+        s->st = L_NORMAL;
+        return p + 1;
+    }
+    if (*p == ':') {
+        on_token(s, T_OP, ":", 1);
+        s->st = L_NORMAL;
+        return p + 1;
+    }
+    s->st = L_META;
+    return p;
+}
+
+/* L_META: a psql meta-command runs to the end of its line. */
+static const char *lex_meta(struct dumpscan *s, const char *p, const char *end)
+{
+    const char *q = memchr(p, '\n', (size_t)(end - p));
+    if (!q)
+        return end;
+    s->st = L_NORMAL;
+    return q + 1;
+}
+
+/* L_COPY_EOL: the rest of the line of COPY FROM STDIN's ';', kept to run after the block
+ * (as psql does) unless it is blank or a comment; its newline starts the data. */
+static const char *lex_copy_eol(struct dumpscan *s, const char *p)
+{
+    unsigned char c = (unsigned char)*p;
+    if (c == '\n') {
+        s->st = L_NORMAL;
+        s->in_copy = true;
+        s->cm = CM_BOL;
+    } else if (s->rest_skip || (s->restlen == 0 && s->cls[c] == C_SPACE)) {
+        /* blank, or a comment: nothing to run after the block */
+    } else if (s->restlen < REST_CAP) {
+        s->rest[s->restlen++] = (char)c;
+        if (s->restlen == 2 && s->rest[0] == '-' && s->rest[1] == '-')
+            s->rest_skip = true;
+    } else {
+        s->overflow = true;
+    }
+    return p + 1;
+}
+
 /* Lexes SQL from p until end or until COPY mode starts; returns where it stopped. */
 static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
 {
     const char *start = p;
 
     while (p < end && !s->in_copy) {
-        unsigned char c = (unsigned char)*p;
         switch (s->st) {
-        case L_NORMAL: {
-            unsigned char cl = s->cls[c];
-            if (cl == C_WORD || cl == C_DIGIT || (cl == C_DOLLAR && s->word == W_IDENT)) {
-                const char *q = p;
-                if (s->word == W_NONE)
-                    s->word = cl == C_DIGIT ? W_NUM : W_IDENT;
-                for (; q < end; q++) {
-                    unsigned char k = s->cls[(unsigned char)*q];
-                    if (k == C_WORD)
-                        s->word = W_IDENT;
-                    else if (k != C_DIGIT && !(k == C_DOLLAR && s->word == W_IDENT))
-                        break;
-                }
-                tok_append(s, p, (size_t)(q - p));
-                p = q;
-                break;
-            }
-            if (s->word != W_NONE) {
-                if (s->toklen == 1 && c == '\'' && (s->tok[0] | 0x20) == 'e') {
-                    /* E'...' */
-                    s->word = W_NONE;
-                    s->toklen = 0;
-                    s->st = L_EQ;
-                    p++;
-                    break;
-                }
-                if (s->toklen == 1 && c == '&' && (s->tok[0] | 0x20) == 'u') {
-                    s->st = L_UAMP;
-                    p++;
-                    break;
-                }
-                emit_word(s);
-            }
-            p++;
-            switch (cl) {
-            case C_SPACE:
-                break;
-            case C_SQUOTE:
-                s->toklen = 0;
-                s->st = s->std_strings ? L_SQ : L_EQ;
-                break;
-            case C_DQUOTE:
-                s->toklen = 0;
-                s->st = L_DQ;
-                break;
-            case C_DOLLAR:
-                s->dtaglen = 0;
-                s->dhash = FNV_BASIS;
-                s->st = L_DOLLAR_OPEN;
-                break;
-            case C_DASH:
-                s->dash_bol = p - 1 > start ? p[-2] == '\n' : s->last_nl;
-                s->st = L_DASH;
-                break;
-            case C_SLASH:
-                s->st = L_SLASH;
-                break;
-            case C_BSLASH:
-                s->st = L_BACKSLASH;
-                break;
-            case C_SEMI:
-                if (s->paren == 0 && s->begin == 0)
-                    end_statement(s);
-                else
-                    on_token(s, T_OP, ";", 1);
-                break;
-            default:
-                on_token(s, T_OP, (const char *)&c, 1);
-                break;
-            }
+        case L_NORMAL:
+            p = lex_normal(s, p, end, start);
             break;
-        }
         case L_DASH:
-            if (c == '-') {
-                p++;
-                s->tmatch = (s->dash_bol && s->ntok == 0) ? 0 : -1;
-                s->cmatch = s->tmatch;
-                s->st = L_LINE_COMMENT;
-            } else {
-                on_token(s, T_OP, "-", 1);
-                s->st = L_NORMAL;
-            }
+            p = lex_dash(s, p);
             break;
         case L_SLASH:
-            if (c == '*') {
-                p++;
-                s->cdepth = 0;
-                s->cstar = s->cslash = false;
-                s->trailer_ok = false;
-                s->st = L_BLOCK;
-            } else {
-                on_token(s, T_OP, "/", 1);
-                s->st = L_NORMAL;
-            }
+            p = lex_slash(s, p);
             break;
         case L_LINE_COMMENT:
-            if (s->tmatch < 0 && s->cmatch < 0) {
-                while (p < end && *p != '\n' && *p != '\r')
-                    p++;
-                if (p == end)
-                    break;
-                c = (unsigned char)*p;
-            }
-            p++;
-            if (c == '\n' || c == '\r') {
-                if (s->tmatch == TRAILER_LEN || s->cmatch == CLUSTER_TRAILER_LEN) {
-                    s->trailer_ok = true;
-                    s->cluster_trailer = s->cmatch == CLUSTER_TRAILER_LEN;
-                    if (!s->cluster_trailer)
-                        s->db_trailers++;
-                }
-                s->st = L_NORMAL;
-            } else {
-                s->tmatch = trailer_step(s->tmatch, trailer_text, TRAILER_LEN, c);
-                s->cmatch = trailer_step(s->cmatch, cluster_trailer_text, CLUSTER_TRAILER_LEN, c);
-            }
+            p = lex_line_comment(s, p, end);
             break;
         case L_BLOCK:
-            p++;
-            if (s->cstar && c == '/') {
-                s->cstar = false;
-                if (s->cdepth <= 0)
-                    s->st = L_NORMAL;
-                else
-                    s->cdepth--;
-            } else if (s->cslash && c == '*') {
-                s->cslash = false;
-                if (s->cdepth < INT_MAX)
-                    s->cdepth++;
-            } else {
-                s->cstar = c == '*';
-                s->cslash = c == '/';
-            }
+            p = lex_block(s, p);
             break;
-        case L_SQ: {
-            const char *q = memchr(p, '\'', (size_t)(end - p));
-            const char *stop = q ? q : end;
-            tok_append(s, p, (size_t)(stop - p));
-            p = stop;
-            if (q) {
-                p++;
-                s->st = L_SQ_END;
-            }
+        case L_SQ:
+            p = lex_quoted(s, p, end, '\'', L_SQ_END);
             break;
-        }
         case L_SQ_END:
-            if (c == '\'') {
-                tok_append(s, "'", 1);
-                p++;
-                s->st = L_SQ;
-            } else {
-                emit_quoted(s, T_STRING);
-                s->st = L_NORMAL;
-            }
+            p = lex_quote_end(s, p, '\'', L_SQ, T_STRING);
             break;
-        case L_EQ: {
-            const char *q = memchr(p, '\'', (size_t)(end - p));
-            const char *b = memchr(p, '\\', (size_t)((q ? q : end) - p));
-            if (b || !q)
-                q = b ? b : end;
-            tok_append(s, p, (size_t)(q - p));
-            p = q;
-            if (p < end) {
-                s->st = *p == '\\' ? L_EQ_BS : L_EQ_END;
-                p++;
-            }
+        case L_EQ:
+            p = lex_escape_string(s, p, end);
             break;
-        }
         case L_EQ_BS:
-            tok_append(s, p, 1);
-            p++;
-            s->st = L_EQ;
+            p = lex_escape_backslash(s, p);
             break;
         case L_EQ_END:
-            if (c == '\'') {
-                tok_append(s, "'", 1);
-                p++;
-                s->st = L_EQ;
-            } else {
-                s->cont_nl = false;
-                s->cont_sub = 0;
-                s->st = L_EQ_CONT;
-            }
+            p = lex_escape_end(s, p);
             break;
         case L_EQ_CONT:
-            /* psql continues 'a' <newline> 'b' as one string, still with escapes */
-            if (s->cont_sub == 2) {
-                if (c == '\n' || c == '\r') {
-                    s->cont_nl = true;
-                    s->cont_sub = 0;
-                }
-                p++;
-            } else if (s->cont_sub == 1) {
-                if (c == '-') {
-                    s->cont_sub = 2;
-                    p++;
-                } else {
-                    emit_quoted(s, T_STRING);
-                    s->dash_bol = false;
-                    s->st = L_DASH;
-                }
-            } else if (c == ' ' || c == '\t' || c == '\f') {
-                p++;
-            } else if (c == '\n' || c == '\r') {
-                s->cont_nl = true;
-                p++;
-            } else if (c == '-') {
-                s->cont_sub = 1;
-                p++;
-            } else if (c == '\'' && s->cont_nl) {
-                p++;
-                s->st = L_EQ;
-            } else {
-                emit_quoted(s, T_STRING);
-                s->st = L_NORMAL;
-            }
+            p = lex_escape_continue(s, p);
             break;
-        case L_DQ: {
-            const char *q = memchr(p, '"', (size_t)(end - p));
-            const char *stop = q ? q : end;
-            tok_append(s, p, (size_t)(stop - p));
-            p = stop;
-            if (q) {
-                p++;
-                s->st = L_DQ_END;
-            }
+        case L_DQ:
+            p = lex_quoted(s, p, end, '"', L_DQ_END);
             break;
-        }
         case L_DQ_END:
-            if (c == '"') {
-                tok_append(s, "\"", 1);
-                p++;
-                s->st = L_DQ;
-            } else {
-                emit_quoted(s, T_QIDENT);
-                s->st = L_NORMAL;
-            }
+            p = lex_quote_end(s, p, '"', L_DQ, T_QIDENT);
             break;
         case L_UAMP:
-            if (c == '\'' || c == '"') {
-                /* U&'...' and U&"..." take no backslash escapes */
-                s->word = W_NONE;
-                s->toklen = 0;
-                s->st = c == '\'' ? L_SQ : L_DQ;
-                p++;
-            } else {
-                emit_word(s);
-                on_token(s, T_OP, "&", 1);
-                s->st = L_NORMAL;
-            }
+            p = lex_uamp(s, p);
             break;
         case L_DOLLAR_OPEN:
-            if (c == '$') {
-                p++;
-                s->dmatching = false;
-                s->st = L_DOLLAR;
-            } else if (s->cls[c] == C_WORD || (s->dtaglen > 0 && s->cls[c] == C_DIGIT)) {
-                if (s->dtaglen < TOK_CAP)
-                    s->dtag[s->dtaglen] = (char)c;
-                s->dtaglen++;
-                s->dhash = (s->dhash ^ c) * FNV_PRIME;
-                p++;
-            } else {
-                /* not a dollar quote: a lone '$', then the tag chars form a word */
-                on_token(s, T_OP, "$", 1);
-                if (s->dtaglen > 0) {
-                    s->toklen = 0;
-                    tok_append(s, s->dtag, s->dtaglen < TOK_CAP ? s->dtaglen : TOK_CAP);
-                    s->toklen = s->dtaglen;
-                    s->word = W_IDENT;
-                }
-                s->st = L_NORMAL;
-            }
+            p = lex_dollar_open(s, p);
             break;
         case L_DOLLAR:
-            if (!s->dmatching) {
-                const char *d = memchr(p, '$', (size_t)(end - p));
-                if (!d) {
-                    p = end;
-                    break;
-                }
-                p = d + 1;
-                s->dmatching = true;
-                s->dmatch = 0;
-                s->mhash = FNV_BASIS;
-                break;
-            }
-            p++;
-            if (c == '$') {
-                if (s->dmatch == s->dtaglen && (s->dtaglen <= TOK_CAP || s->mhash == s->dhash)) {
-                    s->toklen = 0;
-                    emit_quoted(s, T_STRING);
-                    s->st = L_NORMAL;
-                } else {
-                    s->dmatch = 0;
-                    s->mhash = FNV_BASIS;
-                }
-            } else if (s->dmatch < s->dtaglen &&
-                       (s->dmatch < TOK_CAP ? c == (unsigned char)s->dtag[s->dmatch]
-                                            : (s->cls[c] == C_WORD || s->cls[c] == C_DIGIT))) {
-                s->mhash = (s->mhash ^ c) * FNV_PRIME;
-                s->dmatch++;
-            } else {
-                s->dmatching = false;
-            }
+            p = lex_dollar(s, p, end);
             break;
         case L_BACKSLASH:
-            if (c == ';') {
-                /* "\;" puts a semicolon into the statement without sending it */
-                p++;
-                s->trailer_ok = false;
-                s->ntok++;
-                s->idcount = 0;
-                end_substatement(s);
-                s->st = L_NORMAL;
-            } else if (c == ':') {
-                p++;
-                on_token(s, T_OP, ":", 1);
-                s->st = L_NORMAL;
-            } else {
-                s->st = L_META;
-            }
+            p = lex_backslash(s, p);
             break;
-        case L_META: {
-            const char *q = memchr(p, '\n', (size_t)(end - p));
-            if (!q) {
-                p = end;
-                break;
-            }
-            p = q + 1;
-            s->st = L_NORMAL;
+        case L_META:
+            p = lex_meta(s, p, end);
             break;
-        }
         case L_COPY_EOL:
-            p++;
-            if (c == '\n') {
-                s->st = L_NORMAL;
-                s->in_copy = true;
-                s->cm = CM_BOL;
-            } else if (s->rest_skip || (s->restlen == 0 && s->cls[c] == C_SPACE)) {
-                /* blank, or a comment: nothing to run after the block */
-            } else if (s->restlen < REST_CAP) {
-                s->rest[s->restlen++] = (char)c;
-                if (s->restlen == 2 && s->rest[0] == '-' && s->rest[1] == '-')
-                    s->rest_skip = true;
-            } else {
-                s->overflow = true;
-            }
+            p = lex_copy_eol(s, p);
             break;
         }
     }

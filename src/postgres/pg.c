@@ -458,8 +458,18 @@ int pg_databases_with_comment(struct pg *pg, const char *prefix, char ***names, 
 /*
  * Inside a transaction: "<alter_prefix> SET name FROM CURRENT" after a transaction-local
  * set_config, so that list values keep their quoting and a setting such as
- * default_transaction_read_only never touches this session.
+ * default_transaction_read_only never touches this session; the settings that would act
+ * on this very transaction (acts_on_our_session) go in as literals instead.
  */
+/* Settings that, set in our own transaction, would change what that transaction can do:
+ * the timeouts (a database restored with statement_timeout = 1ms) and the role. */
+static bool acts_on_our_session(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 8 && strcmp(name + n - 8, "_timeout") == 0) || strcmp(name, "role") == 0 ||
+           strcmp(name, "session_authorization") == 0;
+}
+
 static int apply_setting(struct pg *pg, const char *alter_prefix, const char *setting)
 {
     const char *eq = strchr(setting, '=');
@@ -471,12 +481,23 @@ static int apply_setting(struct pg *pg, const char *alter_prefix, const char *se
     int rc = -1;
     if (!nid)
         goto out;
-    PGresult *res =
-        query(pg, "apply a setting", "SELECT pg_catalog.set_config($1, $2, true)", 2, params);
-    if (!res)
-        goto out;
-    PQclear(res);
-    char *alter = xasprintf("%s SET %s FROM CURRENT", alter_prefix, nid);
+    char *alter;
+    if (acts_on_our_session(name)) {
+        /* a scalar: the literal stores the same text, and our own session never runs with
+         * the backup's 1 ms statement_timeout or a role it would switch to */
+        char *lit = literal(pg, eq + 1);
+        if (!lit)
+            goto out;
+        alter = xasprintf("%s SET %s TO %s", alter_prefix, nid, lit);
+        free(lit);
+    } else {
+        PGresult *res =
+            query(pg, "apply a setting", "SELECT pg_catalog.set_config($1, $2, true)", 2, params);
+        if (!res)
+            goto out;
+        PQclear(res);
+        alter = xasprintf("%s SET %s FROM CURRENT", alter_prefix, nid);
+    }
     rc = command(pg, "apply a setting", alter);
     free(alter);
 out:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pgvault benchmark (SPEC section 11): pgvault side by side with the baselines, on the
+# pgvault benchmark: pgvault side by side with the baselines, on the
 # same data, in the same run, with alternating repetitions (A B C D A B C D ...).
 #
 #   tests/bench/bench.sh [--scale N] [--runs N] [--quick] [--out FILE] [--keep]

@@ -1,6 +1,6 @@
 /*
  * zref: what zlib alone needs to gzip a file on one core -- the reference for pgvault's
- * own CPU and output size (SPEC section 11). Part of tests/bench (not of pgvault).
+ * own CPU and output size. Part of tests/bench (not of pgvault).
  *
  *   zref LEVEL FILE
  *

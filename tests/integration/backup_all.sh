@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# backup --all (SPEC section 12): the cluster's globals as "@globals" and every database
+# backup --all: the cluster's globals as "@globals" and every database
 # that accepts connections, one catalog row each; one failure does not stop the others
 # and makes the exit code 1, with a last line that says how many failed.
 #

@@ -2,7 +2,7 @@
 # A catalog that cannot be used: garbage bytes instead of catalog.db, a truncated one,
 # one locked by another process past the busy timeout (5 s), one from a newer schema
 # version, one that is a symlink out of the repository. Each: a clear "pgvault: " line,
-# the exit code of SPEC section 8, and nothing written — no dump file, no partial file,
+# the exit code of its class (1, 2 or 4), and nothing written — no dump file, no partial file,
 # no row left 'running'.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
@@ -142,7 +142,7 @@ case_newer_schema() {
     assert_eq "$(sqlite3 "$REPO/catalog.db" 'PRAGMA user_version')" 99 "the schema version is left alone"
 }
 
-# catalog.db is a symlink to a database outside the repository: SPEC section 9, nothing
+# catalog.db is a symlink to a database outside the repository: nothing
 # follows a symlink out of the repository.
 case_symlink_catalog() {
     new_repo repo_symcat

@@ -128,7 +128,8 @@ case_conflicts() {
     bad_cli "--csv for backup" backup backup -d "$NOT_CREATED" --csv
 }
 
-# encode NAME: the file-name form of a database name (SPEC section 1).
+# encode NAME: the file-name form of a database name (bytes outside [A-Za-z0-9_.-], and a
+# leading '.' or '-', as %XX).
 encode() {
     # shellcheck disable=SC2016 # python, not shell
     python3 -c '

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pre_backup_hook and post_backup_hook (SPEC section 12): an argument vector, no shell;
+# pre_backup_hook and post_backup_hook: an argument vector, no shell;
 # PGVAULT_OUTCOME, PGVAULT_BACKUP_ID, PGVAULT_DB, PGVAULT_FILE, PGVAULT_EXIT_CODE in the
 # environment; the post hook runs after every backup, failed ones included (a database
 # that does not exist: exit 5; pg_dump failing: exit 1), and its failure is a warning; a

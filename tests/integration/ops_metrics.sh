@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prometheus textfile metrics (SPEC section 12): metrics_file (config) or --metrics-file
+# Prometheus textfile metrics: metrics_file (config) or --metrics-file
 # is rewritten after every backup run, successful or not, atomically (nothing else left
 # in its directory), mode 0644; it passes "promtool check metrics"; its values are the
 # catalog's; a failed run shows its exit code for the database it touched while the

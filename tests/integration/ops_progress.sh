@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The progress line (SPEC sections 4, 5, 12): on a terminal, backup, verify and restore
+# The progress line: on a terminal, backup, verify and restore
 # draw one line on stderr, redrawn in place ("\r" … "\e[K") at most five times a second,
 # with an estimate ("of ~N", ETA) from the database's earlier backups, and cleared before
 # the summary. Never in captured output, nor with --no-progress, --quiet or --json;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The size anomaly check (SPEC sections 4, 8): a backup whose raw size is under half the
+# The size anomaly check: a backup whose raw size is under half the
 # median of that database's last five complete backups is flagged suspect: a warning on
 # stderr (the backup itself succeeds), suspect = 1 in the catalog, "!" in list, true in
 # list --json, 1 in the metrics, WARNING from check. A normal backup is not flagged.

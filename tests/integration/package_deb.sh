@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian package (SPEC section 10): built from the working tree with
+# The Debian package: built from the working tree with
 # packaging/build-deb.sh, clean for lintian (errors and warnings) and for
 # systemd-analyze verify, installed with dpkg -i on this machine, its pgvault run as
 # postgres against the test cluster (through the packaged configuration), then purged:

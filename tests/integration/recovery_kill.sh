@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash recovery (SPEC section 4, step 1): after `kill -9` of pgvault in the middle of a
+# Crash recovery: after `kill -9` of pgvault in the middle of a
 # backup, readers change nothing, and the next command that writes (prune, backup, pin)
 # leaves no partial file and no 'running' row: the row becomes 'failed' with
 # "interrupted (process PID on HOST is gone)" and an audit event "recover". Stray

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Restores that fail or are stopped leave the original database as it was (SPEC
-# section 5.3): (a) a --with-owners backup whose role has been dropped fails half-way
+# Restores that fail or are stopped leave the original database as it was:
+# (a) a --with-owners backup whose role has been dropped fails half-way
 # through the load: non-zero exit, original unchanged, no leftover database, restores
 # row 'failed' with the reason; (b) SIGTERM in the middle of the load: non-zero exit,
 # original unchanged, no leftover, psql gone; (c) kill -9 in the middle of the load may
@@ -258,7 +258,7 @@ for damage in flip cut; do
     psql_q "$DB_GZ" "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g" >/dev/null
     FP_GZ=$(db_fingerprint "$DB_GZ")
 done
-# An integrity failure (SPEC section 8: exit 3), and the error says what is wrong with
+# An integrity failure (exit 3), and the error says what is wrong with
 # the file, not only that psql was stopped.
 for damage in flip cut; do
     assert_eq "${swap_rc[$damage]}" 3 "(e) $damage: exit code of a restore whose gzip stream breaks half-way"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# A restore checks the file before it touches any database (SPEC section 5.1): a
+# A restore checks the file before it touches any database: a
 # flipped byte in the middle of a .gz, a truncated .gz and a size-preserving change of a
 # plain (-n) backup each stop it with exit 3 and one "pgvault: …" line, the database
 # unchanged, no database created; the failed restore is recorded. A failed backup, an
 # unknown id and a file the catalog does not know are refused with exit 2. The bytes
 # loaded are the bytes verified: a file changed after the checksum (here: while the
-# restore waits for "yes") is not loaded as if it were the backup.
+# restore waits for "yes") is not loaded as if it were the backup. Counts after the load
+# that differ from the catalog's (rows, tables, a table missing) stop it with exit 3
+# before the swap.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 # shellcheck source=SCRIPTDIR/../harness/restore_helpers.sh
@@ -190,5 +192,43 @@ else
 fi
 expect_no_leftover_dbs "restore of a file changed after its checksum"
 cp -p "$SCRATCH/good.sql" "$PLAIN"
+
+# 7. The loaded database is checked against the catalog's counts before anything is
+#    swapped: with the catalog's counts doctored (the file stays intact, its checksum
+#    right), a row count that differs, a table count that differs and a table that the
+#    load did not create each stop the restore with exit 3 after the load; the original
+#    is untouched, no temporary database is left, --target creates nothing.
+note "counts after the load differ from the catalog's"
+drop_db "$OTHER"
+# doctor WHAT SQL UNDO ERROR: run SQL on the catalog; a restore (safe swap, then
+# --target) fails with exit 3 and the one error line ERROR; UNDO puts the catalog back.
+doctor() {
+    local what=$1 sql=$2 undo=$3 error=$4 args
+    catalog_q "$REPO" "$sql"
+    for args in "--db $DB" "--target $OTHER"; do
+        # shellcheck disable=SC2086 # two words
+        expect_refused "restore $args with $what" 3 -f $args "$GZ_ID"
+        assert_eq "${ERR%%$'\n'*}" "pgvault: $error" "error line of restore $args with $what"
+        expect_failed_restore_row "$what ($args)" "$GZ_ID"
+    done
+    catalog_q "$REPO" "$undo"
+}
+doctor "a row count one more than loaded" \
+    "UPDATE backup_tables SET row_count = 501 WHERE backup_id = $GZ_ID AND table_name = 'u'" \
+    "UPDATE backup_tables SET row_count = 500 WHERE backup_id = $GZ_ID AND table_name = 'u'" \
+    "table public.u has 500 rows after the load, the catalog says 501"
+doctor "a table count one more than loaded" \
+    "UPDATE backups SET table_count = table_count + 1 WHERE id = $GZ_ID" \
+    "UPDATE backups SET table_count = table_count - 1 WHERE id = $GZ_ID" \
+    "2 tables after the load, the catalog says 3"
+doctor "a table the load did not create" \
+    "INSERT INTO backup_tables (backup_id, schema_name, table_name, relkind, row_count)
+     VALUES ($GZ_ID, 'public', 'ghost', 'r', 0)" \
+    "DELETE FROM backup_tables WHERE backup_id = $GZ_ID AND table_name = 'ghost'" \
+    "table public.ghost of the backup is missing after the load"
+# the same backup, its catalog put back, restores
+run_pgvault restore -d "$REPO" -f --target "$OTHER" "$GZ_ID"
+expect_rc 0 "restore --target once the catalog's counts are right again"
+expect_no_leftover_dbs "restore --target once the catalog's counts are right again"
 
 pass

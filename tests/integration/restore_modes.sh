@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ways a restore is asked for (SPEC section 5.2–5.4): without -f and without a TTY
+# The ways a restore is asked for: without -f and without a TTY
 # it refuses (exit 2, nothing touched); on a TTY only "yes" proceeds; --target creates a
 # database beside the original; --in-place drops and reloads; --keep-old keeps the
 # replaced database under the name it prints; --json prints one parsable object.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a plain pg_dump (without --create) leaves out and a restore into a fresh
-# database must carry over by itself (SPEC section 5.3: "create a fresh database with
-# the recorded properties"; where the SPEC is silent, what an administrator expects):
+# database must carry over by itself (a fresh database with the recorded properties and,
+# beyond those, what an administrator expects):
 # (1) the database's owner, comment, connection limit, privileges, locale provider
 # and per-role settings (ALTER ROLE … IN DATABASE … SET) survive a safe-swap restore;
 # (2) a database whose settings include default_transaction_read_only = on (common for

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retention follows the catalog, never file modification times (SPEC section 6): real
+# Retention follows the catalog, never file modification times: real
 # backups whose catalog times are moved days apart while their mtimes lie the opposite
 # way; --dry-run changes nothing and needs no lock; pins survive; min-keep saves the
 # newest; a file already gone is marked 'missing' without failing prune; app never
@@ -345,6 +345,22 @@ while IFS='|' read -r st f; do
         pruned | missing) [[ ! -e "$REPO/$f" ]] || fail "$st backup $f still has a file" ;;
     esac
 done < <(catalog_q "$REPO" "SELECT status, file_name FROM backups")
+
+# (m) A start time that names no real day (February 31) is refused, never read as
+# March 3: that database is not pruned at all, and nothing changes.
+note "(m) impossible start time"
+SB=$(backup_of "$STAGING" --no-prune)
+catalog_q "$REPO" "UPDATE backups SET started_at = '2026-02-31T10:00:00.000Z' WHERE id = $SB"
+before=$(snapshot)
+for mode in --dry-run --json ""; do
+    # shellcheck disable=SC2086 # "" is no argument
+    run_pgvault prune -d "$REPO" --db "$STAGING" -r 0 -c 1 $mode
+    expect_rc 1 "prune $mode with a start time of February 31"
+    assert_contains "$ERR" \
+        "pgvault: refusing to prune database \"$STAGING\": backup $SB has an invalid start time \"2026-02-31T10:00:00.000Z\"" \
+        "prune $mode names the impossible start time"
+    assert_eq "$(snapshot)" "$before" "catalog and files after prune $mode refused February 31"
+done
 
 # (l) A repository without a catalog has nothing to prune.
 note "(l) no catalog"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pgvault's own databases (SPEC section 13): backup --all never backs up a temporary
+# pgvault's own databases: backup --all never backs up a temporary
 # (pgvault_tmp_*) or replaced (pgvault_old_*) database that a restore left behind; check
 # warns about them (WARNING, exit 1), naming them, and prune names them and how to drop
 # them, without dropping them. Only the leftovers of this repository's databases (and

@@ -818,7 +818,7 @@ static void test_many_backups(void)
         CHECK_STR(list[0].file_name, "db3/99993.sql.gz");
     backup_recs_free(list, n);
     catalog_close(c);
-    /* SPEC: list on 100,000 backups < 0.2 s; generous here for sanitizer builds. */
+    /* the target is list on 100,000 backups < 0.2 s; generous here for sanitizer builds */
     CHECK(all < 3.0);
     CHECK(one < 1.0);
     printf("catalog_backups on %d rows: %.3f s all, %.3f s one database\n", N, all, one);

@@ -1,4 +1,5 @@
-/* Configuration precedence (SPEC section 2) and the config-file parser. */
+/* Configuration precedence (flags, DB_* variables, libpq's, the file, the defaults) and the
+ * config-file parser. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
