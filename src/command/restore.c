@@ -62,6 +62,8 @@ struct restore_run {
     int sessions;
     int64_t restore_id;
     int64_t tables_checked, rows_checked;
+    char **replication; /* what dropping the replaced database would destroy or be refused for */
+    int nreplication;
 };
 
 /* The comment that marks a temporary database of ours for target (hex: unambiguous). */
@@ -714,7 +716,13 @@ static void print_result(const struct restore_run *rr, bool ok, double secs)
                ",\"duration_ms\":%.0f,\"kept_old\":",
                rr->mode, rr->tables_checked, rr->rows_checked, secs * 1000);
         json_str_or_null(stdout, rr->target_exists && rr->opt->keep_old ? rr->old : NULL);
-        printf(",\"error\":");
+        printf(",\"replication\":[");
+        for (int i = 0; i < rr->nreplication; i++) {
+            if (i)
+                putchar(',');
+            json_str(stdout, rr->replication[i]);
+        }
+        printf("],\"error\":");
         json_str_or_null(stdout, ok ? NULL : err_msg());
         puts("}");
         return;
@@ -797,6 +805,32 @@ static int record_start(struct restore_run *rr)
 /* Connects to a maintenance database and takes the target's server-side lock; reads
  * what will be replaced (not a template) and finds a psql at least as new as the
  * server. */
+/*
+ * Names, before the confirmation, what the drop of the replaced database would take with
+ * it: DROP DATABASE drops its logical replication slots (a subscriber elsewhere then loses
+ * its place in the stream), and its subscriptions make the drop fail (the replaced database
+ * is then kept, and said so).
+ */
+static int warn_replication(struct restore_run *rr)
+{
+    bool drops = rr->target_exists && !rr->globals && (rr->opt->in_place || !rr->opt->keep_old);
+    if (!drops)
+        return 0;
+    if (pg_replication_dependents(rr->admin, rr->target, &rr->replication, &rr->nreplication) != 0)
+        return -1;
+    if (rr->nreplication == 0)
+        return 0;
+    struct sbuf list = {0};
+    for (int i = 0; i < rr->nreplication; i++)
+        sbuf_printf(&list, "%s%s", i ? ", " : "", rr->replication[i]);
+    log_warn("database \"%s\" has %s: dropping the replaced database destroys its logical "
+             "replication slots, and its subscriptions make that drop fail (the replaced "
+             "database is then kept)",
+             rr->target, list.data);
+    sbuf_free(&list);
+    return 0;
+}
+
 static int inspect_target(struct restore_run *rr)
 {
     const char *maint = strcmp(rr->target, "postgres") == 0 ? "template1" : "postgres";
@@ -806,6 +840,8 @@ static int inspect_target(struct restore_run *rr)
     if (!rr->globals && (pg_database_state(rr->admin, rr->target, &rr->target_exists,
                                            &rr->target_size, &rr->sessions, &is_template) != 0 ||
                          refuse_template(rr, is_template) != 0))
+        return -1;
+    if (warn_replication(rr) != 0)
         return -1;
     char *psql_version = NULL;
     int rc = pgtools_find("psql", pg_server_version_num(rr->admin), rr->set->pg_bindir, &rr->psql,
@@ -861,6 +897,9 @@ static void restore_run_free(struct restore_run *rr)
     free(rr->fresh);
     free(rr->old);
     free(rr->psql);
+    for (int i = 0; i < rr->nreplication; i++)
+        free(rr->replication[i]);
+    free(rr->replication);
 }
 
 int cmd_restore(const struct options *opt, const struct settings *set)
