@@ -510,8 +510,9 @@ static void catalog_failed(struct backup_run *br, struct backup_job *j)
 static int apply_retention(struct backup_run *br, const struct backup_job *j)
 {
     struct retention_result pruned;
-    if (br->opt->no_prune || retention_apply(br->cat, br->set, j->db, "  retention: ",
-                                             !br->opt->json && !log_quiet(), &pruned) == 0)
+    if (br->opt->no_prune ||
+        retention_apply(br->cat, br->set, j->db, "  retention: ", !br->opt->json && !log_quiet(),
+                        br->cancel, &pruned) == 0)
         return 0;
     char *why = xstrdup(err_msg());
     err_clear();

@@ -311,7 +311,8 @@ static void print_summary(const struct retention_result *res, const char *prefix
 }
 
 int retention_apply(struct catalog *cat, const struct settings *set, const char *db,
-                    const char *prefix, bool report, struct retention_result *res)
+                    const char *prefix, bool report, volatile sig_atomic_t *cancel,
+                    struct retention_result *res)
 {
     struct plan pl;
     struct err_saved fe = {0};
@@ -321,7 +322,7 @@ int retention_apply(struct catalog *cat, const struct settings *set, const char 
             err_restore(&fe);
         return -1;
     }
-    plan_apply(cat, set, &pl, prefix, report, res, &fe, &pgvault_interrupted);
+    plan_apply(cat, set, &pl, prefix, report, res, &fe, cancel);
     plan_free(&pl);
     if (report)
         print_summary(res, prefix, false);

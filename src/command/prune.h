@@ -4,6 +4,7 @@
 /* Carrying a retention plan out on a repository: prune's work, which backup does too
  * after each successful backup. The plan itself is policy/retention.h's. */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,9 +29,11 @@ struct retention_result {
  * marks its row 'pruned' (or 'missing' when the file was already gone) with the time
  * and the rule, removes the leftover files of failed backups, and records an audit
  * event for each. report: print one line per removal on stdout (prefix before each).
- * Keeps going after a problem; returns 0, or -1 with the first error set.
+ * Stops between removals once *cancel is non-zero. Keeps going after a problem; returns
+ * 0, or -1 with the first error set.
  */
 int retention_apply(struct catalog *cat, const struct settings *set, const char *db,
-                    const char *prefix, bool report, struct retention_result *res);
+                    const char *prefix, bool report, volatile sig_atomic_t *cancel,
+                    struct retention_result *res);
 
 #endif

@@ -127,7 +127,7 @@ static int check_file(struct restore_run *rr)
     chain_add(c, filter_size_new(&size));
     chain_add(c, filter_hash_new(sum));
     chain_add(c, filter_progress_new(progress));
-    int rc = chain_pump_file(c, rr->path, &pgvault_interrupted);
+    int rc = chain_pump_file(c, rr->path, rr->cancel);
     chain_free(c);
     progress_free(progress);
     if (rc != 0)
@@ -190,14 +190,21 @@ static int confirm(struct restore_run *rr)
     return 0;
 }
 
+/* psql's stdin, and when to stop writing to it. */
+struct psql_feed {
+    struct proc *p;
+    volatile sig_atomic_t *cancel;
+};
+
 /* Writes a chunk of the dump to psql's stdin. */
 static int feed_psql(void *ctx, const unsigned char *buf, size_t len)
 {
-    struct proc *p = ctx;
+    struct psql_feed *f = ctx;
+    struct proc *p = f->p;
     while (len > 0) {
         ssize_t n = write(p->in_fd, buf, len);
         if (n < 0) {
-            if (errno == EINTR && !pgvault_interrupted)
+            if (errno == EINTR && !*f->cancel)
                 continue;
             if (errno == EPIPE)
                 return err_set(ERR_FAILED, "psql stopped reading its input");
@@ -224,8 +231,9 @@ static int feed_dump(struct restore_run *rr, struct proc *p)
     chain_add(c, filter_hash_new(sum));
     decompress_add(c, rr->b.compression, rr->path);
     chain_add(c, filter_progress_new(progress));
-    chain_add(c, filter_callback_new(feed_psql, p));
-    int rc = chain_pump_file(c, rr->path, &pgvault_interrupted);
+    struct psql_feed feed = {p, rr->cancel};
+    chain_add(c, filter_callback_new(feed_psql, &feed));
+    int rc = chain_pump_file(c, rr->path, rr->cancel);
     chain_free(c);
     progress_free(progress);
     /* the bytes loaded must be the bytes verified: the file may have changed since */
@@ -267,10 +275,10 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
     struct err_saved reason;
     err_save(&reason);
     /* stop psql BEFORE its input closes: at end of input it would commit */
-    if (rrc != 0 || pgvault_interrupted)
+    if (rrc != 0 || *rr->cancel)
         proc_kill(&p, SIGTERM);
     int wrc = proc_wait(&p);
-    if (pgvault_interrupted) {
+    if (*rr->cancel) {
         err_clear();
         err_set(ERR_FAILED, "restore interrupted by a signal");
     } else if (rrc != 0) {
@@ -282,7 +290,7 @@ static int load(struct restore_run *rr, const char *db, bool single_transaction)
         err_hint("nothing was replaced; a missing role needs the @globals backup restored first "
                  "(or a backup taken without --with-owners)");
     }
-    if (wrc != 0 || rrc != 0 || pgvault_interrupted)
+    if (wrc != 0 || rrc != 0 || *rr->cancel)
         goto out;
     rc = 0;
 out:
@@ -666,8 +674,9 @@ static int restore_globals(struct restore_run *rr)
     /* the file → decompression → psql */
     struct chain *c = chain_new();
     decompress_add(c, rr->b.compression, rr->path);
-    chain_add(c, filter_callback_new(feed_psql, &p));
-    int rrc = chain_pump_file(c, rr->path, &pgvault_interrupted);
+    struct psql_feed feed = {&p, rr->cancel};
+    chain_add(c, filter_callback_new(feed_psql, &feed));
+    int rrc = chain_pump_file(c, rr->path, rr->cancel);
     chain_free(c);
     if (rrc != 0)
         proc_kill(&p, SIGTERM);

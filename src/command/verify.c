@@ -73,7 +73,8 @@ struct read_digest {
 /* The file → its checksum → (--deep: decompression → the dump's size and checksum → the
  * dump scanner) → the progress line. compression NULL: the file's bytes only. */
 static int read_file(const char *path, const char *compression, struct dumpscan *scan,
-                     struct progress *progress, struct read_digest *r)
+                     struct progress *progress, volatile sig_atomic_t *cancel,
+                     struct read_digest *r)
 {
     struct chain *c = chain_new();
     chain_add(c, filter_hash_new(r->checksum));
@@ -84,14 +85,14 @@ static int read_file(const char *path, const char *compression, struct dumpscan 
         chain_add(c, filter_dumpscan_new(scan));
     }
     chain_add(c, filter_progress_new(progress));
-    int rc = chain_pump_file(c, path, &pgvault_interrupted);
+    int rc = chain_pump_file(c, path, cancel);
     chain_free(c);
     return rc;
 }
 
 /* Verifies one backup; returns 0, or -1 with the reason set. */
 static int verify_one(struct catalog *cat, const struct options *opt, const struct settings *set,
-                      const struct backup_rec *b)
+                      const struct backup_rec *b, volatile sig_atomic_t *cancel)
 {
     bool deep = opt->deep;
     char *path = path_join(set->dir, b->file_name);
@@ -126,7 +127,7 @@ static int verify_one(struct catalog *cat, const struct options *opt, const stru
     free(label);
     if (deep)
         scan = dumpscan_new();
-    int rrc = read_file(path, deep ? b->compression : NULL, scan, progress, &r);
+    int rrc = read_file(path, deep ? b->compression : NULL, scan, progress, cancel, &r);
     progress_free(progress);
     if (rrc != 0)
         goto out;
@@ -202,10 +203,10 @@ static int open_catalog(const struct settings *set, struct catalog **cat, bool *
  * error's class in *cls; the error is cleared either way. */
 static char *verify_backup(struct catalog *cat, const struct options *opt,
                            const struct settings *set, const struct backup_rec *b,
-                           enum err_class *cls)
+                           volatile sig_atomic_t *cancel, enum err_class *cls)
 {
     int rc = strcmp(b->status, "complete") == 0
-                 ? verify_one(cat, opt, set, b)
+                 ? verify_one(cat, opt, set, b, cancel)
                  : err_set(ERR_USAGE, "backup is %s, not complete", b->status);
     char *reason = rc == 0 ? NULL : xstrdup(err_msg());
     *cls = rc == 0 ? ERR_NONE : err_class();
@@ -278,7 +279,7 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     for (size_t i = 0; i < n; i++) {
         double t0 = time_mono();
         enum err_class cls;
-        char *reason = verify_backup(cat, opt, set, &b[i], &cls);
+        char *reason = verify_backup(cat, opt, set, &b[i], cancel, &cls);
         if (*cancel) {
             free(reason);
             goto out;
