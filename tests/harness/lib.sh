@@ -25,7 +25,7 @@ fi
 source "$PG_STATE/env.sh"
 
 # Nothing from the developer's environment may steer pgvault: the origin's variables
-# take precedence over libpq's (SPEC section 2).
+# take precedence over libpq's (the documented precedence).
 unset DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME BACKUP_DIR PGVAULT_PG_BINDIR
 # A local time zone far from UTC, so that a file name or catalog time taken from local
 # time instead of UTC shows (a POSIX TZ string: needs no tzdata).
