@@ -327,7 +327,8 @@ static const char *default_dbname(const struct settings *set)
 }
 
 /* The progress line of a dump, with its size and rate estimated from the database's
- * earlier complete backups (the newest one's raw size, the last five's rate). */
+ * earlier complete backups (the newest one's raw size, the rate of the last five with this
+ * run's compression). */
 static struct progress *start_progress(struct backup_run *br, const char *db)
 {
     if (!cli_progress_wanted(br->opt))
@@ -337,7 +338,7 @@ static struct progress *start_progress(struct backup_run *br, const char *db)
     uint64_t total = 0;
     double rate = 0;
     if (catalog_backups(br->cat, db, false, &prev, &n) == 0)
-        audit_estimate_next(prev, n, &total, &rate);
+        audit_estimate_next(prev, n, br->set->compression, &total, &rate);
     err_clear(); /* without history, the line just has no ETA */
     backup_recs_free(prev, n);
     char *label = xasprintf("backup \"%s\"", db);
