@@ -536,6 +536,23 @@ static void conflict(struct parse *p, const char *a, const char *b)
     usage_error(p, "options %s and %s cannot be used together", a, b);
 }
 
+/* backup's --compress names a compression; -n is --compress none, which takes no -Z (the
+ * level's range, which depends on the compression, config_resolve checks). */
+static void validate_compression(struct parse *p)
+{
+    const struct options *o = p->opt;
+    bool none = o->compression && strcmp(o->compression, "none") == 0;
+    if (o->compression && !compression_find(o->compression))
+        usage_error(p, "invalid value \"%s\" for --compress (%s)", o->compression,
+                    compression_names);
+    if (o->no_compress && o->compression && !none)
+        conflict(p, "-n/--no-compress", "--compress");
+    if (o->no_compress && o->level != -1)
+        conflict(p, "-n/--no-compress", "-Z/--compress-level");
+    if (none && o->level != -1)
+        conflict(p, "--compress none", "-Z/--compress-level");
+}
+
 /* The checks that need the whole command line: conflicts and positional arguments. */
 static void validate(struct parse *p)
 {
@@ -551,15 +568,7 @@ static void validate(struct parse *p)
 
     switch (o->cmd) {
     case CMD_BACKUP:
-        if (o->compression && !compression_find(o->compression))
-            usage_error(p, "invalid value \"%s\" for --compress (%s)", o->compression,
-                        compression_names);
-        if (o->no_compress && o->compression && strcmp(o->compression, "none") != 0)
-            conflict(p, "-n/--no-compress", "--compress");
-        if (o->no_compress && o->level != -1)
-            conflict(p, "-n/--no-compress", "-Z/--compress-level");
-        if (o->compression && strcmp(o->compression, "none") == 0 && o->level != -1)
-            conflict(p, "--compress none", "-Z/--compress-level");
+        validate_compression(p);
         if (o->all && o->db)
             conflict(p, "--all", "--db");
         want_args(p, 0, NULL);
