@@ -6,10 +6,13 @@
 set -eu
 
 pkgs="gcc make cmake pkg-config libpq-dev libsqlite3-dev zlib1g-dev libxxhash-dev
+      libzstd-dev
       postgresql postgresql-client xxhash sqlite3 util-linux"
 if [ "${1:-}" = "--test" ]; then
     # prometheus ships promtool, which checks the metrics file (tests/integration/ops_*.sh)
     pkgs="$pkgs python3 procps strace clang jq prometheus"
+    # the stock zstd(1) reads and checks the zstd backups (tests/integration/zstd_*.sh)
+    pkgs="$pkgs zstd"
     # the package test (tests/integration/package_deb.sh): build, check and install the .deb
     pkgs="$pkgs dpkg-dev debhelper lintian systemd man-db bash-completion"
 fi

@@ -58,7 +58,7 @@ struct backup_run {
 static int choose_file_name(struct backup_run *br, const char *db, time_t when, char **name)
 {
     for (int seq = 1; seq < 1000; seq++) {
-        char *cand = naming_backup_file(db, when, br->set->compress, seq);
+        char *cand = naming_backup_file(db, when, br->set->compression, seq);
         char *partial = xasprintf("%s.partial", cand);
         bool known = false;
         if (catalog_file_known(br->cat, cand, &known) != 0) {
@@ -186,11 +186,6 @@ struct backup_job {
     double t0, secs;
 };
 
-static const char *compression_of(const struct settings *set)
-{
-    return set->compress ? "gzip" : "none";
-}
-
 /*
  * pg_dump's stdout → its size, rows, raw checksum and progress line → compression → the
  * file's size and checksum → the partial file, in one pass.
@@ -203,7 +198,7 @@ static int stream_dump(struct backup_run *br, struct backup_job *j, int in_fd,
     chain_add(c, filter_dumpscan_new(j->scan));
     chain_add(c, filter_hash_new(j->raw_checksum));
     chain_add(c, filter_progress_new(br->progress));
-    compress_add(c, compression_of(br->set), (int)br->set->level, (int)br->set->jobs);
+    compress_add(c, br->set->compression, (int)br->set->level, (int)br->set->jobs);
     chain_add(c, filter_size_new(&j->out_bytes));
     chain_add(c, filter_hash_new(j->checksum));
     chain_add(c, filter_fd_new(repofile_fd(out), repofile_path(out)));
@@ -332,7 +327,8 @@ static const char *default_dbname(const struct settings *set)
 }
 
 /* The progress line of a dump, with its size and rate estimated from the database's
- * earlier complete backups (the newest one's raw size, the last five's rate). */
+ * earlier complete backups (the newest one's raw size, the rate of the last five with this
+ * run's compression). */
 static struct progress *start_progress(struct backup_run *br, const char *db)
 {
     if (!cli_progress_wanted(br->opt))
@@ -342,7 +338,7 @@ static struct progress *start_progress(struct backup_run *br, const char *db)
     uint64_t total = 0;
     double rate = 0;
     if (catalog_backups(br->cat, db, false, &prev, &n) == 0)
-        audit_estimate_next(prev, n, &total, &rate);
+        audit_estimate_next(prev, n, br->set->compression, &total, &rate);
     err_clear(); /* without history, the line just has no ETA */
     backup_recs_free(prev, n);
     char *label = xasprintf("backup \"%s\"", db);
@@ -408,8 +404,8 @@ static int catalog_running(struct backup_run *br, struct backup_job *j)
     b->db_name = j->db;
     b->file_name = j->file;
     b->format = "plain";
-    b->compression = (char *)compression_of(br->set);
-    b->level = br->set->compress ? (int)br->set->level : 0;
+    b->compression = (char *)br->set->compression;
+    b->level = (int)br->set->level;
     b->started_at = j->started;
     b->pid = getpid();
     b->host = j->host;

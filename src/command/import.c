@@ -1,9 +1,10 @@
 /*
- * pgvault import: adopt plain-format dumps (.sql, or gzip .sql.gz) named
- * <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz] — made by the origin's scripts, or left behind by a
+ * pgvault import: adopt plain-format dumps (.sql, gzip .sql.gz or zstd .sql.zst) named
+ * <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst] — made by the origin's scripts, by
+ * "pg_dump | zstd", or left behind by a
  * lost catalog (--scan). Everything recorded is computed from the file itself: checksum and
  * size, raw checksum and size, the CREATE TABLE statements and the rows of every COPY block.
- * Only a whole dump is adopted: a valid gzip stream, pg_dump's header and its "dump
+ * Only a whole dump is adopted: a valid gzip or zstd stream, pg_dump's header and its "dump
  * complete" trailer, no statement or COPY block cut short. A file from elsewhere is first
  * copied into the repository under its own name (.partial, fsync, rename).
  */
@@ -64,7 +65,7 @@ struct import_scan {
     struct dumpscan *scan;
     char *head;
     size_t head_len;
-    bool gzip;
+    bool compressed; /* the name says gzip or zstd */
     bool owners;
     bool at_bol;               /* at the start of a line */
     char line[OWNER_LINE_MAX]; /* a "-- Name: " line being collected */
@@ -127,9 +128,11 @@ static int scan_sink(void *ctx, const unsigned char *buf, size_t len)
     if (before < 5 && s->head_len >= 5) {
         if (memcmp(s->head, "PGDMP", 5) == 0)
             return err_set(ERR_FAILED, "it is a pg_dump custom-format archive; only plain-format "
-                                       "dumps (.sql, .sql.gz) can be adopted");
-        if (!s->gzip && (unsigned char)s->head[0] == 0x1f && (unsigned char)s->head[1] == 0x8b)
+                                       "dumps (.sql, .sql.gz, .sql.zst) can be adopted");
+        if (!s->compressed && memcmp(s->head, "\x1f\x8b", 2) == 0)
             return err_set(ERR_FAILED, "it is gzip-compressed but named .sql (rename it .sql.gz)");
+        if (!s->compressed && memcmp(s->head, "\x28\xb5\x2f\xfd", 4) == 0)
+            return err_set(ERR_FAILED, "it is zstd-compressed but named .sql (rename it .sql.zst)");
     }
     dumpscan_feed(s->scan, (const char *)buf, len);
     watch_owner_lines(s, buf, len);
@@ -226,7 +229,7 @@ static int check_whole_dump(const struct dump_header *h, struct dumpscan *scan, 
         return check_globals_dump(h, scan);
     if (h->is_cluster_dump)
         return err_set(ERR_FAILED, "it is a pg_dumpall dump: only the cluster's globals are "
-                                   "adopted, as \"%%40globals_<YYYYMMDD>_<HHMMSS>.sql[.gz]\"");
+                                   "adopted, as \"%%40globals_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst]\"");
     if (!h->is_dump)
         return err_set(ERR_FAILED, "it is not a pg_dump plain-format dump (no \"-- PostgreSQL "
                                    "database dump\" header)");
@@ -244,21 +247,25 @@ static int check_whole_dump(const struct dump_header *h, struct dumpscan *scan, 
  * reason set when it is not a whole plain-format dump (for globals, a whole pg_dumpall
  * --globals-only dump).
  */
-static int examine(const char *path, bool gzip, bool globals, volatile sig_atomic_t *cancel,
-                   struct backup_rec *b, struct table_rec **tables, size_t *ntables)
+static int examine(const char *path, const char *compression, bool globals,
+                   volatile sig_atomic_t *cancel, struct backup_rec *b, struct table_rec **tables,
+                   size_t *ntables)
 {
-    struct import_scan s = {
-        .scan = dumpscan_new(), .head = xmalloc(HEAD_MAX), .gzip = gzip, .at_bol = true};
+    struct import_scan s = {.scan = dumpscan_new(),
+                            .head = xmalloc(HEAD_MAX),
+                            .compressed = strcmp(compression, "none") != 0,
+                            .at_bol = true};
     struct dump_header h = {0};
     uint64_t file_bytes, raw_bytes;
     char checksum[HASH_HEX_LEN], raw_checksum[HASH_HEX_LEN];
     int rc = -1;
 
-    /* 1. one pass: file checksum, inflate (gzip CRC and length checked), raw checksum, scan */
+    /* 1. one pass: file checksum, decompression (gzip's CRC and length, zstd's checksum
+     * checked), raw checksum, scan */
     struct chain *c = chain_new();
     chain_add(c, filter_size_new(&file_bytes));
     chain_add(c, filter_hash_new(checksum));
-    decompress_add(c, gzip ? "gzip" : "none", path);
+    decompress_add(c, compression, path);
     chain_add(c, filter_size_new(&raw_bytes));
     chain_add(c, filter_hash_new(raw_checksum));
     chain_add(c, filter_callback_new(scan_sink, &s));
@@ -367,7 +374,8 @@ struct import_file {
     const char *name; /* its base name: the name in the repository */
     char *db;
     time_t when;
-    bool gzip, in_repo;
+    const char *compression; /* by its name: "gzip", "zstd" or "none" */
+    bool in_repo;
     char *path;            /* the bytes examined: in place, or the copy's partial file */
     struct repofile *copy; /* a copy from elsewhere, until it is committed */
     bool renamed;          /* the copy has its name: ours to remove if the catalog fails */
@@ -425,7 +433,7 @@ static int catalogue_import(struct import_run *ir, struct import_file *f)
     struct timespec ts = {.tv_sec = f->when};
     b->db_name = f->db;
     b->file_name = (char *)f->name;
-    b->compression = f->gzip ? "gzip" : "none";
+    b->compression = (char *)f->compression;
     b->started_at = time_iso_ms(&ts, f->started);
     b->duration_ms = -1;
     b->pid = getpid();
@@ -490,8 +498,8 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
     int rc = 0;
 
     /* 1. the name gives the database, the time and the compression */
-    if (naming_parse_file(f.name, &f.db, &f.when, &f.gzip) != 0) {
-        err_set(ERR_FAILED, "its name does not match <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz]");
+    if (naming_parse_file(f.name, &f.db, &f.when, &f.compression) != 0) {
+        err_set(ERR_FAILED, "its name does not match <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst]");
         goto refused;
     }
 
@@ -509,8 +517,8 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
         goto refused;
 
     /* 4. a whole dump, and what it holds (a message about the copy names the original) */
-    if (examine(f.path, f.gzip, strcmp(f.db, NAMING_GLOBALS_DB) == 0, ir->cancel, &f.b, &f.tables,
-                &f.ntables) != 0) {
+    if (examine(f.path, f.compression, strcmp(f.db, NAMING_GLOBALS_DB) == 0, ir->cancel, &f.b,
+                &f.tables, &f.ntables) != 0) {
         if (f.copy)
             rename_in_error(f.path, source);
         goto refused;
@@ -572,8 +580,9 @@ static int scan_repository(struct import_run *ir, char ***out, size_t *n)
     while ((e = readdir(d)) != NULL) {
         char *db;
         time_t when;
-        bool gz, known;
-        if (e->d_name[0] == '.' || naming_parse_file(e->d_name, &db, &when, &gz) != 0)
+        const char *compression;
+        bool known;
+        if (e->d_name[0] == '.' || naming_parse_file(e->d_name, &db, &when, &compression) != 0)
             continue;
         free(db);
         if (catalog_file_known(ir->cat, e->d_name, &known) != 0) {

@@ -23,7 +23,7 @@
 
 #define PARTIAL_SUFFIX ".partial"
 
-/* The database of a partial file's name ("…_YYYYMMDD_HHMMSS[_N].sql[.gz].partial"), or
+/* The database of a partial file's name ("…_YYYYMMDD_HHMMSS[_N].sql[.gz|.zst].partial"), or
  * NULL when name is not one. */
 static char *partial_db(const char *name)
 {
@@ -33,8 +33,8 @@ static char *partial_db(const char *name)
     char *stem = xstrndup(name, len - slen);
     char *db = NULL;
     time_t when;
-    bool compressed;
-    if (naming_parse_file(stem, &db, &when, &compressed) != 0) {
+    const char *compression;
+    if (naming_parse_file(stem, &db, &when, &compression) != 0) {
         free(db);
         db = NULL;
     }
@@ -136,8 +136,8 @@ static void remove_if_pruned(struct catalog *cat, const char *dir, const char *n
 {
     char *db = NULL;
     time_t when;
-    bool gz;
-    if (naming_parse_file(name, &db, &when, &gz) != 0)
+    const char *compression;
+    if (naming_parse_file(name, &db, &when, &compression) != 0)
         return;
     free(db);
     struct backup_rec b;

@@ -15,7 +15,7 @@
  *   (process PID on HOST is gone)" and its NAME.partial file is removed;
  * - every restore row still 'running' becomes 'failed';
  * - stray partial files (regular files named like a backup, "…_YYYYMMDD_HHMMSS[_N]
- *   .sql[.gz].partial") are removed; symlinks and other names are left alone.
+ *   .sql[.gz|.zst].partial") are removed; symlinks and other names are left alone.
  * Each action is logged and recorded as an audit event "recover". A row of this very
  * process (same pid and host) is left alone. A file that cannot be removed is a warning,
  * not a failure. Returns 0, or -1 with the error set when the catalog cannot be updated

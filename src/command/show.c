@@ -256,8 +256,8 @@ static void show_facts(const struct show_data *d)
         kv("size", "%s, %" PRId64 " bytes (raw %s, %" PRId64 " bytes; ratio %.1fx)",
            fmt_size((uint64_t)b->size_bytes, sz), b->size_bytes,
            fmt_size((uint64_t)b->raw_bytes, raw), b->raw_bytes, ratio);
-        if (strcmp(b->compression, "gzip") == 0 && b->level > 0)
-            kv("compression", "gzip level %d", b->level);
+        if (b->level > 0)
+            kv("compression", "%s level %d", b->compression, b->level);
         else
             kv("compression", "%s", b->compression);
         kv("checksum", "%s %s", or_dash(b->checksum_algo), or_dash(b->checksum));

@@ -2,8 +2,8 @@
  * pgvault verify: size and XXH3-128 of each backup file against the catalog, like
  * pg_verifybackup: size first, then checksum, every backup reported, exit 3 at the end if
  * any is damaged (exit 1 if one could only not be read, e.g. for its permissions). --deep also
- * inflates the file (gzip CRC), checks pg_dump's trailer and the raw checksum, and recounts each
- * table's rows from the dump text.
+ * decompresses the file (gzip's CRC, zstd's content checksum), checks pg_dump's trailer and the
+ * raw checksum, and recounts each table's rows from the dump text.
  */
 #include <errno.h>
 #include <inttypes.h>

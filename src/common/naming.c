@@ -1,5 +1,6 @@
 #include "common/naming.h"
 
+#include "common/compression.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -83,8 +84,13 @@ bad:
     return NULL;
 }
 
-char *naming_backup_file(const char *db, time_t when, bool compressed, int seq)
+char *naming_backup_file(const char *db, time_t when, const char *compression, int seq)
 {
+    const struct compression *c = compression_find(compression);
+    if (!c) {
+        err_set(ERR_FAILED, "unknown compression \"%s\"", compression ? compression : "");
+        return NULL;
+    }
     struct tm tm;
     if (!gmtime_r(&when, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
         err_set(ERR_FAILED, "could not format backup time %lld", (long long)when);
@@ -96,7 +102,7 @@ char *naming_backup_file(const char *db, time_t when, bool compressed, int seq)
         snprintf(suffix, sizeof(suffix), "_%d", seq);
     char *name =
         xasprintf("%s_%04d%02d%02d_%02d%02d%02d%s.sql%s", enc, tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, suffix, compressed ? ".gz" : "");
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, suffix, c->suffix);
     free(enc);
     return name;
 }
@@ -117,15 +123,11 @@ static int parse_stamp(const char *s, time_t *when)
     return time_from_utc(y, mo, d, h, mi, se, when);
 }
 
-int naming_parse_file(const char *file, char **db, time_t *when, bool *compressed)
+int naming_parse_file(const char *file, char **db, time_t *when, const char **compression)
 {
-    size_t len = strlen(file);
-    bool gz = len > 7 && strcmp(file + len - 7, ".sql.gz") == 0;
-    if (gz)
-        len -= 7;
-    else if (len > 4 && strcmp(file + len - 4, ".sql") == 0)
-        len -= 4;
-    else
+    size_t len;
+    const struct compression *c = compression_of_file(file, strlen(file), &len);
+    if (!c)
         return -1;
 
     /* Split from the right: the database part may itself contain '_'. */
@@ -150,7 +152,7 @@ int naming_parse_file(const char *file, char **db, time_t *when, bool *compresse
     }
     *db = name;
     *when = t;
-    *compressed = gz;
+    *compression = c->name;
     return 0;
 }
 

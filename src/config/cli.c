@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "common/compression.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -49,6 +50,7 @@ enum {
     OPT_MAX_AGE,
     OPT_SCAN,
     OPT_LOCK_WAIT_TIMEOUT,
+    OPT_COMPRESS,
 };
 
 #define BIT(c) (1u << (c))
@@ -79,6 +81,8 @@ enum store {
     ST_NONE,    /* nothing (-V: cli_parse turns it into CMD_VERSION) */
     ST_FLAG,    /* bool set true */
     ST_NUMBER,  /* long, range checked */
+    ST_LEVEL,   /* long, 0 outside min..max: its range depends on the compression, which
+                   the config file may give, so config_resolve checks it */
     ST_STRING,  /* const char *, the argument itself */
     ST_TRI_ON,  /* enum tristate set TRI_ON */
     ST_TRI_OFF, /* enum tristate set TRI_OFF */
@@ -90,6 +94,7 @@ enum store {
     (offsetof(struct options, f) + 0 * sizeof(_Generic(((struct options *)0)->f, t : 1)))
 #define FLAG(f) ST_FLAG, FIELD(f, bool)
 #define NUMBER(f) ST_NUMBER, FIELD(f, long)
+#define LEVEL(f) ST_LEVEL, FIELD(f, long)
 #define STRING(f) ST_STRING, FIELD(f, const char *)
 #define TRI(on_off, f) ST_TRI_##on_off, FIELD(f, enum tristate)
 #define NOWHERE ST_NONE, 0
@@ -115,10 +120,12 @@ static const struct optdef optdefs[] = {
     {'c', "count", "COUNT", BIT(CMD_BACKUP) | BIT(CMD_PRUNE), 0, 1000000, GRP_MAIN,
      NUMBER(keep_count), "keep only the newest COUNT backups (default 10)"},
     /* backup */
+    {OPT_COMPRESS, "compress", "METHOD", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, STRING(compression),
+     "gzip (the default), zstd or none"},
     {'n', "no-compress", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_compress),
-     "write plain SQL (.sql), without compression"},
-    {'Z', "compress-level", "LEVEL", BIT(CMD_BACKUP), 1, 9, GRP_MAIN, NUMBER(level),
-     "gzip compression level 1..9 (default 6)"},
+     "write plain SQL (.sql): --compress none"},
+    {'Z', "compress-level", "LEVEL", BIT(CMD_BACKUP), 1, 19, GRP_MAIN, LEVEL(level),
+     "gzip 1..9 (default 6), zstd 1..19 (default 3)"},
     {'j', "jobs", "N", BIT(CMD_BACKUP), 1, 256, GRP_MAIN, NUMBER(jobs),
      "compress with N threads (default: one per core)"},
     {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY), 0, 0, GRP_MAIN, FLAG(all),
@@ -382,10 +389,12 @@ static void set_number(struct parse *p, const struct optdef *d, const char *arg,
     display_name(d, name, sizeof(name));
     if (!integer_syntax(arg))
         usage_error(p, "invalid value \"%s\" for %s", arg, name);
-    else if (parse_int(arg, d->min, d->max, &v) < 0)
-        usage_error(p, "%s must be in range %ld..%ld", name, d->min, d->max);
-    else
+    else if (parse_int(arg, d->min, d->max, &v) == 0)
         *out = v;
+    else if (d->store == ST_LEVEL)
+        *out = 0;
+    else
+        usage_error(p, "%s must be in range %ld..%ld", name, d->min, d->max);
 }
 
 static void set_string(struct parse *p, const struct optdef *d, const char *arg, const char **out)
@@ -407,6 +416,7 @@ static void apply_option(struct parse *p, const struct optdef *d, const char *ar
         *(bool *)field = true;
         break;
     case ST_NUMBER:
+    case ST_LEVEL:
         set_number(p, d, arg, (long *)field);
         break;
     case ST_STRING:
@@ -526,6 +536,23 @@ static void conflict(struct parse *p, const char *a, const char *b)
     usage_error(p, "options %s and %s cannot be used together", a, b);
 }
 
+/* backup's --compress names a compression; -n is --compress none, which takes no -Z (the
+ * level's range, which depends on the compression, config_resolve checks). */
+static void validate_compression(struct parse *p)
+{
+    const struct options *o = p->opt;
+    bool none = o->compression && strcmp(o->compression, "none") == 0;
+    if (o->compression && !compression_find(o->compression))
+        usage_error(p, "invalid value \"%s\" for --compress (%s)", o->compression,
+                    compression_names);
+    if (o->no_compress && o->compression && !none)
+        conflict(p, "-n/--no-compress", "--compress");
+    if (o->no_compress && o->level != -1)
+        conflict(p, "-n/--no-compress", "-Z/--compress-level");
+    if (none && o->level != -1)
+        conflict(p, "--compress none", "-Z/--compress-level");
+}
+
 /* The checks that need the whole command line: conflicts and positional arguments. */
 static void validate(struct parse *p)
 {
@@ -541,8 +568,7 @@ static void validate(struct parse *p)
 
     switch (o->cmd) {
     case CMD_BACKUP:
-        if (o->no_compress && o->level != -1)
-            conflict(p, "-n/--no-compress", "-Z/--compress-level");
+        validate_compression(p);
         if (o->all && o->db)
             conflict(p, "--all", "--db");
         want_args(p, 0, NULL);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/compression.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -107,7 +108,9 @@ struct file_values {
     char *dir, *catalog, *pg_bindir, *metrics_file, *pre_hook, *post_hook;
     long retention_days, keep_count, level, jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
         hook_timeout, lock_wait_timeout;
-    int compress; /* -1 unset */
+    int compress;                          /* -1 unset */
+    const struct compression *compression; /* NULL unset */
+    int level_line;                        /* the line of compress_level */
 };
 
 /* A value quoted in an error message: at most CLIP bytes of it, then "...", so that the
@@ -159,7 +162,8 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
     } nums[] = {
         {"retention_days", offsetof(struct file_values, retention_days), 0, 36500},
         {"keep_count", offsetof(struct file_values, keep_count), 0, 1000000},
-        {"compress_level", offsetof(struct file_values, level), 1, 9},
+        /* the widest range; resolve_compression checks the file's compression's */
+        {"compress_level", offsetof(struct file_values, level), 1, 19},
         {"jobs", offsetof(struct file_values, jobs), 1, 256},
         {"min_keep", offsetof(struct file_values, min_keep), 0, 1000000},
         {"keep_daily", offsetof(struct file_values, keep_daily), 0, 100000},
@@ -176,10 +180,20 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
                            line);
         return set_str((char **)((char *)fv + strs[i].off), val);
     }
+    if (strcmp(key, "compress_level") == 0)
+        fv->level_line = line;
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (strcmp(key, nums[i].key) == 0)
             return set_num(fv, key, val, line, nums[i].min, nums[i].max,
                            (long *)((char *)fv + nums[i].off));
+    if (strcmp(key, "compression") == 0) {
+        if (!(fv->compression = compression_find(val)))
+            return err_set(ERR_USAGE,
+                           "invalid value \"%.*s%s\" for \"compression\" in \"%s\" line %d (%s)",
+                           CLIPPED(val), fv->origin, line, compression_names);
+        return 0;
+    }
+    /* the older switch: no is compression = none, yes the default */
     if (strcmp(key, "compress") == 0) {
         if (strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
             fv->compress = 1;
@@ -278,6 +292,48 @@ static long pick_num(long flag, long file, long dflt)
     return flag >= 0 ? flag : file >= 0 ? file : dflt;
 }
 
+/*
+ * The compression: -n or --compress > the file's (compression, else the older compress =
+ * yes|no) > gzip; a -Z level alone asks for compression (gzip when the file says none).
+ * The level: -Z > the file's compress_level, which is for the file's compression only >
+ * the compression's default; in the compression's own range.
+ */
+static int resolve_compression(const struct options *opt, const struct file_values *fv,
+                               struct settings *s)
+{
+    const struct compression *gzip = compression_find("gzip");
+    const struct compression *in_file = fv->compression     ? fv->compression
+                                        : fv->compress == 0 ? compression_find("none")
+                                                            : gzip;
+    const struct compression *c = opt->no_compress   ? compression_find("none")
+                                  : opt->compression ? compression_find(opt->compression)
+                                                     : in_file;
+    if (c->max_level == 0 && opt->level != -1)
+        c = gzip;
+    s->compression = c->name;
+    s->level = c->default_level;
+    if (c->max_level == 0)
+        return 0;
+    if (opt->level != -1) {
+        if (opt->level < c->min_level || opt->level > c->max_level) {
+            err_set(ERR_USAGE, "-Z/--compress-level must be in range %d..%d for %s", c->min_level,
+                    c->max_level, c->name);
+            err_hint("Try \"pgvault backup --help\" for more information.");
+            return -1;
+        }
+        s->level = opt->level;
+    } else if (fv->level >= 0 && c == in_file) {
+        if (fv->level < c->min_level || fv->level > c->max_level)
+            return err_set(ERR_USAGE,
+                           "invalid value \"%ld\" for \"compress_level\" in \"%s\" line %d "
+                           "(%d..%d for %s)",
+                           fv->level, fv->origin, fv->level_line, c->min_level, c->max_level,
+                           c->name);
+        s->level = fv->level;
+    }
+    return 0;
+}
+
 int config_resolve(const struct options *opt, char *const *env, struct settings *s)
 {
     memset(s, 0, sizeof(*s));
@@ -346,8 +402,8 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     /* 4. policy and tuning */
     s->retention_days = pick_num(opt->retention_days, fv.retention_days, DEFAULT_RETENTION_DAYS);
     s->keep_count = pick_num(opt->keep_count, fv.keep_count, DEFAULT_KEEP_COUNT);
-    s->level = pick_num(opt->level, fv.level, DEFAULT_LEVEL);
-    s->compress = opt->no_compress ? false : opt->level >= 0 ? true : fv.compress != 0;
+    if (resolve_compression(opt, &fv, s) != 0)
+        goto fail;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->jobs = pick_num(opt->jobs, fv.jobs, ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1);
     s->min_keep = pick_num(opt->min_keep, fv.min_keep, DEFAULT_MIN_KEEP);

@@ -26,8 +26,8 @@ struct settings {
     char *config_file; /* the file that was read, or NULL */
     long retention_days;
     long keep_count;
-    long level;
-    bool compress;
+    const char *compression; /* "gzip", "zstd" or "none" (common/compression.h's name) */
+    long level;              /* in that compression's range; 0 for none */
     long jobs;
     long min_keep;
     long keep_daily, keep_weekly, keep_monthly;
@@ -43,7 +43,6 @@ struct settings {
 #define DEFAULT_DIR "backups"
 #define DEFAULT_RETENTION_DAYS 7
 #define DEFAULT_KEEP_COUNT 10
-#define DEFAULT_LEVEL 6
 #define DEFAULT_MIN_KEEP 1
 #define DEFAULT_LOCK_WAIT_TIMEOUT 600
 #define DEFAULT_CONFIG_FILE PGVAULT_SYSCONFDIR "/pgvault/pgvault.conf"

@@ -49,13 +49,14 @@ struct options {
     enum tristate progress;
 
     /* backup */
-    long retention_days;    /* -r, -1 unset */
-    long keep_count;        /* -c, -1 unset */
-    bool no_compress;       /* -n */
-    long level;             /* -Z, -1 unset */
-    long jobs;              /* --jobs, -1 unset */
-    long lock_wait_timeout; /* --lock-wait-timeout seconds, -1 unset */
-    bool all;               /* --all (backup, verify) */
+    long retention_days;     /* -r, -1 unset */
+    long keep_count;         /* -c, -1 unset */
+    bool no_compress;        /* -n */
+    const char *compression; /* --compress, NULL unset */
+    long level;              /* -Z, -1 unset, 0 outside every compression's range */
+    long jobs;               /* --jobs, -1 unset */
+    long lock_wait_timeout;  /* --lock-wait-timeout seconds, -1 unset */
+    bool all;                /* --all (backup, verify) */
     const char *label;
     bool no_prune;
     bool with_owners;

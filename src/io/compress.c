@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "io/gzip.h"
+#include "io/zstd.h"
 
 static const struct format {
     const char *name;
@@ -13,6 +14,7 @@ static const struct format {
 } formats[] = {
     {"none", NULL, NULL},
     {"gzip", filter_gzip_new, filter_gunzip_new},
+    {"zstd", filter_zstd_new, filter_unzstd_new},
 };
 
 static const struct format *find(const char *compression)

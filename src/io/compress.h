@@ -4,7 +4,7 @@
 #include "io/chain.h"
 
 /*
- * The compression formats by the name the catalog records ("gzip", "none"): the one
+ * The compression formats by the name the catalog records ("gzip", "zstd", "none"): the one
  * place that maps a name to its filters, so that a new format is its pair of filters
  * and one row here. "none" adds nothing; an unknown name makes the chain fail.
  */

@@ -300,7 +300,8 @@ void audit_dump_header_free(struct dump_header *h)
     memset(h, 0, sizeof(*h));
 }
 
-void audit_estimate_next(const struct backup_rec *prev, size_t n, uint64_t *total, double *rate)
+void audit_estimate_next(const struct backup_rec *prev, size_t n, const char *compression,
+                         uint64_t *total, double *rate)
 {
     *total = 0;
     *rate = 0;
@@ -309,7 +310,8 @@ void audit_estimate_next(const struct backup_rec *prev, size_t n, uint64_t *tota
     *total = prev[0].raw_bytes > 0 ? (uint64_t)prev[0].raw_bytes : 0;
     double bytes = 0, secs = 0;
     for (size_t i = 0, k = 0; i < n && k < 5; i++) {
-        if (prev[i].raw_bytes <= 0 || prev[i].duration_ms <= 0)
+        if (prev[i].raw_bytes <= 0 || prev[i].duration_ms <= 0 || !prev[i].compression ||
+            strcmp(prev[i].compression, compression) != 0)
             continue;
         bytes += (double)prev[i].raw_bytes;
         secs += (double)prev[i].duration_ms / 1000.0;

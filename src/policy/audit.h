@@ -92,9 +92,11 @@ void audit_dump_header_free(struct dump_header *h);
 
 /*
  * From a database's complete backups, newest first: the expected raw size of the next one
- * (the newest's) and the raw bytes per second of the last five with a duration; each 0
- * when unknown.
+ * (the newest's) and the raw bytes per second of the last five with a duration that used
+ * the same compression (gzip, zstd and none run at very different speeds); each 0 when
+ * unknown.
  */
-void audit_estimate_next(const struct backup_rec *prev, size_t n, uint64_t *total, double *rate);
+void audit_estimate_next(const struct backup_rec *prev, size_t n, const char *compression,
+                         uint64_t *total, double *rate);
 
 #endif

@@ -44,7 +44,7 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -I"$src/src")
 declare -A sources=(
     [dumpscan]="src/postgres/dumpscan.c src/common/util.c src/common/err.c"
-    [config]="src/config/config.c src/common/util.c src/common/err.c"
+    [config]="src/config/config.c src/common/compression.c src/common/util.c src/common/err.c"
 )
 
 status=0

@@ -16,11 +16,12 @@
  *
  *   tests/fault/run_fuzzers.sh SRC_DIR OUT_DIR SECONDS    (what ctest runs)
  *   clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DPGVAULT_VERSION='"0"' \
- *       -DPGVAULT_SYSCONFDIR='"/etc"' -Isrc src/config/config.c src/common/util.c src/common/err.c \
- *       tests/fuzz/fuzz_config.c -o /tmp/fz_config
+ *       -DPGVAULT_SYSCONFDIR='"/etc"' -Isrc src/config/config.c src/common/compression.c \
+ *       src/common/util.c src/common/err.c tests/fuzz/fuzz_config.c -o /tmp/fz_config
  *   /tmp/fz_config -max_total_time=60 tests/fuzz/corpus_config
  */
 #include "config/config.h"
+#include "common/compression.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -166,7 +167,11 @@ static void stage_resolve(const char *text, size_t len)
             fail("config_resolve succeeded with an error set", err_msg());
         in_range("retention_days", s.retention_days, 0, 36500);
         in_range("keep_count", s.keep_count, 0, 1000000);
-        in_range("compress_level", s.level, 1, 9);
+        /* the level is in the range of the compression it is for (0 for none) */
+        const struct compression *c = compression_find(s.compression);
+        if (!c)
+            fail("unknown compression", s.compression ? s.compression : "(null)");
+        in_range("compress_level", s.level, c->min_level, c->max_level);
         in_range("jobs", s.jobs, 1, 256);
         in_range("min_keep", s.min_keep, 0, 1000000);
         in_range("keep_daily", s.keep_daily, 0, 100000);

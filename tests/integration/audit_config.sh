@@ -9,10 +9,12 @@ ROOT=$(cd "$(dirname "$TESTLIB")/../.." && pwd)
 CONF=$ROOT/packaging/pgvault.conf
 [[ -f "$CONF" ]] || fail "no example config at $CONF"
 
-# 1. The keys config.c knows: the {"key", offsetof(…)} entries of file_value, and compress.
+# 1. The keys config.c knows: the {"key", offsetof(…)} entries of file_value, and the keys
+# it compares by name (compression, compress).
 accepted=$( (grep -oE '\{"[a-z_]+", offsetof\(struct file_values' "$ROOT/src/config/config.c" |
     sed -E 's/^\{"([a-z_]+)".*/\1/'
-    grep -q 'strcmp(key, "compress")' "$ROOT/src/config/config.c" && echo compress) | LC_ALL=C sort -u)
+    grep -oE 'strcmp\(key, "[a-z_]+"\) == 0' "$ROOT/src/config/config.c" |
+    sed -E 's/^strcmp\(key, "([a-z_]+)".*/\1/') | LC_ALL=C sort -u)
 [[ $(wc -l <<<"$accepted") -ge 20 ]] || fail "found too few keys in config.c: $accepted"
 
 # 2. The keys the example sets or shows commented out ("#key = value").

@@ -1,3 +1,4 @@
+#include "common/err.h"
 #include "common/naming.h"
 #include "unit.h"
 
@@ -73,43 +74,58 @@ static void test_db_ok(void)
 
 static void test_backup_file(void)
 {
-    char *f = naming_backup_file("app", WHEN, true, 1);
-    CHECK_STR(f, "app_20261125_152754.sql.gz");
-    free(f);
-    f = naming_backup_file("app", WHEN, true, 2);
-    CHECK_STR(f, "app_20261125_152754_2.sql.gz");
-    free(f);
-    f = naming_backup_file("app", WHEN, false, 3);
-    CHECK_STR(f, "app_20261125_152754_3.sql");
-    free(f);
-    f = naming_backup_file("../etc x", 0, false, 1);
-    CHECK_STR(f, "%2E.%2Fetc%20x_19700101_000000.sql");
-    free(f);
+    static const struct {
+        const char *db;
+        time_t when;
+        const char *compression;
+        int seq;
+        const char *expect;
+    } cases[] = {
+        {"app", WHEN, "gzip", 1, "app_20261125_152754.sql.gz"},
+        {"app", WHEN, "gzip", 2, "app_20261125_152754_2.sql.gz"},
+        {"app", WHEN, "none", 3, "app_20261125_152754_3.sql"},
+        {"app", WHEN, "zstd", 1, "app_20261125_152754.sql.zst"},
+        {"app", WHEN, "zstd", 4, "app_20261125_152754_4.sql.zst"},
+        {"../etc x", 0, "none", 1, "%2E.%2Fetc%20x_19700101_000000.sql"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *f =
+            naming_backup_file(cases[i].db, cases[i].when, cases[i].compression, cases[i].seq);
+        CHECK_STR(f, cases[i].expect);
+        free(f);
+    }
+    err_clear();
+    CHECK(naming_backup_file("app", WHEN, "lz4", 1) == NULL);
+    CHECK_STR(err_msg(), "unknown compression \"lz4\"");
+    err_clear();
 }
 
-static void check_parse(const char *file, const char *db, time_t when, bool gz)
+static void check_parse(const char *file, const char *db, time_t when, const char *compression)
 {
     char *got = NULL;
     time_t t = 0;
-    bool c = !gz;
+    const char *c = NULL;
     CHECK_INT(naming_parse_file(file, &got, &t, &c), 0);
     CHECK_STR(got, db);
     CHECK_INT(t, when);
-    CHECK(c == gz);
+    CHECK_STR(c, compression);
     free(got);
 }
 
 static void test_parse(void)
 {
-    check_parse("app_20261125_152754.sql.gz", "app", WHEN, true);
-    check_parse("app_20261125_152754.sql", "app", WHEN, false);
-    check_parse("app_20261125_152754_2.sql.gz", "app", WHEN, true);
-    check_parse("app_20261125_152754_12.sql", "app", WHEN, false);
-    check_parse("my_db_20261125_152754.sql.gz", "my_db", WHEN, true);
-    check_parse("a_b_c_20261125_152754_3.sql.gz", "a_b_c", WHEN, true);
-    check_parse("x_20261125_152754_20261125_152754.sql.gz", "x_20261125_152754", WHEN, true);
-    check_parse("donn%C3%A9es_20261125_152754.sql.gz", "données", WHEN, true);
-    check_parse("%40globals_20240229_235959.sql.gz", "@globals", 1709251199, true);
+    check_parse("app_20261125_152754.sql.gz", "app", WHEN, "gzip");
+    check_parse("app_20261125_152754.sql", "app", WHEN, "none");
+    check_parse("app_20261125_152754.sql.zst", "app", WHEN, "zstd");
+    check_parse("app_20261125_152754_2.sql.gz", "app", WHEN, "gzip");
+    check_parse("app_20261125_152754_2.sql.zst", "app", WHEN, "zstd");
+    check_parse("app_20261125_152754_12.sql", "app", WHEN, "none");
+    check_parse("my_db_20261125_152754.sql.gz", "my_db", WHEN, "gzip");
+    check_parse("a_b_c_20261125_152754_3.sql.gz", "a_b_c", WHEN, "gzip");
+    check_parse("x_20261125_152754_20261125_152754.sql.gz", "x_20261125_152754", WHEN, "gzip");
+    check_parse("donn%C3%A9es_20261125_152754.sql.gz", "données", WHEN, "gzip");
+    check_parse("%40globals_20240229_235959.sql.gz", "@globals", 1709251199, "gzip");
+    check_parse("%40globals_20240229_235959.sql.zst", "@globals", 1709251199, "zstd");
 }
 
 static void test_parse_round_trip(void)
@@ -127,8 +143,9 @@ static void test_parse_round_trip(void)
                          "x_20261125_152754"};
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
         for (int seq = 1; seq <= 3; seq++) {
-            char *f = naming_backup_file(dbs[i], WHEN, seq != 2, seq);
-            check_parse(f, dbs[i], WHEN, seq != 2);
+            const char *c = seq == 1 ? "gzip" : seq == 2 ? "none" : "zstd";
+            char *f = naming_backup_file(dbs[i], WHEN, c, seq);
+            check_parse(f, dbs[i], WHEN, c);
             free(f);
         }
 }
@@ -142,6 +159,12 @@ static void test_parse_rejects(void)
         "app_20261125_152754.sql.gz.partial",
         "app_20261125_152754.gz",
         "app_20261125_152754.SQL.GZ",
+        "app_20261125_152754.sql.zst.partial",
+        "app_20261125_152754.zst",
+        "app_20261125_152754.sql.zstd",
+        "app_20261125_152754.sql.ZST",
+        "app_20261125_152754.sql.gz.zst",
+        ".sql.zst",
         "_20261125_152754.sql.gz",        /* empty db */
         "20261125_152754.sql.gz",         /* no db */
         "app_2026112_152754.sql.gz",      /* short date */
@@ -168,8 +191,8 @@ static void test_parse_rejects(void)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *db = NULL;
         time_t t;
-        bool gz;
-        int rc = naming_parse_file(bad[i], &db, &t, &gz);
+        const char *c;
+        int rc = naming_parse_file(bad[i], &db, &t, &c);
         if (rc != -1)
             fprintf(stderr, "parsed \"%s\" unexpectedly\n", bad[i]);
         CHECK_INT(rc, -1);

@@ -55,7 +55,7 @@ static void test_defaults(void)
     CHECK_INT(s.retention_days, 7);
     CHECK_INT(s.keep_count, 10);
     CHECK_INT(s.level, 6);
-    CHECK(s.compress);
+    CHECK_STR(s.compression, "gzip");
     CHECK_INT(s.min_keep, 1);
     CHECK(s.conn.host == NULL && s.conn.dbname == NULL && s.conn.password == NULL);
     CHECK(s.jobs >= 1);
@@ -166,9 +166,87 @@ static void test_file_below_libpq_and_origin(void)
     o.config_file = path;
     o.no_compress = true;
     CHECK_INT(config_resolve(&o, NULL, &s), 0);
-    CHECK(!s.compress);
+    CHECK_STR(s.compression, "none");
+    CHECK_INT(s.level, 0);
     settings_free(&s);
     free(path);
+}
+
+/* The compression and its level from -n, --compress, -Z and the file's compression,
+ * compress and compress_level: each level in its compression's range. */
+static void test_compression_choice(void)
+{
+    static const struct {
+        const char *file;   /* the config file's text */
+        const char *flag;   /* --compress, or "-n" */
+        long level;         /* -Z, -1 unset */
+        const char *expect; /* the compression and expect_level; NULL: refused */
+        long expect_level;
+        const char *message; /* the refusal (%s: the file's path) */
+    } cases[] = {
+        {"", NULL, -1, "gzip", 6, NULL},
+        {"", "zstd", -1, "zstd", 3, NULL},
+        {"", "zstd", 19, "zstd", 19, NULL},
+        {"", "zstd", 1, "zstd", 1, NULL},
+        {"", "gzip", 9, "gzip", 9, NULL},
+        {"", "none", -1, "none", 0, NULL},
+        {"", "-n", -1, "none", 0, NULL},
+        {"", NULL, 9, "gzip", 9, NULL},
+        {"", NULL, 12, NULL, 0, "-Z/--compress-level must be in range 1..9 for gzip"},
+        {"", "gzip", 10, NULL, 0, "-Z/--compress-level must be in range 1..9 for gzip"},
+        /* -Z 20 and -Z 0 are stored as 0 by the command line: outside every range */
+        {"", "zstd", 0, NULL, 0, "-Z/--compress-level must be in range 1..19 for zstd"},
+        {"", NULL, 0, NULL, 0, "-Z/--compress-level must be in range 1..9 for gzip"},
+        {"compression = zstd\n", NULL, -1, "zstd", 3, NULL},
+        {"compression = zstd\n", NULL, 15, "zstd", 15, NULL},
+        {"compression = zstd\ncompress_level = 12\n", NULL, -1, "zstd", 12, NULL},
+        {"compression = zstd\ncompress_level = 12\n", "-n", -1, "none", 0, NULL},
+        /* the file's level is for the file's compression */
+        {"compression = zstd\ncompress_level = 12\n", "gzip", -1, "gzip", 6, NULL},
+        {"compress_level = 9\n", "zstd", -1, "zstd", 3, NULL},
+        {"compress_level = 12\n", NULL, -1, NULL, 0,
+         "invalid value \"12\" for \"compress_level\" in \"%s\" line 1 (1..9 for gzip)"},
+        {"compression = none\n", NULL, -1, "none", 0, NULL},
+        {"compression = none\n", "zstd", -1, "zstd", 3, NULL},
+        /* a level asks for compression: the default one when the file says none */
+        {"compression = none\n", NULL, 5, "gzip", 5, NULL},
+        {"compress = no\n", NULL, -1, "none", 0, NULL},
+        {"compress = no\n", NULL, 4, "gzip", 4, NULL},
+        {"compress = yes\ncompress_level = 2\n", NULL, -1, "gzip", 2, NULL},
+        {"compress = no\ncompression = zstd\n", NULL, -1, "zstd", 3, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct options o;
+        blank_options(&o);
+        char *path = write_file("compression.conf", cases[i].file, 0600);
+        o.config_file = path;
+        if (cases[i].flag && strcmp(cases[i].flag, "-n") == 0)
+            o.no_compress = true;
+        else
+            o.compression = cases[i].flag;
+        o.level = cases[i].level;
+        struct settings s;
+        err_clear();
+        int rc = config_resolve(&o, NULL, &s);
+        if (cases[i].expect) {
+            CHECK_INT(rc, 0);
+            if (rc == 0) {
+                if (strcmp(s.compression, cases[i].expect) != 0 || s.level != cases[i].expect_level)
+                    fprintf(stderr, "case %zu: %s level %ld\n", i, s.compression, s.level);
+                CHECK_STR(s.compression, cases[i].expect);
+                CHECK_INT(s.level, cases[i].expect_level);
+                settings_free(&s);
+            }
+        } else {
+            char *want = xasprintf(cases[i].message, path);
+            CHECK_INT(rc, -1);
+            CHECK_INT(err_class(), ERR_USAGE);
+            CHECK_STR(err_msg(), want);
+            free(want);
+        }
+        err_clear();
+        free(path);
+    }
 }
 
 static void test_password_sources(void)
@@ -244,6 +322,11 @@ static void test_parser_errors(void)
         {"retention_days = -1\n", "invalid value \"-1\""},
         {"host = \"unterminated\n", "unterminated quoted value"},
         {"compress = maybe\n", "invalid value \"maybe\" for \"compress\""},
+        {"compression = lz4\n", "invalid value \"lz4\" for \"compression\" in \""},
+        {"compression = lz4\n", "line 1 (gzip, zstd or none)"},
+        {"compression = ZSTD\n", "invalid value \"ZSTD\" for \"compression\""},
+        {"compress_level = 20\n", "invalid value \"20\" for \"compress_level\""},
+        {"compression = zstd\ncompress_level = 0\n", "line 2"},
         {"# c\nbackup_dir =\n", "empty value for \"backup_dir\" in \""},
         {"catalog = \"\"\n", "empty value for \"catalog\""},
         {"pg_bindir = \n", "empty value for \"pg_bindir\""},
@@ -328,6 +411,7 @@ int main(void)
     RUN(test_unknown_key_refused);
     RUN(test_file_below_libpq_and_origin);
     RUN(test_password_sources);
+    RUN(test_compression_choice);
     RUN(test_parser_errors);
     RUN(test_conn_string_quoting);
     RUN(test_conn_options);

@@ -14,27 +14,11 @@
 #include "io/filters.h"
 #include "io/gzip.h"
 #include "io/hash.h"
+#include "mem_sink.h"
 #include "postgres/dumpscan.h"
 #include "unit.h"
 
 static char tmpdir[256];
-
-/* The memory sink: appends everything to an sbuf; fails once it holds fail_after bytes. */
-struct mem_sink {
-    struct sbuf buf;
-    size_t fail_after; /* 0: never */
-    int calls;
-};
-
-static int mem_write(void *ctx, const unsigned char *buf, size_t len)
-{
-    struct mem_sink *m = ctx;
-    m->calls++;
-    if (m->fail_after && m->buf.len + len > m->fail_after)
-        return err_set(ERR_FAILED, "could not write to the test sink");
-    sbuf_add(&m->buf, (const char *)buf, len);
-    return 0;
-}
 
 /* Text that compresses, n lines of it. */
 static char *make_text(size_t n, size_t *len)
@@ -69,22 +53,7 @@ static unsigned char *zlib_reference(const char *in, size_t len, int level, size
 
 static char *gunzip_mem(const unsigned char *in, size_t len, size_t *out_len)
 {
-    struct mem_sink m = {0};
-    struct chain *c = chain_new();
-    chain_add(c, filter_gunzip_new("mem"));
-    chain_add(c, filter_callback_new(mem_write, &m));
-    int rc = chain_write(c, in, len);
-    if (rc == 0)
-        rc = chain_finish(c);
-    chain_free(c);
-    if (rc != 0) {
-        sbuf_free(&m.buf);
-        return NULL;
-    }
-    *out_len = m.buf.len;
-    if (!m.buf.data)
-        sbuf_add(&m.buf, "", 0);
-    return m.buf.data;
+    return filter_to_mem(filter_gunzip_new("mem"), in, len, SIZE_MAX, out_len);
 }
 
 static void test_hash_and_size_known_answers(void)
@@ -215,10 +184,13 @@ static void test_gunzip_members_and_damage(void)
 }
 
 /* A sink that fails mid-stream stops the chain: nothing after it runs, every later write
- * and the finish fail, and the sink's error is the one kept. */
+ * and the finish fail, and the sink's error is the one kept; with either compressor, on
+ * the chain's thread or on worker threads. */
 static void test_sink_error_stops_the_chain(void)
 {
-    for (int jobs = 1; jobs <= 4; jobs += 3) {
+    for (int run = 0; run < 4; run++) {
+        const char *format = run < 2 ? "gzip" : "zstd";
+        int jobs = run % 2 ? 4 : 1;
         size_t len;
         char *text = make_text(400000, &len);
         struct mem_sink m = {.fail_after = 100000};
@@ -227,7 +199,7 @@ static void test_sink_error_stops_the_chain(void)
         struct chain *c = chain_new();
         chain_add(c, filter_size_new(&raw));
         chain_add(c, filter_hash_new(h));
-        compress_add(c, "gzip", 1, jobs);
+        compress_add(c, format, 1, jobs);
         chain_add(c, filter_callback_new(mem_write, &m));
         err_clear();
         int rc = 0;

@@ -291,20 +291,34 @@ static void test_estimate(void)
 {
     uint64_t total;
     double rate;
-    audit_estimate_next(NULL, 0, &total, &rate);
+    audit_estimate_next(NULL, 0, "gzip", &total, &rate);
     CHECK_INT(total, 0);
     CHECK(rate == 0);
 
     /* newest first; an import without a duration does not count toward the rate */
-    struct backup_rec prev[7] = {
-        {.raw_bytes = 1000, .duration_ms = 0},    {.raw_bytes = 2000, .duration_ms = 1000},
-        {.raw_bytes = 4000, .duration_ms = 1000}, {.raw_bytes = 2000, .duration_ms = 1000},
-        {.raw_bytes = 2000, .duration_ms = 1000}, {.raw_bytes = 2000, .duration_ms = 1000},
-        {.raw_bytes = 90000, .duration_ms = 1},
+    char *gz = "gzip", *zst = "zstd";
+    struct backup_rec prev[9] = {
+        {.raw_bytes = 1000, .duration_ms = 0, .compression = gz},
+        {.raw_bytes = 2000, .duration_ms = 1000, .compression = gz},
+        {.raw_bytes = 4000, .duration_ms = 1000, .compression = gz},
+        {.raw_bytes = 8000, .duration_ms = 1000, .compression = zst},
+        {.raw_bytes = 2000, .duration_ms = 1000, .compression = gz},
+        {.raw_bytes = 2000, .duration_ms = 1000, .compression = gz},
+        {.raw_bytes = 6000, .duration_ms = 1000, .compression = zst},
+        {.raw_bytes = 2000, .duration_ms = 1000, .compression = gz},
+        {.raw_bytes = 90000, .duration_ms = 1, .compression = gz},
     };
-    audit_estimate_next(prev, 7, &total, &rate);
+    audit_estimate_next(prev, 9, "gzip", &total, &rate);
     CHECK_INT(total, 1000);
-    CHECK(rate > 2399.9 && rate < 2400.1); /* the five timed ones: 12000 bytes in 5 s */
+    CHECK(rate > 2399.9 && rate < 2400.1); /* the five timed gzip ones: 12000 bytes in 5 s */
+    /* the rate is the compression's own: zstd's two, whatever the newest was */
+    audit_estimate_next(prev, 9, "zstd", &total, &rate);
+    CHECK_INT(total, 1000);
+    CHECK(rate > 6999.9 && rate < 7000.1);
+    /* none without history of its own: no rate, the size still */
+    audit_estimate_next(prev, 9, "none", &total, &rate);
+    CHECK_INT(total, 1000);
+    CHECK(rate == 0);
 }
 
 int main(void)
