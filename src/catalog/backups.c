@@ -393,13 +393,24 @@ out:
     return ret;
 }
 
+static void read_table(sqlite3_stmt *st, void *row)
+{
+    const unsigned char *kind = sqlite3_column_text(st, 2);
+    *(struct table_rec *)row = (struct table_rec){
+        .schema_name = cat_col_text(st, 0),
+        .table_name = cat_col_text(st, 1),
+        .relkind = kind && kind[0] ? (char)kind[0] : 'r',
+        .row_count = sqlite3_column_int64(st, 3),
+    };
+}
+
 int catalog_backup_tables(struct catalog *c, int64_t id, struct table_rec **out, size_t *n)
 {
     const char *what = "read the tables of a backup";
     sqlite3_stmt *st = NULL;
     struct table_rec *arr = NULL;
-    size_t len = 0, cap = 0;
-    int ret = -1, rc;
+    size_t len = 0;
+    int ret = -1;
     *out = NULL;
     *n = 0;
     if (cat_prepare(c,
@@ -411,23 +422,8 @@ int catalog_backup_tables(struct catalog *c, int64_t id, struct table_rec **out,
         cat_fail(c, what);
         goto out;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        const unsigned char *kind = sqlite3_column_text(st, 2);
-        arr[len++] = (struct table_rec){
-            .schema_name = cat_col_text(st, 0),
-            .table_name = cat_col_text(st, 1),
-            .relkind = kind && kind[0] ? (char)kind[0] : 'r',
-            .row_count = sqlite3_column_int64(st, 3),
-        };
-    }
-    if (rc != SQLITE_DONE) {
-        cat_fail(c, what);
+    if (cat_collect(c, st, what, sizeof(*arr), read_table, (void **)&arr, &len) != 0)
         goto out;
-    }
     *out = arr;
     *n = len;
     arr = NULL;

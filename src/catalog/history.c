@@ -104,14 +104,29 @@ int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
 
 /* --- the audit surface: show, log, query, diff, check, import --- */
 
+static void read_event(sqlite3_stmt *st, void *row)
+{
+    *(struct event_rec *)row = (struct event_rec){
+        .id = sqlite3_column_int64(st, 0),
+        .at = cat_col_text(st, 1),
+        .action = cat_col_text(st, 2),
+        .backup_id = sqlite3_column_int64(st, 3),
+        .actor = cat_col_text(st, 4),
+        .outcome = cat_col_text(st, 5),
+        .detail = cat_col_text(st, 6),
+        .db_name = cat_col_text(st, 7),
+        .file_name = cat_col_text(st, 8),
+    };
+}
+
 int catalog_events(struct catalog *c, const char *since, int64_t backup_id, const char *db,
                    struct event_rec **out, size_t *n)
 {
     const char *what = "read the audit trail";
     sqlite3_stmt *st = NULL;
     struct event_rec *arr = NULL;
-    size_t len = 0, cap = 0;
-    int ret = -1, rc;
+    size_t len = 0;
+    int ret = -1;
     *out = NULL;
     *n = 0;
     /* ISO-8601 UTC text sorts as time, so "at >= since" is a time comparison */
@@ -128,27 +143,8 @@ int catalog_events(struct catalog *c, const char *since, int64_t backup_id, cons
         cat_fail(c, what);
         goto out;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 64;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        arr[len++] = (struct event_rec){
-            .id = sqlite3_column_int64(st, 0),
-            .at = cat_col_text(st, 1),
-            .action = cat_col_text(st, 2),
-            .backup_id = sqlite3_column_int64(st, 3),
-            .actor = cat_col_text(st, 4),
-            .outcome = cat_col_text(st, 5),
-            .detail = cat_col_text(st, 6),
-            .db_name = cat_col_text(st, 7),
-            .file_name = cat_col_text(st, 8),
-        };
-    }
-    if (rc != SQLITE_DONE) {
-        cat_fail(c, what);
+    if (cat_collect(c, st, what, sizeof(*arr), read_event, (void **)&arr, &len) != 0)
         goto out;
-    }
     *out = arr;
     *n = len;
     arr = NULL;
@@ -173,14 +169,32 @@ void event_recs_free(struct event_rec *e, size_t n)
     free(e);
 }
 
+static void read_restore(sqlite3_stmt *st, void *row)
+{
+    *(struct restore_history_rec *)row = (struct restore_history_rec){
+        .id = sqlite3_column_int64(st, 0),
+        .backup_id = sqlite3_column_int64(st, 1),
+        .target_db = cat_col_text(st, 2),
+        .mode = cat_col_text(st, 3),
+        .started_at = cat_col_text(st, 4),
+        .finished_at = cat_col_text(st, 5),
+        .status = cat_col_text(st, 6),
+        .tables_checked =
+            sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7),
+        .rows_checked =
+            sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8),
+        .detail = cat_col_text(st, 9),
+    };
+}
+
 int catalog_restore_history(struct catalog *c, int64_t backup_id, struct restore_history_rec **out,
                             size_t *n)
 {
     const char *what = "read the restore history";
     sqlite3_stmt *st = NULL;
     struct restore_history_rec *arr = NULL;
-    size_t len = 0, cap = 0;
-    int ret = -1, rc;
+    size_t len = 0;
+    int ret = -1;
     *out = NULL;
     *n = 0;
     if (cat_prepare(c,
@@ -193,30 +207,8 @@ int catalog_restore_history(struct catalog *c, int64_t backup_id, struct restore
         cat_fail(c, what);
         goto out;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        arr[len++] = (struct restore_history_rec){
-            .id = sqlite3_column_int64(st, 0),
-            .backup_id = sqlite3_column_int64(st, 1),
-            .target_db = cat_col_text(st, 2),
-            .mode = cat_col_text(st, 3),
-            .started_at = cat_col_text(st, 4),
-            .finished_at = cat_col_text(st, 5),
-            .status = cat_col_text(st, 6),
-            .tables_checked =
-                sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7),
-            .rows_checked =
-                sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8),
-            .detail = cat_col_text(st, 9),
-        };
-    }
-    if (rc != SQLITE_DONE) {
-        cat_fail(c, what);
+    if (cat_collect(c, st, what, sizeof(*arr), read_restore, (void **)&arr, &len) != 0)
         goto out;
-    }
     *out = arr;
     *n = len;
     arr = NULL;

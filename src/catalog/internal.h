@@ -58,6 +58,13 @@ int cat_tx(struct catalog *c, const char *what, cat_tx_body body, void *ctx);
 /* One statement in one transaction: cat_tx around cat_run. */
 int cat_write_one(struct catalog *c, const char *what, const char *sql,
                   int (*bind)(sqlite3_stmt *st, const void *arg), const void *arg);
+/* Fills the zeroed element row from the current row of st. */
+typedef void (*cat_row_fn)(sqlite3_stmt *st, void *row);
+/* Steps st to its end, appending to *arr (*n elements of elem bytes) one zeroed element a
+ * row, which fill writes. Returns 0, or -1 with cat_fail(what); either way *arr and *n
+ * hold the rows read, for the caller to keep or free. */
+int cat_collect(struct catalog *c, sqlite3_stmt *st, const char *what, size_t elem, cat_row_fn fill,
+                void **arr, size_t *n);
 /* The text of the first column of every row of sql (no parameters). */
 int cat_text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n);
 

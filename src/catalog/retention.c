@@ -69,6 +69,19 @@ static int cmp_retention_row(const void *x, const void *y)
     return c;
 }
 
+static void read_retention_row(sqlite3_stmt *st, void *row)
+{
+    struct retention_row *r = row;
+    r->id = sqlite3_column_int64(st, 0);
+    r->db_name = cat_col_text(st, 1);
+    r->file_name = cat_col_text(st, 2);
+    r->started_at = cat_col_text(st, 3);
+    r->complete = sqlite3_column_int(st, 4) != 0;
+    r->pinned = sqlite3_column_int(st, 5) != 0;
+    r->size_bytes = sqlite3_column_int64(st, 6);
+    r->suspect = sqlite3_column_int(st, 7) != 0;
+}
+
 int catalog_retention_rows(struct catalog *c, const char *db, struct retention_row **out, size_t *n)
 {
     const char *what = "list backups for retention";
@@ -79,8 +92,8 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
                           db ? "db_name = ?1" : "1");
     sqlite3_stmt *st = NULL;
     struct retention_row *arr = NULL;
-    size_t len = 0, cap = 0;
-    int ret = -1, rc;
+    size_t len = 0;
+    int ret = -1;
     *out = NULL;
     *n = 0;
     if (cat_prepare(c, sql, &st, what) < 0)
@@ -89,26 +102,8 @@ int catalog_retention_rows(struct catalog *c, const char *db, struct retention_r
         cat_fail(c, what);
         goto out;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 64;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        struct retention_row *r = &arr[len];
-        r->id = sqlite3_column_int64(st, 0);
-        r->db_name = cat_col_text(st, 1);
-        r->file_name = cat_col_text(st, 2);
-        r->started_at = cat_col_text(st, 3);
-        r->complete = sqlite3_column_int(st, 4) != 0;
-        r->pinned = sqlite3_column_int(st, 5) != 0;
-        r->size_bytes = sqlite3_column_int64(st, 6);
-        r->suspect = sqlite3_column_int(st, 7) != 0;
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        cat_fail(c, what);
+    if (cat_collect(c, st, what, sizeof(*arr), read_retention_row, (void **)&arr, &len) != 0)
         goto out;
-    }
     if (len > 1)
         qsort(arr, len, sizeof(*arr), cmp_retention_row);
     *out = arr;
@@ -152,31 +147,26 @@ int catalog_backup_set_pinned(struct catalog *c, int64_t id, bool pinned, const 
                              "ok", detail);
 }
 
+static void read_backup_row(sqlite3_stmt *st, void *row)
+{
+    cat_read_backup(st, row);
+}
+
 int catalog_running_backups(struct catalog *c, struct backup_rec **out, size_t *n)
 {
     const char *what = "list interrupted backups";
     sqlite3_stmt *st = NULL;
     struct backup_rec *arr = NULL;
-    size_t len = 0, cap = 0;
-    int ret = -1, rc;
+    size_t len = 0;
+    int ret = -1;
     *out = NULL;
     *n = 0;
     if (cat_prepare(c,
                     "SELECT " BACKUP_COLUMNS " FROM backups WHERE status = 'running' ORDER BY id",
                     &st, what) < 0)
         goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        memset(&arr[len], 0, sizeof(*arr));
-        cat_read_backup(st, &arr[len++]);
-    }
-    if (rc != SQLITE_DONE) {
-        cat_fail(c, what);
+    if (cat_collect(c, st, what, sizeof(*arr), read_backup_row, (void **)&arr, &len) != 0)
         goto out;
-    }
     *out = arr;
     *n = len;
     arr = NULL;

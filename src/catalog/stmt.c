@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/err.h"
 #include "catalog/internal.h"
@@ -112,28 +113,42 @@ int cat_write_one(struct catalog *c, const char *what, const char *sql,
     return cat_tx(c, what, run_one, &one);
 }
 
+int cat_collect(struct catalog *c, sqlite3_stmt *st, const char *what, size_t elem, cat_row_fn fill,
+                void **arr, size_t *n)
+{
+    size_t cap = *n;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *arr = xrealloc(*arr, cap * elem);
+        }
+        void *row = (char *)*arr + *n * elem;
+        memset(row, 0, elem);
+        fill(st, row);
+        (*n)++;
+    }
+    return rc == SQLITE_DONE ? 0 : cat_fail(c, what);
+}
+
+static void read_text(sqlite3_stmt *st, void *row)
+{
+    *(char **)row = cat_col_text(st, 0);
+}
+
 /* The text of the first column of every row of sql (no parameters). */
 int cat_text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
     char **arr = NULL;
-    size_t len = 0, cap = 0;
-    int ret = -1, rc;
+    size_t len = 0;
+    int ret = -1;
     *out = NULL;
     *n = 0;
     if (cat_prepare(c, sql, &st, what) < 0)
         goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        arr[len++] = cat_col_text(st, 0);
-    }
-    if (rc != SQLITE_DONE) {
-        cat_fail(c, what);
+    if (cat_collect(c, st, what, sizeof(*arr), read_text, (void **)&arr, &len) != 0)
         goto out;
-    }
     *out = arr;
     *n = len;
     arr = NULL;
