@@ -13,6 +13,7 @@ enum err_class {
     ERR_INTEGRITY = 3, /* checksum or count mismatch */
     ERR_BUSY = 4,      /* repository lock held */
     ERR_CONNECT = 5,   /* database unreachable or authentication failed */
+    ERR_REMOTE = 6,    /* remote storage unreachable or credentials refused */
 };
 
 /* Records the message (printf format) unless one is already set; always returns -1. */
