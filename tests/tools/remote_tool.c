@@ -1,0 +1,122 @@
+/*
+ * A thin command line over src/remote/remote.h, for the tests of each backend against its
+ * real server (Swift with s3api, OpenSSH):
+ *
+ *   remote_tool [KEY=VALUE …] URL put FILE OBJECT   stores FILE as OBJECT (checksum kept)
+ *   remote_tool [KEY=VALUE …] URL stat OBJECT       prints "SIZE CHECKSUM"; exit 1: missing
+ *   remote_tool [KEY=VALUE …] URL get OBJECT        writes OBJECT's bytes to stdout
+ *   remote_tool [KEY=VALUE …] URL rm OBJECT
+ *   remote_tool [KEY=VALUE …] URL ls [PREFIX]       prints "OBJECT SIZE CHECKSUM" lines
+ *
+ * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
+ * secret_key_file, path_style (0/1), identity_file, known_hosts. Errors print one line
+ * and exit with the error's class (6: remote unreachable), as pgvault does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "io/chain.h"
+#include "io/filters.h"
+#include "io/hash.h"
+#include "remote/remote.h"
+
+static int fail(void)
+{
+    fprintf(stderr, "remote_tool: %s\n", err_msg());
+    return err_class() == ERR_NONE ? 1 : (int)err_class();
+}
+
+static int set_key(struct remote_conf *conf, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq)
+        return -1;
+    size_t n = (size_t)(eq - arg);
+    const char *v = eq + 1;
+    if (n == 8 && strncmp(arg, "endpoint", n) == 0)
+        conf->endpoint = v;
+    else if (n == 6 && strncmp(arg, "region", n) == 0)
+        conf->region = v;
+    else if (n == 10 && strncmp(arg, "access_key", n) == 0)
+        conf->access_key = v;
+    else if (n == 15 && strncmp(arg, "secret_key_file", n) == 0)
+        conf->secret_key_file = v;
+    else if (n == 10 && strncmp(arg, "path_style", n) == 0)
+        conf->path_style = strcmp(v, "1") == 0;
+    else if (n == 13 && strncmp(arg, "identity_file", n) == 0)
+        conf->identity_file = v;
+    else if (n == 11 && strncmp(arg, "known_hosts", n) == 0)
+        conf->known_hosts = v;
+    else
+        return -1;
+    return 0;
+}
+
+static int print_entry(void *arg, const char *key, const struct remote_meta *meta)
+{
+    (void)arg;
+    printf("%s %lld %s\n", key, (long long)meta->size, meta->checksum[0] ? meta->checksum : "-");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct remote_conf conf = {.name = "test"};
+    int i = 1;
+    while (i < argc && strstr(argv[i], "://") == NULL) {
+        if (set_key(&conf, argv[i]) < 0) {
+            fprintf(stderr, "remote_tool: unknown setting \"%s\"\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    if (argc - i < 2) {
+        fprintf(stderr, "usage: remote_tool [KEY=VALUE …] URL put|stat|get|rm|ls …\n");
+        return 2;
+    }
+    conf.url = argv[i];
+    const char *op = argv[i + 1];
+    char **rest = argv + i + 2;
+    int nrest = argc - i - 2;
+
+    struct remote *r;
+    if (remote_open(&conf, &r) < 0)
+        return fail();
+    int rc = 0;
+    if (strcmp(op, "put") == 0 && nrest == 2) {
+        struct remote_meta meta = {0};
+        uint64_t size;
+        if (hash_file(rest[0], meta.checksum, &size, NULL) < 0)
+            rc = -1;
+        meta.size = (int64_t)size;
+        if (rc == 0)
+            rc = remote_put_file(r, rest[0], rest[1], &meta, NULL, NULL, NULL);
+    } else if (strcmp(op, "stat") == 0 && nrest == 1) {
+        struct remote_meta meta;
+        rc = remote_stat(r, rest[0], &meta);
+        if (rc == 0)
+            printf("%lld %s\n", (long long)meta.size, meta.checksum[0] ? meta.checksum : "-");
+        else if (rc == 1) {
+            remote_close(r);
+            return 1;
+        }
+    } else if (strcmp(op, "get") == 0 && nrest == 1) {
+        struct chain *c = chain_new();
+        chain_add(c, filter_fd_new(STDOUT_FILENO, "standard output"));
+        rc = remote_get(r, rest[0], c, NULL, NULL, NULL);
+        chain_free(c);
+    } else if (strcmp(op, "rm") == 0 && nrest == 1) {
+        rc = remote_remove(r, rest[0]);
+    } else if (strcmp(op, "ls") == 0 && nrest <= 1) {
+        rc = remote_list(r, nrest ? rest[0] : "", print_entry, NULL);
+    } else {
+        fprintf(stderr, "remote_tool: bad operation \"%s\" or arguments\n", op);
+        remote_close(r);
+        return 2;
+    }
+    remote_close(r);
+    return rc < 0 ? fail() : 0;
+}
