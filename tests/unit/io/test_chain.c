@@ -318,6 +318,40 @@ static void test_sources_and_fd_sink(void)
     free(out);
 }
 
+/* The file source reads ahead on its own thread: a file of many chunks (and a partial
+ * last one) arrives whole and in order; a sink failing in the middle stops the reader
+ * (no hang, nothing leaked) and its error is the one kept. */
+static void test_file_source_reads_ahead(void)
+{
+    size_t len;
+    char *text = make_text((5u << 20) + 12345, &len);
+    char *in = xasprintf("%s/big.sql", tmpdir);
+    FILE *f = fopen(in, "wb");
+    fwrite(text, 1, len, f);
+    fclose(f);
+    struct mem_sink m = {0};
+    struct chain *c = chain_new();
+    chain_add(c, filter_callback_new(mem_write, &m));
+    CHECK_INT(chain_pump_file(c, in, NULL), 0);
+    CHECK_INT(m.buf.len, len);
+    CHECK(m.buf.len == len && memcmp(m.buf.data, text, len) == 0);
+    chain_free(c);
+    sbuf_free(&m.buf);
+
+    struct mem_sink bad = {.fail_after = 1500000};
+    c = chain_new();
+    chain_add(c, filter_callback_new(mem_write, &bad));
+    err_clear();
+    CHECK_INT(chain_pump_file(c, in, NULL), -1);
+    CHECK_STR(err_msg(), "could not write to the test sink");
+    CHECK(bad.buf.len <= 1500000);
+    err_clear();
+    chain_free(c);
+    sbuf_free(&bad.buf);
+    free(text);
+    free(in);
+}
+
 static double fake_now;
 
 static double fake_clock(void)
@@ -379,6 +413,7 @@ int main(void)
     RUN(test_sink_error_stops_the_chain);
     RUN(test_failed_constructor_and_unknown_format);
     RUN(test_sources_and_fd_sink);
+    RUN(test_file_source_reads_ahead);
     RUN(test_progress_filter);
     return UNIT_DONE();
 }
