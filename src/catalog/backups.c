@@ -263,11 +263,26 @@ static int bind_verified(sqlite3_stmt *st, const void *arg)
     return cat_bind_text(st, 1, a->at) || sqlite3_bind_int64(st, 2, a->id);
 }
 
-int catalog_backup_verified(struct catalog *c, int64_t id, const char *at)
+struct verify_result {
+    struct verified_args v;
+    const char *outcome, *detail;
+};
+
+static int write_verify_result(struct catalog *c, void *ctx, const char *what)
 {
-    struct verified_args a = {.id = id, .at = at};
-    return cat_write_one(c, "record the verification",
-                         "UPDATE backups SET verified_at = ? WHERE id = ?", bind_verified, &a);
+    const struct verify_result *r = ctx;
+    if (r->v.at &&
+        cat_run(c, what, "UPDATE backups SET verified_at = ? WHERE id = ?", bind_verified, &r->v))
+        return -1;
+    return cat_insert_event(c, "verify", r->v.id, r->outcome, r->detail, what);
+}
+
+int catalog_verify_result(struct catalog *c, int64_t id, const char *verified_at,
+                          const char *outcome, const char *detail)
+{
+    struct verify_result r = {
+        .v = {.id = id, .at = verified_at}, .outcome = outcome, .detail = detail};
+    return cat_tx(c, "record the verification", write_verify_result, &r);
 }
 
 int catalog_backups_each(struct catalog *c, const char *db, bool all_status,

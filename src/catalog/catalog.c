@@ -29,6 +29,13 @@ int catalog_schema_version(struct catalog *c)
     return c->version;
 }
 
+int catalog_relax_durability(struct catalog *c)
+{
+    if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL) != SQLITE_OK)
+        return cat_fail(c, "keep the write-ahead log at close");
+    return cat_exec(c, "PRAGMA synchronous=NORMAL", "set synchronous mode");
+}
+
 void catalog_set_busy_timeout(struct catalog *c, int ms)
 {
     sqlite3_busy_timeout(c->db, ms);

@@ -110,6 +110,17 @@ int catalog_backup_settings(struct catalog *c, int64_t id, char ***out, int *n);
 /* True if any row (whatever its status) names file_name. */
 int catalog_file_known(struct catalog *c, const char *file_name, bool *known);
 
+/* A verification in one transaction: its event (action "verify", outcome, detail) and,
+ * when verified_at is not NULL (it passed), the backup's verified_at. */
+int catalog_verify_result(struct catalog *c, int64_t id, const char *verified_at,
+                          const char *outcome, const char *detail);
+
+/* For a command whose writes are worth less than their fsyncs (verify's results): commits
+ * on this connection no longer wait for the disk (a power cut may lose the last ones,
+ * never the catalog's consistency), and closing leaves the write-ahead log for the next
+ * writer to fold into the catalog instead of checkpointing it now. */
+int catalog_relax_durability(struct catalog *c);
+
 /* Appends an audit event (at = now, actor = OS user). backup_id <= 0 stores NULL. */
 int catalog_event(struct catalog *c, const char *action, int64_t backup_id, const char *outcome,
                   const char *detail);
@@ -130,8 +141,6 @@ int catalog_restore_begin(struct catalog *c, int64_t backup_id, const char *targ
 int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
                            const char *finished_at, int64_t tables_checked, int64_t rows_checked,
                            const char *detail);
-/* Records a successful verification time on a backup. */
-int catalog_backup_verified(struct catalog *c, int64_t id, const char *at);
 
 /* --- the audit surface: show, log, query, diff, check, import --- */
 

@@ -188,8 +188,13 @@ static int select_backups(struct catalog *cat, const struct options *opt,
 static int open_catalog(const struct settings *set, struct catalog **cat, bool *record)
 {
     *record = true;
-    if (catalog_open(set->catalog, 0, cat) == 0)
+    if (catalog_open(set->catalog, 0, cat) == 0) {
+        /* a verification lost to a power cut is only done again */
+        if (catalog_relax_durability(*cat) != 0)
+            log_warn("%s", err_msg());
+        err_clear();
         return 0;
+    }
     struct err_saved why;
     err_save(&why);
     if (catalog_open(set->catalog, CATALOG_READONLY, cat) != 0)
@@ -220,11 +225,9 @@ static void record_result(struct catalog *cat, const struct options *opt,
 {
     char at[25];
     time_now_iso(at);
-    if (!reason)
-        catalog_backup_verified(cat, b->id, at);
     char *detail = xasprintf("%s%s%s%s", opt->deep ? "deep: " : "", b->file_name,
                              reason ? ": " : "", reason ? reason : "");
-    catalog_event(cat, "verify", b->id, reason ? "failed" : "ok", detail);
+    catalog_verify_result(cat, b->id, reason ? NULL : at, reason ? "failed" : "ok", detail);
     free(detail);
     err_clear();
 }
