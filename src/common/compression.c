@@ -3,9 +3,9 @@
 #include <string.h>
 
 static const struct compression compressions[] = {
-    {"gzip", ".gz", 1, 9, 6},
-    {"zstd", ".zst", 1, 19, 3},
-    {"none", "", 0, 0, 0},
+    {"gzip", ".gz", 1, 9, 6, 1},
+    {"zstd", ".zst", 1, 19, 3, 10},
+    {"none", "", 0, 0, 0, 0},
 };
 
 #define NCOMPRESSIONS (sizeof(compressions) / sizeof(compressions[0]))

@@ -12,6 +12,10 @@ struct compression {
     const char *name;   /* "gzip", "zstd", "none" */
     const char *suffix; /* what follows ".sql" in a file name: ".gz", ".zst", "" */
     int min_level, max_level, default_level; /* all 0 for "none" */
+    /* The default --jobs: one thread a core from this level up, one thread below it.
+     * zstd's fast levels keep ahead of pg_dump on one core, and its workers would only
+     * take the core pg_dump and the server need (and 40 MiB more memory). */
+    int all_cores_from_level;
 };
 
 /* The compression called name, or NULL. */

@@ -405,7 +405,9 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     if (resolve_compression(opt, &fv, s) != 0)
         goto fail;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    s->jobs = pick_num(opt->jobs, fv.jobs, ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1);
+    const struct compression *comp = compression_find(s->compression);
+    bool all_cores = comp && s->level >= comp->all_cores_from_level;
+    s->jobs = pick_num(opt->jobs, fv.jobs, all_cores && ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1);
     s->min_keep = pick_num(opt->min_keep, fv.min_keep, DEFAULT_MIN_KEEP);
     s->keep_daily = pick_num(opt->keep_daily, fv.keep_daily, 0);
     s->keep_weekly = pick_num(opt->keep_weekly, fv.keep_weekly, 0);

@@ -172,6 +172,37 @@ static void test_file_below_libpq_and_origin(void)
     free(path);
 }
 
+/* The default --jobs: a thread a core for gzip and for zstd from level 10; one thread
+ * for zstd's fast levels; -j and the file's jobs win either way. */
+static void test_default_jobs(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu > 256)
+        ncpu = 256;
+    static const struct {
+        const char *file, *compression;
+        long level, jobs, expect; /* expect 0: the number of cores */
+    } cases[] = {
+        {"", NULL, -1, -1, 0},   {"", "zstd", -1, -1, 1}, {"", "zstd", 9, -1, 1},
+        {"", "zstd", 10, -1, 0}, {"", "zstd", -1, 4, 4},  {"jobs = 3\n", "zstd", -1, -1, 3},
+        {"", "gzip", 1, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct options o;
+        blank_options(&o);
+        char *path = write_file("jobs.conf", cases[i].file, 0600);
+        o.config_file = path;
+        o.compression = cases[i].compression;
+        o.level = cases[i].level;
+        o.jobs = cases[i].jobs;
+        struct settings s;
+        CHECK_INT(config_resolve(&o, NULL, &s), 0);
+        CHECK_INT(s.jobs, cases[i].expect ? cases[i].expect : ncpu);
+        settings_free(&s);
+        free(path);
+    }
+}
+
 /* The compression and its level from -n, --compress, -Z and the file's compression,
  * compress and compress_level: each level in its compression's range. */
 static void test_compression_choice(void)
@@ -412,6 +443,7 @@ int main(void)
     RUN(test_file_below_libpq_and_origin);
     RUN(test_password_sources);
     RUN(test_compression_choice);
+    RUN(test_default_jobs);
     RUN(test_parser_errors);
     RUN(test_conn_string_quoting);
     RUN(test_conn_options);
