@@ -16,10 +16,12 @@
 #                made in the work directory)
 #   PGHOST ...   when PGHOST is set, that server is used (databases pgvbench_*, dropped
 #                at the end); otherwise a private cluster is started with
-#                tests/harness/pg_start.sh and stopped at the end
+#                tests/harness/pg_start.sh (PG_DURABLE=1: the server's default, production
+#                durability: fsync, synchronous_commit and full_page_writes on) and
+#                stopped at the end
 #   BENCH_TMP    where the work directory is made (default /tmp)
 #
-# Needs: pg_dump/psql/pgbench (postgresql), gzip, xxh128sum (xxhash), sqlite3, GNU time
+# Needs: pg_dump/psql/pgbench/pg_restore (postgresql), gzip, zstd, xxh128sum (xxhash), sqlite3, GNU time
 # (time), a C compiler and zlib headers (for two small helpers), cmake to build pgvault.
 #
 # What is measured, and how: see tests/bench/RESULTS.md ("Method").
@@ -60,11 +62,11 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 # tools
 
 missing=()
-for t in gzip gunzip xxh128sum sqlite3 cc awk; do
+for t in gzip gunzip zstd xxh128sum sqlite3 cc awk; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 [[ -x /usr/bin/time ]] || missing+=("/usr/bin/time (package time)")
-[[ ${#missing[@]} -eq 0 ]] || die "missing tools: ${missing[*]} (apt-get install gzip xxhash sqlite3 time gcc zlib1g-dev)"
+[[ ${#missing[@]} -eq 0 ]] || die "missing tools: ${missing[*]} (apt-get install gzip zstd xxhash sqlite3 time gcc zlib1g-dev)"
 
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/pgvault-bench.XXXXXX")
 own_cluster=0
@@ -113,7 +115,7 @@ export PGVAULT_CONFIG=$WORK/empty.conf
 
 if [[ -z "${PGHOST:-}" ]]; then
     log "starting a private PostgreSQL cluster"
-    bash "$root/tests/harness/pg_start.sh" "$WORK/pgstate" >&2
+    PG_DURABLE=1 bash "$root/tests/harness/pg_start.sh" "$WORK/pgstate" >&2
     # shellcheck source=/dev/null
     source "$WORK/pgstate/env.sh"
     own_cluster=1
@@ -130,8 +132,10 @@ client() {
 PSQL=$(client psql)
 PG_DUMP=$(client pg_dump)
 PGBENCH=$(client pgbench)
+PG_RESTORE=$(client pg_restore)
 CREATEDB=$(client createdb)
 server_version=$("$PSQL" -X -At -d postgres -c 'show server_version')
+durability=$("$PSQL" -X -At -d postgres -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
 
 # The postmaster reaps every backend: the growth of its cutime+cstime over a run is the
 # CPU the server spent for that run (only measurable on our own cluster).
@@ -273,6 +277,10 @@ backup_round() { # backup_round DS RUN
     rm -rf "$o/repo"
     measure backup "$ds" "pgvault -Z 6 -j 1" "$r" @json "$PGV" backup -d "$o/repo" --db "$db" -Z 6 -j 1 --no-prune --json
     rm -rf "$o/repo"
+    measure backup "$ds" "pgvault --compress zstd" "$r" @json "$PGV" backup -d "$o/repo" --db "$db" --compress zstd --no-prune --json
+    rm -rf "$o/repo"
+    measure backup "$ds" "pgvault --compress zstd -j 1" "$r" @json "$PGV" backup -d "$o/repo" --db "$db" --compress zstd -j 1 --no-prune --json
+    rm -rf "$o/repo"
     measure backup "$ds" "(a) pg_dump > file; gzip" "$r" "$o/x.sql.gz" \
         bash -c "\"\$1\" --format=plain --file=\"\$2/x.sql\" --dbname=\"\$3\" && gzip -f \"\$2/x.sql\"" _ "$PG_DUMP" "$o" "$db"
     rm -f "$o"/x.sql*
@@ -281,6 +289,9 @@ backup_round() { # backup_round DS RUN
     rm -f "$o"/x.sql*
     measure backup "$ds" "(c) pg_dump -Fc" "$r" "$o/x.dump" "$PG_DUMP" -Fc -f "$o/x.dump" --dbname="$db"
     rm -f "$o/x.dump"
+    measure backup "$ds" "(e) pg_dump | zstd -3 -T$nproc_n" "$r" "$o/x.sql.zst" \
+        bash -c "set -o pipefail; \"\$1\" --format=plain --dbname=\"\$3\" | zstd -q -3 -T\$4 >\"\$2/x.sql.zst\"" _ "$PG_DUMP" "$o" "$db" "$nproc_n"
+    rm -f "$o"/x.sql*
     measure backup "$ds" "(d) pg_dump > /dev/null" "$r" - "$PG_DUMP" --format=plain --file=/dev/null --dbname="$db"
 }
 ref_round() { # zlib alone, on one core, on the same bytes pgvault compresses
@@ -307,7 +318,7 @@ for ds in "${DS_NAMES[@]}"; do rm -f "$WORK/$ds.raw.sql"; done
 # ---------------------------------------------------------------------------------------
 # one kept backup per dataset, for verify, restore and the catalog
 
-declare -A KEEP_ID KEEP_FILE
+declare -A KEEP_ID KEEP_FILE KEEP_NID KEEP_NFILE
 for ds in "${DS_NAMES[@]}"; do
     repo=$WORK/keep-$ds
     "$PGV" backup -d "$repo" --db "${DB[$ds]}" -Z 6 --no-prune --json >"$WORK/keep.json"
@@ -315,23 +326,37 @@ for ds in "${DS_NAMES[@]}"; do
     KEEP_FILE[$ds]=$repo/$(grep -o '"file_name":"[^"]*"' "$WORK/keep.json" | head -1 | cut -d'"' -f4)
     [[ -n "${KEEP_ID[$ds]}" && -f "${KEEP_FILE[$ds]}" ]] || die "kept backup of $ds not found"
     fact "keepsize_$ds" "$(stat -c %s "${KEEP_FILE[$ds]}")"
+    # an uncompressed backup for verify (a file of 100 MB or more), and a custom-format
+    # archive for pg_restore -j
+    "$PGV" backup -d "$repo" --db "${DB[$ds]}" -n --no-prune --json >"$WORK/keep.json"
+    KEEP_NID[$ds]=$(grep -o '"id":[0-9]*' "$WORK/keep.json" | head -1 | cut -d: -f2)
+    KEEP_NFILE[$ds]=$repo/$(grep -o '"file_name":"[^"]*"' "$WORK/keep.json" | head -1 | cut -d'"' -f4)
+    [[ -n "${KEEP_NID[$ds]}" && -f "${KEEP_NFILE[$ds]}" ]] || die "kept -n backup of $ds not found"
+    fact "keepnsize_$ds" "$(stat -c %s "${KEEP_NFILE[$ds]}")"
+    "$PG_DUMP" -Fc -f "$WORK/keep-$ds.dump" --dbname="${DB[$ds]}"
 done
 
 # ---------------------------------------------------------------------------------------
 # verify (warm cache: the file is read twice before the first measurement)
 
 for ds in "${DS_NAMES[@]}"; do
-    cat "${KEEP_FILE[$ds]}" >/dev/null
-    cat "${KEEP_FILE[$ds]}" >/dev/null
+    for f in "${KEEP_FILE[$ds]}" "${KEEP_NFILE[$ds]}"; do
+        cat "$f" >/dev/null
+        cat "$f" >/dev/null
+    done
 done
 for ((r = 1; r <= runs; r++)); do
     for ds in "${DS_NAMES[@]}"; do
-        f=${KEEP_FILE[$ds]}
-        measure verify "$ds" "pgvault verify" "$r" "$f" "$PGV" verify -d "$WORK/keep-$ds" "${KEEP_ID[$ds]}"
+        f=${KEEP_NFILE[$ds]}
+        measure verify "$ds" "pgvault verify" "$r" "$f" "$PGV" verify -d "$WORK/keep-$ds" "${KEEP_NID[$ds]}"
         # shellcheck disable=SC2016 # $1 is expanded by the inner shell
         measure verify "$ds" "cat FILE > /dev/null" "$r" "$f" bash -c 'cat "$1" >/dev/null' _ "$f"
         # shellcheck disable=SC2016
         measure verify "$ds" "xxh128sum FILE" "$r" "$f" bash -c 'xxh128sum "$1" >/dev/null' _ "$f"
+        f=${KEEP_FILE[$ds]}
+        measure verify "$ds" "pgvault verify -Z 6 file" "$r" "$f" "$PGV" verify -d "$WORK/keep-$ds" "${KEEP_ID[$ds]}"
+        # shellcheck disable=SC2016
+        measure verify "$ds" "cat -Z 6 file > /dev/null" "$r" "$f" bash -c 'cat "$1" >/dev/null' _ "$f"
         measure verify "$ds" "pgvault verify --deep" "$r" "$f" "$PGV" verify -d "$WORK/keep-$ds" --deep "${KEEP_ID[$ds]}"
     done
 done
@@ -364,6 +389,11 @@ for ((r = 1; r <= runs; r++)); do
         measure restore "$ds" "createdb; gunzip -c | psql" "$r" - \
             bash -c 'set -o pipefail; "$1" "$2" && gunzip -c "$3" | "$4" -q -X -d "$2" >/dev/null' \
             _ "$CREATEDB" "$bdb" "$f" "$PSQL"
+        "$PSQL" -X -q -d postgres -c "DROP DATABASE \"$bdb\" WITH (FORCE)"
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        measure restore "$ds" "createdb; pg_restore -j $nproc_n (-Fc)" "$r" - \
+            bash -c '"$1" "$2" && "$3" -j "$5" -d "$2" "$4"' \
+            _ "$CREATEDB" "$bdb" "$PG_RESTORE" "$WORK/keep-$ds.dump" "$nproc_n"
         "$PSQL" -X -q -d postgres -c "DROP DATABASE \"$bdb\" WITH (FORCE)"
     done
 done
@@ -399,21 +429,25 @@ for c in "${col_arr[@]}"; do
     esac
     sel+="${sel:+, }$e"
 done
+maxid=$(sqlite3 "$cat_dir/catalog.db" 'SELECT max(id) FROM backups')
 sqlite3 "$cat_dir/catalog.db" <<SQL
 BEGIN;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000 - $maxid)
 INSERT INTO backups ($cols) SELECT $sel FROM n, (SELECT * FROM backups WHERE id = $tid) t;
 INSERT INTO backup_tables (backup_id, schema_name, table_name, relkind, row_count)
     SELECT b.id, x.schema_name, x.table_name, x.relkind, x.row_count
-    FROM backups b, backup_tables x WHERE x.backup_id = $tid AND b.id <> $tid;
+    FROM backups b, backup_tables x WHERE x.backup_id = $tid AND b.id > $maxid;
 INSERT INTO events (at, action, backup_id, actor, outcome, detail)
-    SELECT finished_at, 'backup', id, 'postgres', 'ok', file_name FROM backups WHERE id <> $tid;
+    SELECT finished_at, 'backup', id, 'postgres', 'ok', file_name FROM backups WHERE id > $maxid;
 COMMIT;
 SQL
 fact "catalog_rows" "$(sqlite3 "$cat_dir/catalog.db" 'SELECT count(*) FROM backups')"
 fact "catalog_bytes" "$(stat -c %s "$cat_dir/catalog.db")"
 for ((r = 1; r <= runs; r++)); do
     measure catalog 100k "list --json" "$r" - "$PGV" list -d "$cat_dir" --json
+    # the same rows, in the same order, printed by SQLite's own shell
+    measure catalog 100k "sqlite3 -json (same rows)" "$r" - sqlite3 -json "$cat_dir/catalog.db" \
+        "SELECT id, db_name, file_name, status, started_at, finished_at, size_bytes, raw_bytes, compression, checksum, table_count, row_count, pinned, suspect, label, error FROM backups WHERE status = 'complete' ORDER BY started_at DESC, id DESC"
     measure catalog 100k "list" "$r" - "$PGV" list -d "$cat_dir"
     measure catalog 100k "prune --dry-run" "$r" - "$PGV" prune -d "$cat_dir" --dry-run
     measure catalog 100k "query count(*)" "$r" - "$PGV" query -d "$cat_dir" "select count(*) from backups"
@@ -431,7 +465,8 @@ rot=$(lsblk -dno ROTA "$(df -P "$WORK" | awk 'NR==2{print $1}')" 2>/dev/null || 
     echo "disk=$disk$([[ "$rot" == 0 ]] && echo ", not rotational")"
     echo "kernel=$(uname -r)"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "postgres=$server_version$([[ $own_cluster -eq 1 ]] && echo " (private cluster from tests/harness/pg_start.sh: fsync=off, synchronous_commit=off, autovacuum off)")"
+    echo "postgres=$server_version ($durability$([[ $own_cluster -eq 1 ]] && echo "; private cluster from tests/harness/pg_start.sh, PG_DURABLE=1, autovacuum off"))"
+    echo "zstd=$(zstd --version | head -1)"
     echo "pg_dump=$("$PG_DUMP" --version)"
     echo "pgvault=$("$PGV" --version 2>/dev/null | head -1) ($PGV)"
     echo "zlib=$(awk '/define ZLIB_VERSION /{gsub(/"/, "", $3); print $3}' /usr/include/zlib.h 2>/dev/null)"

@@ -9,7 +9,10 @@
 # exports what a test needs to reach it (PGHOST, PGPORT, PGUSER, PG_BINDIR,
 # PG_TMPDIR); pg_stop.sh STATE_DIR stops it and removes everything.
 #
-# PG_BINDIR in the environment overrides the choice of binaries.
+# PG_BINDIR in the environment overrides the choice of binaries. The tests' cluster runs
+# with fsync, synchronous_commit and full_page_writes off (nothing in it needs to survive
+# a crash); PG_DURABLE=1 keeps the server's defaults, production durability, as the
+# benchmarks need.
 set -euo pipefail
 
 die() {
@@ -99,6 +102,11 @@ if ! "${as_pg[@]}" "$bindir/initdb" -D "$data" -A trust -U postgres -E UTF8 \
     fail_start "initdb failed"
 fi
 
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [[ "${PG_DURABLE:-0}" == 1 ]]; then
+    durability=""
+fi
+
 # Pick a random port whose socket is not in use, start, and retry on failure (another
 # cluster may have taken the port in between).
 started=
@@ -111,7 +119,7 @@ for attempt in 1 2 3 4 5 6 7 8; do
         continue
     fi
     if "${as_pg[@]}" "$bindir/pg_ctl" start -D "$data" -l "$log" -w -t 60 -s \
-            -o "-c listen_addresses='' -k $sock -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50 -c logging_collector=off" \
+            -o "-c listen_addresses='' -k $sock -p $port $durability -c max_connections=50 -c logging_collector=off" \
             >/dev/null 2>&1; then
         started=1
         break
