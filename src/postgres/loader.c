@@ -156,7 +156,8 @@ static bool cancelled(struct loader *l)
 
 static int connection_lost(struct loader *l)
 {
-    err_set(ERR_CONNECT, "lost the connection to the server: %s", pgx_message(l->pg->conn));
+    /* mid-load, a lost connection fails the load (it is not an unreachable server) */
+    err_set(ERR_FAILED, "lost the connection to the server: %s", pgx_message(l->pg->conn));
     return stop(l);
 }
 
