@@ -78,13 +78,14 @@ static const char *skip_trivia(const char *s, long *lines)
     }
 }
 
-/* Appends at most max characters of s on one line: runs of blanks become one space. */
-static void add_shown(struct sbuf *b, const char *s, size_t max)
+/* Appends at most max characters of s on one line: control characters become spaces, and
+ * with squeeze, runs of blanks become one. */
+static void add_shown(struct sbuf *b, const char *s, size_t max, bool squeeze)
 {
     size_t n = 0;
     for (; *s && n < max; s++) {
-        bool blank = (unsigned char)*s <= ' ' || *s == 0x7f;
-        if (blank && (n == 0 || b->data[b->len - 1] == ' '))
+        bool blank = (unsigned char)*s < ' ' || *s == 0x7f || (squeeze && *s == ' ');
+        if (blank && squeeze && (n == 0 || b->data[b->len - 1] == ' '))
             continue;
         sbuf_add(b, blank ? " " : s, 1);
         n++;
@@ -99,10 +100,10 @@ void loader_error_text(const struct loader_error *e, char *buf, size_t size)
 {
     struct sbuf b = {0};
     sbuf_printf(&b, "line %ld: ", e->line);
-    add_shown(&b, e->message, 400);
+    add_shown(&b, e->message, 400, false);
     if (*e->statement) {
         sbuf_puts(&b, ": ");
-        add_shown(&b, e->statement, STMT_SHOWN);
+        add_shown(&b, e->statement, STMT_SHOWN, true);
     }
     snprintf(buf, size, "%s", b.data);
     sbuf_free(&b);
