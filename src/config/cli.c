@@ -143,9 +143,9 @@ static const struct optdef optdefs[] = {
     {OPT_WITH_OWNERS, "with-owners", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(with_owners),
      "deprecated, no effect: owners and privileges are kept"},
     {OPT_NO_OWNER, "no-owner", NULL, BIT(CMD_BACKUP) | BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
-     FLAG(no_owner), "leave out who owns each object (pg_dump --no-owner)"},
+     FLAG(no_owner), "leave out who owns each object (pg_dump's flag)"},
     {OPT_NO_PRIVILEGES, "no-privileges", NULL, BIT(CMD_BACKUP) | BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
-     FLAG(no_privileges), "leave out GRANT and REVOKE (pg_dump --no-privileges)"},
+     FLAG(no_privileges), "leave out GRANT and REVOKE (pg_dump's flag)"},
     {OPT_LOCK_WAIT_TIMEOUT, "lock-wait-timeout", "SECONDS", BIT(CMD_BACKUP), 1, 86400, GRP_MAIN,
      NUMBER(lock_wait_timeout), "wait at most SECONDS for table locks (default 600)"},
     /* restore */
@@ -158,9 +158,9 @@ static const struct optdef optdefs[] = {
     {OPT_KEEP_OLD, "keep-old", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(keep_old),
      "keep the replaced database instead of dropping it"},
     {OPT_TABLE, "table", "SCHEMA.TABLE", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(tables),
-     "load only this table's rows (repeatable; needs --target)"},
+     "only this table's rows (repeatable; with --target)"},
     {OPT_SCHEMA, "schema", "NAME", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(schemas),
-     "load only the rows of this schema's tables (repeatable)"},
+     "only this schema's rows (repeatable; with --target)"},
     {'l', "list", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(list),
      "list the backups instead (same as \"pgvault list\")"},
     /* list */
