@@ -141,7 +141,7 @@ static const struct optdef optdefs[] = {
     {OPT_NO_PRUNE, "no-prune", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_prune),
      "do not apply retention after the backup"},
     {OPT_WITH_OWNERS, "with-owners", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(with_owners),
-     "deprecated, no effect: owners and privileges are kept"},
+     "deprecated, no effect (owners are kept)"},
     {OPT_NO_OWNER, "no-owner", NULL, BIT(CMD_BACKUP) | BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
      FLAG(no_owner), "leave out who owns each object (pg_dump's flag)"},
     {OPT_NO_PRIVILEGES, "no-privileges", NULL, BIT(CMD_BACKUP) | BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
@@ -160,7 +160,7 @@ static const struct optdef optdefs[] = {
     {OPT_TABLE, "table", "SCHEMA.TABLE", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(tables),
      "only this table's rows (repeatable; with --target)"},
     {OPT_SCHEMA, "schema", "NAME", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(schemas),
-     "only this schema's rows (repeatable; with --target)"},
+     "only its tables' rows (repeatable; with --target)"},
     {'l', "list", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(list),
      "list the backups instead (same as \"pgvault list\")"},
     /* list */
