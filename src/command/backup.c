@@ -230,10 +230,11 @@ static int dump_to_file(struct backup_run *br, struct backup_job *j, const char 
     argv[a++] = "--no-password";
     if (!br->globals)
         argv[a++] = lockarg;
-    if (!br->globals && !br->opt->with_owners) {
+    /* owners and privileges are kept (pg_dump's default) unless the origin's flags say */
+    if (!br->globals && br->opt->no_owner)
         argv[a++] = "--no-owner";
+    if (!br->globals && br->opt->no_privileges)
         argv[a++] = "--no-privileges";
-    }
     argv[a++] = dbarg;
     if (br->globals)
         argv[a++] = maintarg;
@@ -410,7 +411,7 @@ static int catalog_running(struct backup_run *br, struct backup_job *j)
     b->pid = getpid();
     b->host = j->host;
     b->label = (char *)br->opt->label;
-    b->with_owners = br->globals || br->opt->with_owners;
+    b->with_owners = br->globals || !br->opt->no_owner;
     b->origin = "backup";
     if (catalog_backup_begin(br->cat, b) != 0)
         return -1;

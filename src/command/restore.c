@@ -24,15 +24,17 @@
 #include "common/output.h"
 #include "postgres/pg.h"
 #include "postgres/pgtools.h"
-#include "common/proc.h"
 #include "common/progress.h"
 #include "io/chain.h"
 #include "io/compress.h"
 #include "io/filters.h"
 #include "io/hash.h"
+#include "io/loadsink.h"
 #include "command/recover.h"
 #include "storage/repo.h"
 #include "command/resolve.h"
+#include "command/selection.h"
+#include "postgres/loader.h"
 #include "common/util.h"
 
 /* pgvault's restores in the server's advisory lock space ("pgvr"); the key is the
@@ -48,14 +50,14 @@ struct restore_run {
     struct repo_lock *db_lock;     /* the backup's database's */
     struct catalog *cat;
     struct backup_rec b;
-    bool globals;     /* b is the @globals backup: replayed into the cluster */
-    char *path;       /* the backup file */
-    char *target;     /* database to replace or create */
-    char *fresh;      /* the temporary database loaded first */
-    char *old;        /* the name the replaced database gets during the swap */
-    const char *mode; /* "swap", "target", "in-place", "globals" */
-    char *psql;
-    struct pg *admin; /* connection to a maintenance database */
+    bool globals;         /* b is the @globals backup: replayed into the cluster */
+    char *path;           /* the backup file */
+    char *target;         /* database to replace or create */
+    char *fresh;          /* the temporary database loaded first */
+    char *old;            /* the name the replaced database gets during the swap */
+    const char *mode;     /* "swap", "target", "in-place", "globals" */
+    struct selection sel; /* --table, --schema: the tables whose rows are loaded */
+    struct pg *admin;     /* connection to a maintenance database */
     bool target_exists;
     struct pg_identity *identity; /* the target's, kept by the restored database */
     int64_t target_size;
@@ -190,35 +192,9 @@ static int confirm(struct restore_run *rr)
     return 0;
 }
 
-/* psql's stdin, and when to stop writing to it. */
-struct psql_feed {
-    struct proc *p;
-    volatile sig_atomic_t *cancel;
-};
-
-/* Writes a chunk of the dump to psql's stdin. */
-static int feed_psql(void *ctx, const unsigned char *buf, size_t len)
-{
-    struct psql_feed *f = ctx;
-    struct proc *p = f->p;
-    while (len > 0) {
-        ssize_t n = write(p->in_fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR && !*f->cancel)
-                continue;
-            if (errno == EPIPE)
-                return err_set(ERR_FAILED, "psql stopped reading its input");
-            return err_sys(errno, "could not write to psql");
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* The file → its size and checksum → decompression → the progress line → psql's stdin;
+/* The file → its size and checksum → decompression → the progress line → the loader;
  * the bytes loaded must be the bytes verified (the file may have changed since). */
-static int feed_dump(struct restore_run *rr, struct proc *p)
+static int feed_dump(struct restore_run *rr, struct loader *l)
 {
     char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): load", rr->target, rr->b.id);
     struct progress *progress =
@@ -231,8 +207,7 @@ static int feed_dump(struct restore_run *rr, struct proc *p)
     chain_add(c, filter_hash_new(sum));
     decompress_add(c, rr->b.compression, rr->path);
     chain_add(c, filter_progress_new(progress));
-    struct psql_feed feed = {p, rr->cancel};
-    chain_add(c, filter_callback_new(feed_psql, &feed));
+    chain_add(c, filter_loader_new(l));
     int rc = chain_pump_file(c, rr->path, rr->cancel);
     chain_free(c);
     progress_free(progress);
@@ -246,57 +221,73 @@ static int feed_dump(struct restore_run *rr, struct proc *p)
     return rc;
 }
 
-/*
- * 3. load the dump into db: psql -X -q -v ON_ERROR_STOP=1 --single-transaction fed by
- * in-process inflate. If reading fails mid-way, psql is terminated BEFORE its input is
- * closed: psql would commit a COPY that ends early at end of input.
- */
-static int load(struct restore_run *rr, const char *db, bool single_transaction)
+/* The role a "role \"x\" does not exist" error names, or NULL. */
+static char *missing_role(const struct loader_error *e)
 {
-    char *connstr = conn_string(&rr->set->conn, db);
-    char *dbarg = xasprintf("--dbname=%s", connstr);
-    const char *argv[] = {rr->psql,
-                          "-X",
-                          "-q",
-                          "--no-password",
-                          "-v",
-                          "ON_ERROR_STOP=1",
-                          single_transaction ? "--single-transaction" : "-v",
-                          dbarg,
-                          NULL};
-    if (!single_transaction)
-        argv[6] = "ON_ERROR_STOP=1"; /* keep the vector's shape: "-v X -v X" is harmless */
-    const char *env[] = {pgtools_passfile_env(), NULL};
-    struct proc p;
-    int rc = -1;
-    if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
-        goto out;
-    int rrc = feed_dump(rr, &p);
-    struct err_saved reason;
-    err_save(&reason);
-    /* stop psql BEFORE its input closes: at end of input it would commit */
-    if (rrc != 0 || *rr->cancel)
-        proc_kill(&p, SIGTERM);
-    int wrc = proc_wait(&p);
+    const char *q = strstr(e->message, "role \"");
+    if (strcmp(e->sqlstate, "42704") != 0 || !q || !strstr(e->message, "\" does not exist"))
+        return NULL;
+    q += 6;
+    const char *end = strstr(q, "\" does not exist");
+    return xstrndup(q, (size_t)(end - q));
+}
+
+/* A statement of the dump failed: the load stops, saying which and why. */
+static int load_failed(void *ctx, const struct loader_error *e)
+{
+    (void)ctx;
+    char text[900];
+    char *role = missing_role(e);
+    if (role) {
+        struct loader_error named = *e;
+        char *msg = xasprintf("role \"%s\" does not exist on this server", role);
+        named.message = msg;
+        loader_error_text(&named, text, sizeof(text));
+        free(msg);
+        err_set(ERR_FAILED, "restore failed: %s", text);
+        err_hint("nothing was replaced; restore @globals first, or use --no-owner");
+        free(role);
+        return -1;
+    }
+    loader_error_text(e, text, sizeof(text));
+    err_set(ERR_FAILED, "restore failed: %s", text);
+    err_hint("nothing was replaced");
+    return -1;
+}
+
+static bool load_wants(void *ctx, const char *schema, const char *name)
+{
+    return selection_wants(ctx, schema, name);
+}
+
+/*
+ * 3. load the dump into db over libpq, in one transaction. If reading or inflating fails
+ * mid-way, or on a signal, the transaction is never committed: the connection closes with
+ * a COPY unfinished, which the server rolls back.
+ */
+static int load(struct restore_run *rr, const char *db)
+{
+    struct pg *pg = NULL;
+    if (pg_connect(&rr->set->conn, db, &pg) != 0)
+        return -1;
+    struct loader_options o = {
+        .single_transaction = true,
+        .no_owner = rr->opt->no_owner,
+        .no_privileges = rr->opt->no_privileges,
+        .want_table = selection_empty(&rr->sel) ? NULL : load_wants,
+        .on_error = load_failed,
+        .ctx = &rr->sel,
+        .cancel = rr->cancel,
+    };
+    struct loader *l = loader_new(pg, &o);
+    int rc = feed_dump(rr, l);
+    if (rc == 0)
+        rc = loader_finish(l);
+    loader_free(l);
     if (*rr->cancel) {
         err_clear();
-        err_set(ERR_FAILED, "restore interrupted by a signal");
-    } else if (rrc != 0) {
-        err_restore(&reason); /* we stopped psql: the reader's reason is the cause */
-    } else if (wrc != 0) {
-        /* the user's name for it: the temporary database is ours, not theirs */
-        err_wrap(ERR_FAILED, "could not load backup %" PRId64 " into database \"%s\"", rr->b.id,
-                 rr->target);
-        err_hint("nothing was replaced; a missing role needs the @globals backup restored first "
-                 "(or a backup taken without --with-owners)");
+        return err_set(ERR_FAILED, "restore interrupted by a signal");
     }
-    if (wrc != 0 || rrc != 0 || *rr->cancel)
-        goto out;
-    rc = 0;
-out:
-    proc_free(&p);
-    free(dbarg);
-    free(connstr);
     return rc;
 }
 
@@ -330,7 +321,15 @@ static int check_counts(struct restore_run *rr, const char *db)
                     t[i].schema_name, t[i].table_name);
             goto out;
         }
-        if (count != t[i].row_count) {
+        bool wanted = selection_wants(&rr->sel, t[i].schema_name, t[i].table_name);
+        if (!wanted && t[i].relkind == 'p')
+            continue; /* its rows are its partitions', selected or not */
+        if (!wanted && count != 0) {
+            err_set(ERR_INTEGRITY, "table %s.%s has %" PRId64 " rows after the load, none expected",
+                    t[i].schema_name, t[i].table_name, count);
+            goto out;
+        }
+        if (wanted && count != t[i].row_count) {
             err_set(ERR_INTEGRITY,
                     "table %s.%s has %" PRId64 " rows after the load, the catalog says %" PRId64,
                     t[i].schema_name, t[i].table_name, count, t[i].row_count);
@@ -339,7 +338,7 @@ static int check_counts(struct restore_run *rr, const char *db)
         rr->tables_checked++;
         /* a partitioned table's rows are its partitions': the total counts them once, as
          * the backup's row_count does */
-        if (t[i].relkind != 'p')
+        if (t[i].relkind != 'p' && wanted)
             rr->rows_checked += count;
     }
     /* tables of the database, not counting those an extension created but did not dump */
@@ -416,7 +415,7 @@ static int restore_swap(struct restore_run *rr)
 
     if (drop_leftovers(rr) != 0 || create_db(rr, rr->fresh, comment) != 0)
         goto out;
-    if (load(rr, rr->fresh, true) != 0 || check_counts(rr, rr->fresh) != 0 ||
+    if (load(rr, rr->fresh) != 0 || check_counts(rr, rr->fresh) != 0 ||
         apply_settings(rr, rr->fresh) != 0)
         goto fail;
     /* the new database is proven: put it in place */
@@ -496,37 +495,23 @@ static int restore_in_place(struct restore_run *rr)
     if (create_db(rr, rr->target, NULL) != 0)
         return rr->target_exists ? in_place_failed(rr, "could not be created again: it is gone")
                                  : -1;
-    if (load(rr, rr->target, true) != 0 || check_counts(rr, rr->target) != 0 ||
+    if (load(rr, rr->target) != 0 || check_counts(rr, rr->target) != 0 ||
         apply_settings(rr, rr->target) != 0 ||
         (rr->identity && pg_identity_apply(rr->admin, rr->target, rr->identity) != 0))
         return in_place_failed(rr, "is incomplete");
     return 0;
 }
 
-/*
- * What psql said while replaying a globals backup, statement by statement. With
- * VERBOSITY=verbose and ECHO=errors it writes "psql:<stdin>:LINE: SEVERITY:  SQLSTATE:
- * message" (then DETAIL, LOCATION … lines) and, after an error, "psql:<stdin>:LINE:
- * STATEMENT:  text" with the statement's further lines on lines of their own.
- */
-#define REPLAY_PREFIX "psql:<stdin>:"
+/* What the replay of a globals backup met, statement by statement. */
 #define REPLAY_TEXT_MAX 300 /* bytes of a statement quoted in a message */
 #define REPLAY_ROLES_MAX 10 /* existing roles named in the warning */
 
 struct replay_report {
+    const struct settings *set;
     int failed;        /* failed statements, but for CREATE ROLE of a role that exists */
     struct sbuf first; /* the first of them: line, statement, error */
     int existing;      /* CREATE ROLE statements whose role exists */
     struct sbuf roles; /* the first REPLAY_ROLES_MAX of their names */
-};
-
-/* One error of the replay while it is being read. */
-struct replay_error {
-    bool pending;
-    bool in_statement; /* the lines without prefix continue the statement */
-    long line;
-    char sqlstate[6]; /* "" for an error of psql itself */
-    struct sbuf msg, statement;
 };
 
 /* Appends at most max bytes of s to b, on one line: control characters become spaces. */
@@ -539,176 +524,93 @@ static void add_one_line(struct sbuf *b, const char *s, size_t max)
     }
 }
 
-/* "ERROR:  42710: role …": the SQLSTATE (5 characters) and where the message starts. */
-static const char *replay_sqlstate(const char *rest, char code[6])
+/* A failed statement of the replay: an existing role is noted, any other failure is
+ * counted (the first one kept); the replay goes on either way. */
+static int replay_error(void *ctx, const struct loader_error *e)
 {
-    const char *sep = strstr(rest, ":  ");
-    if (!sep)
-        return NULL;
-    const char *c = sep + 3;
-    for (int i = 0; i < 5; i++)
-        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z')))
-            return NULL;
-    if (c[5] != ':' || c[6] != ' ')
-        return NULL;
-    memcpy(code, c, 5);
-    code[5] = '\0';
-    return c + 7;
-}
-
-/* The statement without its leading blanks and trailing ";" and blanks. */
-static char *replay_statement(const struct replay_error *e)
-{
-    const char *s = e->statement.data ? e->statement.data : "";
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ';' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+    struct replay_report *rep = ctx;
+    size_t n = strlen(e->statement);
+    while (n > 0 && (e->statement[n - 1] == ';' || e->statement[n - 1] == ' ' ||
+                     e->statement[n - 1] == '\n'))
         n--;
-    return xstrndup(s, n);
-}
-
-/* Files the error just read: an existing role, or a statement that failed. */
-static void replay_finish(struct replay_report *rep, struct replay_error *e)
-{
-    if (!e->pending)
-        return;
-    char *stmt = replay_statement(e);
-    if (strcmp(e->sqlstate, "42710") == 0 && strncasecmp(stmt, "CREATE ROLE ", 12) == 0) {
-        /* duplicate_object on CREATE ROLE: the role exists; the ALTER ROLE after it
-         * gives it the backup's attributes */
+    if (strcmp(e->sqlstate, "42710") == 0 && strncasecmp(e->statement, "CREATE ROLE ", 12) == 0) {
+        /* duplicate_object on CREATE ROLE: the role exists; the ALTER ROLE after it gives
+         * it the backup's attributes */
         if (rep->existing++ < REPLAY_ROLES_MAX) {
             if (rep->roles.len)
                 sbuf_puts(&rep->roles, ", ");
-            add_one_line(&rep->roles, stmt + 12, 64);
+            add_one_line(&rep->roles, e->statement + 12, n > 12 ? n - 12 < 64 ? n - 12 : 64 : 0);
         }
-    } else if (rep->failed++ == 0) {
-        sbuf_printf(&rep->first, "line %ld", e->line);
-        if (*stmt) {
-            sbuf_puts(&rep->first, ", \"");
-            add_one_line(&rep->first, stmt, REPLAY_TEXT_MAX);
-            if (strlen(stmt) > REPLAY_TEXT_MAX)
-                sbuf_puts(&rep->first, "…");
-            sbuf_puts(&rep->first, "\"");
-        }
-        sbuf_puts(&rep->first, ": ");
-        add_one_line(&rep->first, e->msg.data ? e->msg.data : "", REPLAY_TEXT_MAX);
+        return 0;
     }
-    free(stmt);
-    e->pending = e->in_statement = false;
-    e->msg.len = e->statement.len = 0;
-    if (e->msg.data)
-        e->msg.data[0] = '\0';
-    if (e->statement.data)
-        e->statement.data[0] = '\0';
+    if (rep->failed++ > 0)
+        return 0;
+    sbuf_printf(&rep->first, "line %ld", e->line);
+    if (n) {
+        sbuf_puts(&rep->first, ", \"");
+        add_one_line(&rep->first, e->statement, n < REPLAY_TEXT_MAX ? n : REPLAY_TEXT_MAX);
+        sbuf_puts(&rep->first, n > REPLAY_TEXT_MAX ? "…\"" : "\"");
+    }
+    sbuf_puts(&rep->first, ": ");
+    add_one_line(&rep->first, e->message, REPLAY_TEXT_MAX);
+    return 0;
 }
 
-/* Reads psql's stderr of a replay into rep. */
-static void replay_scan(FILE *f, struct replay_report *rep)
+/* \connect in a globals dump: the replay goes on in that database. */
+static int replay_connect(void *ctx, const char *db, struct pg **pg)
 {
-    struct replay_error e = {0};
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&buf, &cap, f)) >= 0) {
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            buf[--n] = '\0';
-        char *end = NULL;
-        long line = -1;
-        if (strncmp(buf, REPLAY_PREFIX, strlen(REPLAY_PREFIX)) == 0) {
-            line = strtol(buf + strlen(REPLAY_PREFIX), &end, 10);
-            if (end == buf + strlen(REPLAY_PREFIX) || strncmp(end, ": ", 2) != 0)
-                line = -1;
-        }
-        if (line < 0) {
-            /* DETAIL, LOCATION …, or the next line of the statement */
-            if (e.pending && e.in_statement) {
-                sbuf_puts(&e.statement, " ");
-                sbuf_puts(&e.statement, buf);
-            }
-            continue;
-        }
-        const char *rest = end + 2;
-        char code[6];
-        const char *msg = replay_sqlstate(rest, code);
-        if (e.pending && !msg && line == e.line && !e.in_statement) {
-            /* "STATEMENT:  text" of the error just read */
-            const char *label = strstr(rest, ":  ");
-            sbuf_puts(&e.statement, label ? label + 3 : rest);
-            e.in_statement = true;
-            continue;
-        }
-        replay_finish(rep, &e);
-        /* SQLSTATE classes 00, 01, 02 are success, warning, no data: not errors */
-        if (msg && code[0] == '0' && code[1] >= '0' && code[1] <= '2')
-            continue;
-        e.pending = true;
-        e.line = line;
-        snprintf(e.sqlstate, sizeof(e.sqlstate), "%s", msg ? code : "");
-        sbuf_puts(&e.msg, msg ? msg : rest);
+    struct replay_report *rep = ctx;
+    return pg_connect(&rep->set->conn, db, pg);
+}
+
+/* After the replay: any failed statement fails the restore, roles that existed are a
+ * warning. */
+static int replay_verdict(struct replay_report *rep)
+{
+    if (rep->failed > 0) {
+        if (rep->failed > 1)
+            sbuf_printf(&rep->first, " (and %d more failed statement%s)", rep->failed - 1,
+                        rep->failed == 2 ? "" : "s");
+        err_set(ERR_FAILED, "could not replay the globals backup: %s", rep->first.data);
+        err_hint("the statements that did not fail were replayed; fix the cause and restore "
+                 "the globals backup again (roles that exist are kept)");
+        return -1;
     }
-    replay_finish(rep, &e);
-    free(buf);
-    sbuf_free(&e.msg);
-    sbuf_free(&e.statement);
+    if (rep->existing > 0)
+        log_warn("%d role%s of the globals backup already existed and %s the backup's "
+                 "attributes now: %s%s",
+                 rep->existing, rep->existing == 1 ? "" : "s", rep->existing == 1 ? "has" : "have",
+                 rep->roles.data, rep->existing > REPLAY_ROLES_MAX ? ", …" : "");
+    return 0;
 }
 
 /*
- * The @globals backup (roles, tablespaces), replayed with psql statement by statement
- * (CREATE TABLESPACE cannot run in a transaction). A role that exists is a warning;
+ * The @globals backup (roles, tablespaces), replayed statement by statement outside a
+ * transaction (CREATE TABLESPACE cannot run in one). A role that exists is a warning;
  * any other failed statement fails the restore, naming the first.
  */
 static int restore_globals(struct restore_run *rr)
 {
-    char *connstr = conn_string(&rr->set->conn, "postgres");
-    char *dbarg = xasprintf("--dbname=%s", connstr);
-    const char *argv[] = {
-        rr->psql,      "-X", "-q", "--no-password", "-v", "VERBOSITY=verbose", "-v",
-        "ECHO=errors", "-f", "-",  dbarg,           NULL};
-    const char *env[] = {pgtools_passfile_env(), NULL};
-    struct proc p;
-    struct replay_report rep = {0};
-    int rc = -1;
-    if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
-        goto out;
-    /* the file → decompression → psql */
+    struct replay_report rep = {.set = rr->set};
+    struct pg *pg = NULL;
+    if (pg_connect(&rr->set->conn, "postgres", &pg) != 0)
+        return -1;
+    struct loader_options o = {
+        .on_error = replay_error, .on_connect = replay_connect, .ctx = &rep, .cancel = rr->cancel};
+    struct loader *l = loader_new(pg, &o);
+    /* the file → decompression → the loader */
     struct chain *c = chain_new();
     decompress_add(c, rr->b.compression, rr->path);
-    struct psql_feed feed = {&p, rr->cancel};
-    chain_add(c, filter_callback_new(feed_psql, &feed));
-    int rrc = chain_pump_file(c, rr->path, rr->cancel);
+    chain_add(c, filter_loader_new(l));
+    int rc = chain_pump_file(c, rr->path, rr->cancel);
     chain_free(c);
-    if (rrc != 0)
-        proc_kill(&p, SIGTERM);
-    int wrc = proc_wait(&p);
-    if (rrc != 0 || wrc != 0)
-        goto out;
-    FILE *f = proc_stderr_open(&p);
-    if (!f)
-        goto out;
-    replay_scan(f, &rep);
-    fclose(f);
-    if (rep.failed > 0) {
-        if (rep.failed > 1)
-            sbuf_printf(&rep.first, " (and %d more failed statement%s)", rep.failed - 1,
-                        rep.failed == 2 ? "" : "s");
-        err_set(ERR_FAILED, "could not replay the globals backup: %s", rep.first.data);
-        err_hint("the statements that did not fail were replayed; fix the cause and restore "
-                 "the globals backup again (roles that exist are kept)");
-        goto out;
-    }
-    if (rep.existing > 0)
-        log_warn("%d role%s of the globals backup already existed and %s the backup's "
-                 "attributes now: %s%s",
-                 rep.existing, rep.existing == 1 ? "" : "s", rep.existing == 1 ? "has" : "have",
-                 rep.roles.data, rep.existing > REPLAY_ROLES_MAX ? ", …" : "");
-    rc = 0;
-out:
+    if (rc == 0)
+        rc = loader_finish(l);
+    loader_free(l);
+    if (rc == 0)
+        rc = replay_verdict(&rep);
     sbuf_free(&rep.first);
     sbuf_free(&rep.roles);
-    proc_free(&p);
-    free(dbarg);
-    free(connstr);
     return rc;
 }
 
@@ -757,6 +659,24 @@ static int open_repository(struct restore_run *rr)
     return pgtools_passfile_create(&set->conn);
 }
 
+/* --table and --schema name tables of the backup, before anything is touched. */
+static int check_selection(struct restore_run *rr)
+{
+    if (selection_parse(&rr->opt->tables, &rr->opt->schemas, &rr->sel) != 0)
+        return -1;
+    if (selection_empty(&rr->sel))
+        return 0;
+    if (rr->globals)
+        return err_set(ERR_USAGE, "--table and --schema cannot be used with the @globals backup");
+    struct table_rec *t = NULL;
+    size_t n = 0;
+    int rc = catalog_backup_tables(rr->cat, rr->b.id, &t, &n);
+    if (rc == 0)
+        rc = selection_check(&rr->sel, t, n, rr->b.id);
+    table_recs_free(t, n);
+    return rc;
+}
+
 /* Resolves <BACKUP> to a complete backup and locks its database (retention must not
  * remove the file under us). */
 static int resolve_backup(struct restore_run *rr)
@@ -771,7 +691,7 @@ static int resolve_backup(struct restore_run *rr)
                        rr->b.id, rr->b.status);
     rr->globals = strcmp(rr->b.db_name, NAMING_GLOBALS_DB) == 0;
     rr->path = path_join(rr->set->dir, rr->b.file_name);
-    return 0;
+    return check_selection(rr);
 }
 
 /* The target and the mode; the names the temporary and the replaced database get. */
@@ -812,8 +732,7 @@ static int record_start(struct restore_run *rr)
 }
 
 /* Connects to a maintenance database and takes the target's server-side lock; reads
- * what will be replaced (not a template) and finds a psql at least as new as the
- * server. */
+ * what will be replaced (not a template). */
 /*
  * Names, before the confirmation, what the drop of the replaced database would take with
  * it: DROP DATABASE drops its logical replication slots (a subscriber elsewhere then loses
@@ -850,13 +769,7 @@ static int inspect_target(struct restore_run *rr)
                                            &rr->target_size, &rr->sessions, &is_template) != 0 ||
                          refuse_template(rr, is_template) != 0))
         return -1;
-    if (warn_replication(rr) != 0)
-        return -1;
-    char *psql_version = NULL;
-    int rc = pgtools_find("psql", pg_server_version_num(rr->admin), rr->set->pg_bindir, &rr->psql,
-                          &psql_version);
-    free(psql_version);
-    return rc;
+    return warn_replication(rr);
 }
 
 /* Loads the backup the way its mode says; the restored database keeps what the target is
@@ -896,6 +809,7 @@ static void restore_run_free(struct restore_run *rr)
 {
     pgtools_passfile_remove();
     pg_identity_free(rr->identity);
+    selection_free(&rr->sel);
     pg_free(rr->admin);
     backup_rec_free(&rr->b);
     catalog_close(rr->cat);
@@ -905,7 +819,6 @@ static void restore_run_free(struct restore_run *rr)
     free(rr->target);
     free(rr->fresh);
     free(rr->old);
-    free(rr->psql);
     for (int i = 0; i < rr->nreplication; i++)
         free(rr->replication[i]);
     free(rr->replication);
@@ -928,7 +841,7 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     /* 3. the file's checksum, before any database is touched */
     rc = check_file(&rr);
 
-    /* 4. what will be replaced, and a psql at least as new as the server */
+    /* 4. what will be replaced */
     if (rc == 0)
         rc = inspect_target(&rr);
 

@@ -51,6 +51,10 @@ enum {
     OPT_SCAN,
     OPT_LOCK_WAIT_TIMEOUT,
     OPT_COMPRESS,
+    OPT_NO_OWNER,
+    OPT_NO_PRIVILEGES,
+    OPT_TABLE,
+    OPT_SCHEMA,
 };
 
 #define BIT(c) (1u << (c))
@@ -86,6 +90,7 @@ enum store {
     ST_STRING,  /* const char *, the argument itself */
     ST_TRI_ON,  /* enum tristate set TRI_ON */
     ST_TRI_OFF, /* enum tristate set TRI_OFF */
+    ST_LIST,    /* struct optlist: one more value (repeatable) */
 };
 
 /* The offset of field f of struct options, which must have type t (checked at compile
@@ -96,6 +101,7 @@ enum store {
 #define NUMBER(f) ST_NUMBER, FIELD(f, long)
 #define LEVEL(f) ST_LEVEL, FIELD(f, long)
 #define STRING(f) ST_STRING, FIELD(f, const char *)
+#define LIST(f) ST_LIST, FIELD(f, struct optlist)
 #define TRI(on_off, f) ST_TRI_##on_off, FIELD(f, enum tristate)
 #define NOWHERE ST_NONE, 0
 
@@ -135,7 +141,11 @@ static const struct optdef optdefs[] = {
     {OPT_NO_PRUNE, "no-prune", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_prune),
      "do not apply retention after the backup"},
     {OPT_WITH_OWNERS, "with-owners", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(with_owners),
-     "keep ownership and privileges in the dump"},
+     "deprecated, no effect (owners are kept)"},
+    {OPT_NO_OWNER, "no-owner", NULL, BIT(CMD_BACKUP) | BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
+     FLAG(no_owner), "leave out who owns each object (pg_dump's flag)"},
+    {OPT_NO_PRIVILEGES, "no-privileges", NULL, BIT(CMD_BACKUP) | BIT(CMD_RESTORE), 0, 0, GRP_MAIN,
+     FLAG(no_privileges), "leave out GRANT and REVOKE (pg_dump's flag)"},
     {OPT_LOCK_WAIT_TIMEOUT, "lock-wait-timeout", "SECONDS", BIT(CMD_BACKUP), 1, 86400, GRP_MAIN,
      NUMBER(lock_wait_timeout), "wait at most SECONDS for table locks (default 600)"},
     /* restore */
@@ -147,6 +157,10 @@ static const struct optdef optdefs[] = {
      "drop and recreate instead of a safe swap"},
     {OPT_KEEP_OLD, "keep-old", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(keep_old),
      "keep the replaced database instead of dropping it"},
+    {OPT_TABLE, "table", "SCHEMA.TABLE", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(tables),
+     "only this table's rows (repeatable; with --target)"},
+    {OPT_SCHEMA, "schema", "NAME", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(schemas),
+     "only its tables' rows (repeatable; with --target)"},
     {'l', "list", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(list),
      "list the backups instead (same as \"pgvault list\")"},
     /* list */
@@ -224,6 +238,8 @@ static const struct {
     {CMD_DIFF, OPT_DB, "database that \"latest\" refers to"},
     {CMD_NONE, OPT_CSV, "print CSV on stdout (list, log, query, restore -l)"},
     {CMD_RESTORE, OPT_CSV, "print CSV on stdout (with -l)"},
+    {CMD_RESTORE, OPT_NO_OWNER, "skip ownership statements (ALTER ... OWNER TO)"},
+    {CMD_RESTORE, OPT_NO_PRIVILEGES, "skip privilege statements (GRANT, REVOKE)"},
 };
 
 static const struct {
@@ -407,6 +423,18 @@ static void set_string(struct parse *p, const struct optdef *d, const char *arg,
         *out = arg;
 }
 
+static void add_to_list(struct parse *p, const struct optdef *d, const char *arg, struct optlist *l)
+{
+    char name[64];
+    if (l->n == OPTLIST_MAX)
+        usage_error(p, "option %s is given more than %d times", display_name(d, name, sizeof(name)),
+                    OPTLIST_MAX);
+    else if (!*arg)
+        usage_error(p, "option %s requires a value", display_name(d, name, sizeof(name)));
+    else
+        l->v[l->n++] = arg;
+}
+
 /* Stores one recognized option where its definition says. */
 static void apply_option(struct parse *p, const struct optdef *d, const char *arg)
 {
@@ -421,6 +449,9 @@ static void apply_option(struct parse *p, const struct optdef *d, const char *ar
         break;
     case ST_STRING:
         set_string(p, d, arg, (const char **)field);
+        break;
+    case ST_LIST:
+        add_to_list(p, d, arg, (struct optlist *)field);
         break;
     case ST_TRI_ON:
         *(enum tristate *)field = TRI_ON;
@@ -583,6 +614,8 @@ static void validate(struct parse *p)
                 conflict(p, "-l/--list", "--in-place");
             if (o->keep_old)
                 conflict(p, "-l/--list", "--keep-old");
+            if (o->tables.n || o->schemas.n)
+                conflict(p, "-l/--list", o->tables.n ? "--table" : "--schema");
             want_args(p, 0, NULL);
             break;
         }
@@ -592,6 +625,9 @@ static void validate(struct parse *p)
             conflict(p, "--in-place", "--target");
         if (o->in_place && o->keep_old)
             conflict(p, "--in-place", "--keep-old");
+        if ((o->tables.n || o->schemas.n) && !o->target)
+            usage_error(p, "option %s needs --target: a partial restore never replaces a database",
+                        o->tables.n ? "--table" : "--schema");
         want_args(p, 1, "backup");
         break;
     case CMD_SHOW:

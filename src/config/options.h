@@ -22,6 +22,13 @@ enum command {
     CMD_CHECK,
 };
 
+/* A repeatable option's values, in the order given. */
+#define OPTLIST_MAX 64
+struct optlist {
+    const char *v[OPTLIST_MAX];
+    int n;
+};
+
 /* Tri-state for options a user may force either way. */
 enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
 
@@ -59,7 +66,9 @@ struct options {
     bool all;                /* --all (backup, verify) */
     const char *label;
     bool no_prune;
-    bool with_owners;
+    bool with_owners;   /* deprecated, no effect: owners are kept unless no_owner */
+    bool no_owner;      /* backup: pg_dump --no-owner; restore: skip ownership statements */
+    bool no_privileges; /* backup: pg_dump --no-privileges; restore: skip GRANT/REVOKE */
 
     /* restore */
     bool force; /* -f */
@@ -67,6 +76,8 @@ struct options {
     const char *target;
     bool in_place;
     bool keep_old;
+    struct optlist tables;  /* --table SCHEMA.TABLE: only these tables' rows */
+    struct optlist schemas; /* --schema NAME: only the rows of this schema's tables */
 
     /* list */
     bool all_status;

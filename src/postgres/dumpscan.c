@@ -15,6 +15,7 @@
 #include "common/util.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,11 @@ enum stmt {
     SK_SET_VAR, /* SET standard_conforming_strings */
     SK_SET_VAL, /* ... = */
     SK_SET_END, /* ... = value */
+    SK_RESET,   /* RESET: SESSION AUTHORIZATION? */
+    SK_ALTER,   /* ALTER, before what */
+    SK_AT_NAME, /* ALTER TABLE [ONLY] [IF EXISTS]: parsing the name */
+    SK_AT_REST, /* ALTER TABLE name …: looking for REFERENCES at the top level */
+    SK_AT_REF,  /* … REFERENCES: parsing the referenced table's name */
 };
 
 enum namep { NP_IDENT, NP_DOT, NP_DONE, NP_FAIL };
@@ -142,6 +148,24 @@ struct dumpscan {
     int nparts;
     int setval;
     char parts[3][TOK_CAP + 1];
+
+    /* what the statement is (enum dumpscan_kind), for the sink */
+    unsigned char kind;
+    bool is_alter;
+    unsigned char owner_seq;  /* ALTER: 1 after OWNER, 2 after OWNER TO, 3 after its role */
+    char alt[2][TOK_CAP + 1]; /* ALTER TABLE's table: schema (may be ""), name */
+    char ref[2][TOK_CAP + 1]; /* REFERENCES' table */
+    char **cols;              /* COPY's column list */
+    size_t ncols, capcols;
+
+    /* the consumer of the events, and the piece of the buffer not yet handed to it */
+    dumpscan_sink sink;
+    void *sink_ctx;
+    const char *seg;
+    unsigned char segkind; /* DS_SQL, DS_META, or DS_STMT_END for bytes dropped */
+    const char *copy_mark; /* where a possible "\." line starts in the buffer fed */
+    struct dumpscan_table stmt_table, stmt_ref;
+    struct dumpscan_stmt stmt;
 
     /* SQL following "FROM stdin;" on its line: psql runs it after the block */
     size_t restlen;
@@ -215,6 +239,101 @@ static void name_token(struct dumpscan *s, int kind, const char *t, size_t n)
     }
 }
 
+/* Copies the parsed name (its last two parts) into a two-part buffer. */
+static void name_keep(const struct dumpscan *s, char dst[2][TOK_CAP + 1])
+{
+    snprintf(dst[0], TOK_CAP + 1, "%s", s->nparts >= 2 ? s->parts[s->nparts - 2] : "");
+    snprintf(dst[1], TOK_CAP + 1, "%s", s->nparts >= 1 ? s->parts[s->nparts - 1] : "");
+}
+
+/* COPY's column list: the names at paren depth 1 after the table's name. */
+static void column_push(struct dumpscan *s, const char *t, size_t n)
+{
+    if (s->ncols == s->capcols) {
+        s->capcols = s->capcols ? s->capcols * 2 : 8;
+        s->cols = xrealloc(s->cols, s->capcols * sizeof(*s->cols));
+    }
+    s->cols[s->ncols++] = xstrndup(t, n);
+}
+
+/* ALTER …: the last three top-level tokens are OWNER TO role. */
+static void owner_step(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    bool word = kind == T_WORD;
+    if (s->owner_seq == 1 && word && kw(t, n, "to"))
+        s->owner_seq = 2;
+    else if (s->owner_seq == 2 && (word || kind == T_QIDENT))
+        s->owner_seq = 3;
+    else
+        s->owner_seq = word && s->paren == 0 && kw(t, n, "owner") ? 1 : 0;
+}
+
+/* ALTER: TABLE (a foreign key may follow), DEFAULT PRIVILEGES, or anything else. */
+static void parse_alter(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    bool word = kind == T_WORD;
+    switch (s->sk) {
+    case SK_ALTER:
+        if (word && kw(t, n, "default"))
+            s->kind = DSK_ACL;
+        s->sk = word && kw(t, n, "table") ? SK_AT_NAME : SK_OTHER;
+        name_reset(s);
+        return;
+    case SK_AT_NAME:
+        if (s->nparts == 0 && word && (kw(t, n, "only") || kw(t, n, "if") || kw(t, n, "exists")))
+            return;
+        name_token(s, kind, t, n);
+        if (s->np == NP_DONE) {
+            name_keep(s, s->alt);
+            s->sk = SK_AT_REST;
+        } else if (s->np == NP_FAIL) {
+            s->sk = SK_OTHER;
+        }
+        return;
+    case SK_AT_REST:
+        if (word && s->paren == 0 && kw(t, n, "references")) {
+            name_reset(s);
+            s->sk = SK_AT_REF;
+        }
+        return;
+    case SK_AT_REF:
+        name_token(s, kind, t, n);
+        if (s->np == NP_DONE) {
+            name_keep(s, s->ref);
+            s->kind = DSK_FOREIGN_KEY;
+        }
+        if (s->np == NP_DONE || s->np == NP_FAIL)
+            s->sk = SK_OTHER;
+        return;
+    default:
+        return;
+    }
+}
+
+/* The first word of a statement. */
+static void parse_first(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    bool word = kind == T_WORD;
+    s->sk = SK_OTHER;
+    if (!word)
+        return;
+    if (kw(t, n, "copy")) {
+        s->sk = SK_COPY;
+        name_reset(s);
+    } else if (kw(t, n, "create")) {
+        s->sk = SK_CREATE;
+    } else if (kw(t, n, "set")) {
+        s->sk = SK_SET;
+    } else if (kw(t, n, "reset")) {
+        s->sk = SK_RESET;
+    } else if (kw(t, n, "alter")) {
+        s->sk = SK_ALTER;
+        s->is_alter = true;
+    } else if (kw(t, n, "grant") || kw(t, n, "revoke")) {
+        s->kind = DSK_ACL;
+    }
+}
+
 /* Reads a boolean setting value as the server would: 1, 0, or -1 if unknown. */
 static int parse_setting_bool(int kind, const char *t, size_t n)
 {
@@ -233,23 +352,31 @@ static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
 {
     bool word = kind == T_WORD;
 
+    if (s->is_alter && s->sk != SK_START)
+        owner_step(s, kind, t, n);
     switch (s->sk) {
     case SK_START:
-        if (word && kw(t, n, "copy")) {
-            s->sk = SK_COPY;
-            name_reset(s);
-        } else if (word && kw(t, n, "create")) {
-            s->sk = SK_CREATE;
-        } else if (word && kw(t, n, "set")) {
-            s->sk = SK_SET;
-        } else {
-            s->sk = SK_OTHER;
-        }
+        parse_first(s, kind, t, n);
         return;
     case SK_COPY:
+        if (s->np == NP_DONE && s->paren == 1 && (word || kind == T_QIDENT))
+            column_push(s, t, n);
         name_token(s, kind, t, n);
         if (s->np == NP_FAIL)
             s->sk = SK_OTHER;
+        return;
+    case SK_RESET:
+        if (word && kw(t, n, "session"))
+            return;
+        if (word && kw(t, n, "authorization"))
+            s->kind = DSK_SESSION_AUTH;
+        s->sk = SK_OTHER;
+        return;
+    case SK_ALTER:
+    case SK_AT_NAME:
+    case SK_AT_REST:
+    case SK_AT_REF:
+        parse_alter(s, kind, t, n);
         return;
     case SK_CREATE:
         if (word && kw(t, n, "unlogged"))
@@ -296,6 +423,8 @@ static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
     case SK_SET:
         if (word && (kw(t, n, "session") || kw(t, n, "local")))
             return;
+        if (word && kw(t, n, "authorization"))
+            s->kind = DSK_SESSION_AUTH;
         s->sk = (word && kw(t, n, "standard_conforming_strings")) ? SK_SET_VAR : SK_OTHER;
         return;
     case SK_SET_VAR:
@@ -399,6 +528,50 @@ static void emit_quoted(struct dumpscan *s, int kind)
     s->toklen = 0;
 }
 
+/* Hands the piece of the buffer since the last one, up to upto, to the sink. */
+static void seg_flush(struct dumpscan *s, const char *upto)
+{
+    if (s->sink && s->seg && upto > s->seg && s->segkind != DS_STMT_END)
+        s->sink(s->sink_ctx, (enum dumpscan_event)s->segkind, s->seg, (size_t)(upto - s->seg));
+    s->seg = upto;
+}
+
+static void sink_event(struct dumpscan *s, enum dumpscan_event ev, const char *buf, size_t len)
+{
+    if (s->sink)
+        s->sink(s->sink_ctx, ev, buf, len);
+}
+
+static void columns_clear(struct dumpscan *s)
+{
+    for (size_t i = 0; i < s->ncols; i++)
+        free(s->cols[i]);
+    s->ncols = 0;
+}
+
+/* Tells the sink that the statement ended, and what it was. */
+static void statement_event(struct dumpscan *s)
+{
+    if (!s->sink)
+        return;
+    struct dumpscan_stmt *st = &s->stmt;
+    *st = (struct dumpscan_stmt){.kind = s->kind};
+    if (s->is_alter && s->owner_seq == 3)
+        st->kind = DSK_OWNER;
+    if (s->copy_pending) {
+        st->kind = DSK_COPY;
+        st->table = &s->copies.v[s->copies.n - 1];
+        st->columns = s->cols;
+        st->ncolumns = s->ncols;
+    } else if (st->kind == DSK_FOREIGN_KEY) {
+        s->stmt_table = (struct dumpscan_table){.schema = s->alt[0], .name = s->alt[1]};
+        s->stmt_ref = (struct dumpscan_table){.schema = s->ref[0], .name = s->ref[1]};
+        st->table = &s->stmt_table;
+        st->ref = &s->stmt_ref;
+    }
+    s->sink(s->sink_ctx, DS_STMT_END, NULL, 0);
+}
+
 /* Closes the parse of a statement, or of one part of it separated by "\;". */
 static void end_substatement(struct dumpscan *s)
 {
@@ -408,6 +581,10 @@ static void end_substatement(struct dumpscan *s)
         tab_push(&s->creates, s);
     if (s->sk == SK_SET_END && s->setval >= 0)
         s->std_strings = s->setval == 1;
+    if (s->sk == SK_AT_REF && s->np == NP_DOT) {
+        name_keep(s, s->ref);
+        s->kind = DSK_FOREIGN_KEY;
+    }
     s->sk = SK_START;
     s->setval = -1;
     s->prev_from = false;
@@ -419,12 +596,19 @@ static void end_statement(struct dumpscan *s)
 {
     s->trailer_ok = false;
     end_substatement(s);
-    if (s->copy_pending) {
+    if (s->copy_pending)
         tab_push(&s->copies, s);
+    statement_event(s);
+    if (s->copy_pending) {
         s->st = L_COPY_EOL;
+        s->segkind = DS_STMT_END; /* the rest of the line comes again after the block */
         s->restlen = 0;
         s->rest_skip = false;
     }
+    s->kind = DSK_OTHER;
+    s->is_alter = false;
+    s->owner_seq = 0;
+    columns_clear(s);
     s->ntok = 0;
     s->paren = 0;
     s->begin = 0;
@@ -505,12 +689,16 @@ static void lex_token_start(struct dumpscan *s, unsigned char c, unsigned char c
         s->st = L_SLASH;
         break;
     case C_BSLASH:
+        /* the backslash itself is never handed on: psql keeps only the ';' of "\;" */
+        seg_flush(s, p - 1);
+        s->seg = p;
         s->st = L_BACKSLASH;
         break;
     case C_SEMI:
-        if (s->paren == 0 && s->begin == 0)
+        if (s->paren == 0 && s->begin == 0) {
+            seg_flush(s, p);
             end_statement(s);
-        else
+        } else
             on_token(s, T_OP, ";", 1);
         break;
     default:
@@ -813,6 +1001,8 @@ static const char *lex_backslash(struct dumpscan *s, const char *p)
         s->st = L_NORMAL;
         return p + 1;
     }
+    seg_flush(s, p);
+    s->segkind = DS_META;
     s->st = L_META;
     return p;
 }
@@ -823,6 +1013,9 @@ static const char *lex_meta(struct dumpscan *s, const char *p, const char *end)
     const char *q = memchr(p, '\n', (size_t)(end - p));
     if (!q)
         return end;
+    seg_flush(s, q);
+    sink_event(s, DS_META_END, NULL, 0);
+    s->segkind = DS_SQL;
     s->st = L_NORMAL;
     return q + 1;
 }
@@ -852,6 +1045,8 @@ static const char *lex_copy_eol(struct dumpscan *s, const char *p)
 static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
 {
     const char *start = p;
+    s->seg = p;
+    s->segkind = s->st == L_META ? DS_META : s->st == L_COPY_EOL ? DS_STMT_END : DS_SQL;
 
     while (p < end && !s->in_copy) {
         switch (s->st) {
@@ -914,6 +1109,7 @@ static const char *sql_feed(struct dumpscan *s, const char *p, const char *end)
             break;
         }
     }
+    seg_flush(s, p);
     if (p > start)
         s->last_nl = p[-1] == '\n';
     return p;
@@ -962,11 +1158,38 @@ static const char *count_short_rows(const char *p, const char *end, uint64_t *ro
 }
 #endif
 
+static bool in_marker(unsigned char cm)
+{
+    return cm == CM_BS || cm == CM_DOT || cm == CM_DOTCR;
+}
+
+/* A possible end marker carried over from the last buffer turned out to be data: the
+ * sink gets its bytes, which are known from the state alone. */
+static void copy_carried(struct dumpscan *s, unsigned char *carried)
+{
+    if (*carried)
+        sink_event(s, DS_COPY_DATA, "\\.\r", *carried == CM_BS ? 1 : *carried == CM_DOT ? 2 : 3);
+    *carried = 0;
+}
+
+/* The data of this buffer up to stop (or up to where a possible end marker starts). */
+static void copy_flush(struct dumpscan *s, const char *p0, const char *stop, bool marker,
+                       unsigned char carried)
+{
+    if (marker)
+        stop = carried ? p0 : s->copy_mark;
+    if (stop > p0)
+        sink_event(s, DS_COPY_DATA, p0, (size_t)(stop - p0));
+}
+
 /* Counts COPY data lines from p until end or the "\." line; returns where it stopped. */
 static const char *copy_feed(struct dumpscan *s, const char *p, const char *end)
 {
     uint64_t rows = 0;
     unsigned char cm = s->cm;
+    const char *p0 = p;
+    unsigned char carried = in_marker(cm) ? cm : 0;
+    bool done = false;
 
     while (p < end) {
         if (cm == CM_MID) {
@@ -983,30 +1206,39 @@ static const char *copy_feed(struct dumpscan *s, const char *p, const char *end)
         }
         char c = *p++;
         if (cm == CM_BOL) {
-            if (c == '\\')
+            if (c == '\\') {
                 cm = CM_BS;
-            else if (c == '\n')
+                s->copy_mark = p - 1;
+            } else if (c == '\n') {
                 rows++;
-            else
+            } else {
                 cm = CM_MID;
+            }
         } else if (cm == CM_BS) {
             if (c == '.') {
                 cm = CM_DOT;
-            } else if (c == '\n') {
-                rows++;
-                cm = CM_BOL;
             } else {
-                cm = CM_MID;
+                copy_carried(s, &carried);
+                rows += c == '\n';
+                cm = c == '\n' ? CM_BOL : CM_MID;
             }
         } else if (c == '\n') {
             /* "\." or "\.\r" alone on its line ends the block */
             s->in_copy = false;
             s->last_nl = true;
+            done = true;
             break;
+        } else if (c == '\r' && cm == CM_DOT) {
+            cm = CM_DOTCR;
         } else {
-            cm = (c == '\r' && cm == CM_DOT) ? CM_DOTCR : CM_MID;
+            copy_carried(s, &carried);
+            cm = CM_MID;
         }
     }
+    if (s->sink)
+        copy_flush(s, p0, p, done || in_marker(cm), carried);
+    if (done)
+        sink_event(s, DS_COPY_END, NULL, 0);
     s->copies.v[s->copies.n - 1].rows += rows;
     s->cm = cm;
     return p;
@@ -1081,6 +1313,8 @@ void dumpscan_free(struct dumpscan *s)
         return;
     tablist_free(&s->copies);
     tablist_free(&s->creates);
+    columns_clear(s);
+    free(s->cols);
     free(s);
 }
 
@@ -1131,6 +1365,17 @@ int dumpscan_finish(struct dumpscan *s)
     if (token_pending)
         s->trailer_ok = false;
     return (token_pending || s->ntok > 0 || s->overflow) ? -1 : 0;
+}
+
+void dumpscan_set_sink(struct dumpscan *s, dumpscan_sink fn, void *ctx)
+{
+    s->sink = fn;
+    s->sink_ctx = ctx;
+}
+
+const struct dumpscan_stmt *dumpscan_statement(const struct dumpscan *s)
+{
+    return &s->stmt;
 }
 
 size_t dumpscan_copy_count(const struct dumpscan *s)

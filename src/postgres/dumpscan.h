@@ -28,6 +28,41 @@ void dumpscan_free(struct dumpscan *s);
 
 void dumpscan_feed(struct dumpscan *s, const char *buf, size_t len);
 
+/*
+ * Events, for a consumer that acts on the statements (the loader, extract): every byte
+ * of the input is either part of a statement (DS_SQL, handed over in pieces, then
+ * DS_STMT_END once its ';' was seen; comments and blanks before it included), of a
+ * meta-command line (DS_META, what follows the backslash, then DS_META_END at its
+ * newline), of a COPY block's data (DS_COPY_DATA, then DS_COPY_END for the "\." line,
+ * which is not handed over), or dropped (the backslash of "\;", the rest of the line of
+ * "FROM stdin;", which comes again as DS_SQL after the block). The pieces point into the
+ * buffer being fed (or into the scanner), valid during the call only.
+ */
+enum dumpscan_event { DS_SQL, DS_STMT_END, DS_META, DS_META_END, DS_COPY_DATA, DS_COPY_END };
+typedef void (*dumpscan_sink)(void *ctx, enum dumpscan_event ev, const char *buf, size_t len);
+void dumpscan_set_sink(struct dumpscan *s, dumpscan_sink fn, void *ctx);
+
+/* What a statement is, for the ones a loader treats apart. */
+enum dumpscan_kind {
+    DSK_OTHER,
+    DSK_COPY,         /* COPY name [(columns)] FROM stdin: table (and columns) set */
+    DSK_OWNER,        /* ALTER … OWNER TO role */
+    DSK_ACL,          /* GRANT, REVOKE, ALTER DEFAULT PRIVILEGES */
+    DSK_SESSION_AUTH, /* SET / RESET SESSION AUTHORIZATION */
+    DSK_FOREIGN_KEY,  /* ALTER TABLE name … REFERENCES name: table and ref set */
+};
+
+struct dumpscan_stmt {
+    enum dumpscan_kind kind;
+    const struct dumpscan_table *table; /* COPY's, or the altered table of a foreign key */
+    const struct dumpscan_table *ref;   /* the table a foreign key references */
+    char **columns;                     /* COPY's column list (unquoted), ncolumns of them */
+    size_t ncolumns;
+};
+
+/* The statement that ended, valid during its DS_STMT_END event. */
+const struct dumpscan_stmt *dumpscan_statement(const struct dumpscan *s);
+
 /* Call at end of input. Returns 0, or -1 if the input ended inside a COPY block, a
  * quoted string or a statement (truncated dump). */
 int dumpscan_finish(struct dumpscan *s);

@@ -61,9 +61,11 @@ note "  exit $RC: ${ERR%%$'\n'*}"
 assert_ne "$RC" 0 "restore of a --with-owners backup whose role is gone"
 expect_error_line "restore of a --with-owners backup whose role is gone"
 assert_contains "$ERR" "$ROLE" "the error names the missing role"
-# The message names the target, not the temporary database, and the hint survives
-# every cleanup step between the failed load and the exit.
-assert_contains "${ERR%%$'\n'*}" "into database \"$DB_OWN\"" "the error names the target"
+# The message names the line of the statement in the dump and the statement, not the
+# temporary database, and the hint survives every cleanup step between the failed load
+# and the exit.
+assert_match "${ERR%%$'\n'*}" "restore failed: line [0-9]+: role \"$ROLE\" does not exist on this server: ALTER [A-Z]+ " \
+    "the error names the line, the role and the statement"
 assert_not_contains "$ERR" "pgvault_tmp_" "the error names the temporary database"
 assert_match "$ERR" $'\nHINT: [^\n]*@globals' "the restore's HINT line"
 db_exists "$DB_OWN" || fail "(a) $DB_OWN is gone"

@@ -1064,8 +1064,96 @@ static void test_binary_junk(void)
     }
 }
 
+/* A transcript of the events, the same whatever the chunking: pieces of one kind are
+ * merged, each event kind opens with its letter. */
+struct transcript {
+    struct sbuf out;
+    int last;
+    struct dumpscan *scan;
+};
+
+static void transcribe(void *ctx, enum dumpscan_event ev, const char *buf, size_t len)
+{
+    struct transcript *t = ctx;
+    static const char letters[] = "S;M|D.";
+    if ((int)ev != t->last || ev == DS_STMT_END || ev == DS_META_END || ev == DS_COPY_END)
+        sbuf_add(&t->out, &letters[ev], 1);
+    t->last = (int)ev;
+    if (len)
+        sbuf_add(&t->out, buf, len);
+    if (ev == DS_STMT_END) {
+        const struct dumpscan_stmt *st = dumpscan_statement(t->scan);
+        sbuf_printf(&t->out, "<%d", (int)st->kind);
+        if (st->table)
+            sbuf_printf(&t->out, " %s.%s", st->table->schema ? st->table->schema : "",
+                        st->table->name);
+        if (st->ref)
+            sbuf_printf(&t->out, " ->%s.%s", st->ref->schema, st->ref->name);
+        for (size_t i = 0; i < st->ncolumns; i++)
+            sbuf_printf(&t->out, " c:%s", st->columns[i]);
+        sbuf_puts(&t->out, ">");
+    }
+}
+
+static char *transcript_of(const char *text, size_t chunk)
+{
+    struct transcript t = {.last = -1, .scan = dumpscan_new()};
+    dumpscan_set_sink(t.scan, transcribe, &t);
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        size_t n = chunk == SIZE_MAX ? 1 + rng() % 9 : chunk;
+        if (n > len - off)
+            n = len - off;
+        dumpscan_feed(t.scan, text + off, n);
+        off += n;
+    }
+    dumpscan_finish(t.scan);
+    dumpscan_free(t.scan);
+    sbuf_puts(&t.out, "");
+    return t.out.data;
+}
+
+/* The events of a dump: statements with their kind, meta-commands, COPY data without
+ * its end marker, across any chunking. */
+static void test_events(void)
+{
+    static const char dump[] = "\\restrict K1\n"
+                               "SET x = 1;\n"
+                               "ALTER TABLE public.t OWNER TO bob;\n"
+                               "COPY public.t (a, \"B c\") FROM stdin;\n"
+                               "1\t\\.\n"
+                               "\\\n"
+                               "\\.x\n"
+                               "\\.\r\n"
+                               "GRANT SELECT ON public.t TO PUBLIC;\n"
+                               "ALTER TABLE ONLY public.a\n"
+                               "    ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES public.b(id);\n"
+                               "ALTER FUNCTION public.owner(integer) OWNER TO \"Bob\";\n"
+                               "SET SESSION AUTHORIZATION alice;\n"
+                               "ALTER DEFAULT PRIVILEGES FOR ROLE bob GRANT ALL ON TABLES TO x;\n"
+                               "SELECT 1 \\; SELECT 2;\n"
+                               "\\unrestrict K1\n";
+    static const char want[] =
+        "Mrestrict K1|S\nSET x = 1;;<0>S\nALTER TABLE public.t OWNER TO bob;;<2>"
+        "S\nCOPY public.t (a, \"B c\") FROM stdin;;<1 public.t c:a c:B c>"
+        "D1\t\\.\n\\\n\\.x\n.SGRANT SELECT ON public.t TO PUBLIC;;<3>"
+        "S\nALTER TABLE ONLY public.a\n    ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES "
+        "public.b(id);;<5 public.a ->public.b>"
+        "S\nALTER FUNCTION public.owner(integer) OWNER TO \"Bob\";;<2>"
+        "S\nSET SESSION AUTHORIZATION alice;;<4>"
+        "S\nALTER DEFAULT PRIVILEGES FOR ROLE bob GRANT ALL ON TABLES TO x;;<3>"
+        "S\nSELECT 1 ; SELECT 2;;<0>S\nMunrestrict K1|S\n";
+    size_t modes[] = {0, 1, 2, 3, 5, SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        char *t = transcript_of(dump, modes[m] ? modes[m] : strlen(dump));
+        CHECK_STR(t, want);
+        free(t);
+    }
+}
+
 int main(void)
 {
+    RUN(test_events);
     RUN(test_real_sample);
     RUN(test_real_sample_truncated);
     RUN(test_zero_column_table);
