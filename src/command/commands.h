@@ -21,6 +21,7 @@ int cmd_unpin(const struct options *opt, const struct settings *set);
 int cmd_log(const struct options *opt, const struct settings *set);
 int cmd_query(const struct options *opt, const struct settings *set);
 int cmd_diff(const struct options *opt, const struct settings *set);
+int cmd_extract(const struct options *opt, const struct settings *set);
 int cmd_import(const struct options *opt, const struct settings *set);
 int cmd_check(const struct options *opt, const struct settings *set);
 

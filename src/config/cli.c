@@ -63,7 +63,7 @@ enum {
 #define ALL_CMDS                                                                                   \
     (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) |        \
      BIT(CMD_PRUNE) | BIT(CMD_PIN) | BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_QUERY) |              \
-     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK))
+     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT))
 #define COMMON (GLOBAL | ALL_CMDS)
 /* commands that connect to the server (check and prune only to report pgvault's own
  * leftover databases) */
@@ -71,11 +71,12 @@ enum {
 /* commands that select a database (to back up, restore, list, or that "latest" names) */
 #define SELECTS_DB                                                                                 \
     (CONNECTS | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) | BIT(CMD_PRUNE) | BIT(CMD_PIN) |  \
-     BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_DIFF) | BIT(CMD_CHECK))
+     BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_DIFF) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT))
 /* commands that write Prometheus metrics */
 #define WRITES_METRICS BIT(CMD_BACKUP)
 /* commands that print a listing, where --csv makes sense ("restore" only with -l) */
-#define LISTINGS (BIT(CMD_LIST) | BIT(CMD_LOG) | BIT(CMD_QUERY) | BIT(CMD_RESTORE))
+#define LISTINGS                                                                                   \
+    (BIT(CMD_LIST) | BIT(CMD_LOG) | BIT(CMD_QUERY) | BIT(CMD_RESTORE) | BIT(CMD_EXTRACT))
 
 /* where an option appears in a command's usage text */
 enum group { GRP_MAIN, GRP_CONN, GRP_OTHER };
@@ -157,8 +158,8 @@ static const struct optdef optdefs[] = {
      "drop and recreate instead of a safe swap"},
     {OPT_KEEP_OLD, "keep-old", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(keep_old),
      "keep the replaced database instead of dropping it"},
-    {OPT_TABLE, "table", "SCHEMA.TABLE", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(tables),
-     "only this table's rows (repeatable; with --target)"},
+    {OPT_TABLE, "table", "SCHEMA.TABLE", BIT(CMD_RESTORE) | BIT(CMD_EXTRACT), 0, 0, GRP_MAIN,
+     LIST(tables), "only this table's rows (repeatable; with --target)"},
     {OPT_SCHEMA, "schema", "NAME", BIT(CMD_RESTORE), 0, 0, GRP_MAIN, LIST(schemas),
      "only its tables' rows (repeatable; with --target)"},
     {'l', "list", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(list),
@@ -236,6 +237,9 @@ static const struct {
     {CMD_PIN, OPT_DB, "database that \"latest\" refers to"},
     {CMD_UNPIN, OPT_DB, "database that \"latest\" refers to"},
     {CMD_DIFF, OPT_DB, "database that \"latest\" refers to"},
+    {CMD_EXTRACT, OPT_DB, "database that \"latest\" refers to"},
+    {CMD_EXTRACT, OPT_TABLE, "the table whose rows to write (one)"},
+    {CMD_EXTRACT, OPT_CSV, "write CSV with a header line instead of COPY text"},
     {CMD_NONE, OPT_CSV, "print CSV on stdout (list, log, query, restore -l)"},
     {CMD_RESTORE, OPT_CSV, "print CSV on stdout (with -l)"},
     {CMD_RESTORE, OPT_NO_OWNER, "skip ownership statements (ALTER ... OWNER TO)"},
@@ -278,6 +282,10 @@ static const struct {
     {"import", CMD_IMPORT, "[OPTION]... FILE...\n[OPTION]... --scan", "adopt existing dump files",
      "Adopts existing dump files into the catalog; with --scan, every dump in the\n"
      "directory (which rebuilds a lost catalog)."},
+    {"extract", CMD_EXTRACT, "[OPTION]... BACKUP --table SCHEMA.TABLE",
+     "write one table's rows from a backup",
+     "Writes the rows of one table of a backup to stdout, in COPY text format or\n"
+     "as CSV, without a database. The whole file is read and its checksum checked."},
     {"check", CMD_CHECK, "[OPTION]...", "check for monitoring (Nagios)",
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
@@ -630,6 +638,12 @@ static void validate(struct parse *p)
                         o->tables.n ? "--table" : "--schema");
         want_args(p, 1, "backup");
         break;
+    case CMD_EXTRACT:
+        if (o->tables.n != 1)
+            usage_error(p, "extract needs exactly one --table, %d given", o->tables.n);
+        else
+            want_args(p, 1, "backup");
+        break;
     case CMD_SHOW:
     case CMD_PIN:
     case CMD_UNPIN:
@@ -780,12 +794,18 @@ static void print_option(const struct optdef *d, enum command cmd, FILE *out)
         fprintf(out, "%s\n%-29s %s\n", left, "", help_text(d, cmd));
 }
 
+/* The options of group g that cmd takes, under title; nothing when it takes none. */
 static void print_group(enum command cmd, enum group g, const char *title, FILE *out)
 {
-    fprintf(out, "\n%s\n", title);
-    for (size_t i = 0; i < NOPTDEFS; i++)
-        if (optdefs[i].group == g && takes(&optdefs[i], cmd))
-            print_option(&optdefs[i], cmd, out);
+    bool titled = false;
+    for (size_t i = 0; i < NOPTDEFS; i++) {
+        if (optdefs[i].group != g || !takes(&optdefs[i], cmd))
+            continue;
+        if (!titled)
+            fprintf(out, "\n%s\n", title);
+        titled = true;
+        print_option(&optdefs[i], cmd, out);
+    }
 }
 
 static void print_overview(FILE *out)

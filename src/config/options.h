@@ -20,6 +20,7 @@ enum command {
     CMD_DIFF,
     CMD_IMPORT,
     CMD_CHECK,
+    CMD_EXTRACT,
 };
 
 /* A repeatable option's values, in the order given. */
