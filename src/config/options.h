@@ -20,6 +20,7 @@ enum command {
     CMD_DIFF,
     CMD_IMPORT,
     CMD_CHECK,
+    CMD_PUSH,
 };
 
 /* Tri-state for options a user may force either way. */
@@ -89,6 +90,11 @@ struct options {
 
     /* import */
     bool scan;
+
+    /* remote copies */
+    const char *remote; /* --remote NAME (push, list, verify) */
+    const char *from;   /* --from NAME (restore, import) */
+    bool no_copy;       /* backup --no-copy */
 
     /* positional arguments after the command (BACKUP ids, SQL, files) */
     char **args;
