@@ -350,6 +350,11 @@ int catalog_last_event_at(struct catalog *c, char out[25]);
 /* A consistent copy of the whole catalog in a new file path (VACUUM INTO). */
 int catalog_snapshot(struct catalog *c, const char *path);
 
+/* The newest backup of db that can be restored: complete, or missing or pruned here
+ * with a complete copy on a remote; *found false if none. */
+int catalog_newest_restorable(struct catalog *c, const char *db, struct backup_rec *out,
+                              bool *found);
+
 /* In one transaction: backup id's status becomes status (from one of the statuses in
  * from, a comma-separated SQL list such as "'pruned', 'missing'"), clearing pruned_at
  * and prune_rule when it becomes complete, and the event action is recorded. */

@@ -283,3 +283,26 @@ int catalog_backup_set_status(struct catalog *c, int64_t id, const char *from, c
     free(a.sql);
     return rc;
 }
+
+int catalog_newest_restorable(struct catalog *c, const char *db, struct backup_rec *out,
+                              bool *found)
+{
+    struct backup_rec *rows = NULL;
+    size_t n = 0;
+    *found = false;
+    memset(out, 0, sizeof(*out));
+    int rc = collect2(c, "find the newest restorable backup",
+                      "SELECT " BACKUP_COLUMNS " FROM backups WHERE db_name = ?1 AND ?2 IS NULL "
+                      "AND (status = 'complete' OR (status IN ('missing', 'pruned') AND EXISTS "
+                      "(SELECT 1 FROM copies c WHERE c.backup_id = backups.id "
+                      "AND c.status = 'complete'))) ORDER BY started_at DESC, id DESC LIMIT 1",
+                      db, NULL, sizeof(*rows), read_backup_row, (void **)&rows, &n);
+    if (rc == 0 && n == 1) {
+        *out = rows[0];
+        *found = true;
+        free(rows);
+        return 0;
+    }
+    backup_recs_free(rows, n);
+    return rc;
+}
