@@ -182,71 +182,89 @@ static struct remote_settings *remote_section(struct file_values *fv, const char
     return r;
 }
 
-/* One value of a remote.NAME section, key being what follows "remote.". */
-static int remote_value(struct file_values *fv, const char *key, const char *val, int line)
+/* The keys of a remote.NAME section: strings (secret: a key file), then numbers. */
+static const struct {
+    const char *key;
+    size_t off;
+    bool secret;
+} remote_strs[] = {
+    {"url", offsetof(struct remote_settings, url), false},
+    {"endpoint", offsetof(struct remote_settings, endpoint), false},
+    {"region", offsetof(struct remote_settings, region), false},
+    {"access_key", offsetof(struct remote_settings, access_key), false},
+    {"secret_key_file", offsetof(struct remote_settings, secret_key_file), true},
+    {"identity_file", offsetof(struct remote_settings, identity_file), true},
+    {"known_hosts", offsetof(struct remote_settings, known_hosts), false},
+};
+static const struct {
+    const char *key;
+    size_t off;
+    long min, max;
+} remote_nums[] = {
+    {"retention_days", offsetof(struct remote_settings, retention_days), 0, 36500},
+    {"keep_count", offsetof(struct remote_settings, keep_count), 0, 1000000},
+    {"min_keep", offsetof(struct remote_settings, min_keep), 0, 1000000},
+    {"keep_daily", offsetof(struct remote_settings, keep_daily), 0, 100000},
+    {"keep_weekly", offsetof(struct remote_settings, keep_weekly), 0, 100000},
+    {"keep_monthly", offsetof(struct remote_settings, keep_monthly), 0, 100000},
+    /* 5 MiB (S3's smallest part) .. 5 GiB (its largest) */
+    {"part_size", offsetof(struct remote_settings, part_size), 5L << 20, 5L << 30},
+};
+
+/* The section NAME of "NAME.KEY" (NAME of letters, digits, _ and -); *k is KEY. */
+static struct remote_settings *remote_of(struct file_values *fv, const char *key, int line,
+                                         const char **k)
 {
-    static const struct {
-        const char *key;
-        size_t off;
-        bool secret;
-    } strs[] = {
-        {"url", offsetof(struct remote_settings, url), false},
-        {"endpoint", offsetof(struct remote_settings, endpoint), false},
-        {"region", offsetof(struct remote_settings, region), false},
-        {"access_key", offsetof(struct remote_settings, access_key), false},
-        {"secret_key_file", offsetof(struct remote_settings, secret_key_file), true},
-        {"identity_file", offsetof(struct remote_settings, identity_file), true},
-        {"known_hosts", offsetof(struct remote_settings, known_hosts), false},
-    };
-    static const struct {
-        const char *key;
-        size_t off;
-        long min, max;
-    } nums[] = {
-        {"retention_days", offsetof(struct remote_settings, retention_days), 0, 36500},
-        {"keep_count", offsetof(struct remote_settings, keep_count), 0, 1000000},
-        {"min_keep", offsetof(struct remote_settings, min_keep), 0, 1000000},
-        {"keep_daily", offsetof(struct remote_settings, keep_daily), 0, 100000},
-        {"keep_weekly", offsetof(struct remote_settings, keep_weekly), 0, 100000},
-        {"keep_monthly", offsetof(struct remote_settings, keep_monthly), 0, 100000},
-        /* 5 MiB (S3's smallest part) .. 5 GiB (its largest) */
-        {"part_size", offsetof(struct remote_settings, part_size), 5L << 20, 5L << 30},
-    };
     const char *dot = strchr(key, '.');
     size_t nlen = dot ? (size_t)(dot - key) : 0;
     if (!dot || nlen == 0 || nlen > 64 ||
-        strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"
-                    "NOPQRSTUVWXYZ0123456789_-") != nlen)
+        strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != nlen) {
+        err_set(ERR_USAGE,
+                "invalid remote setting \"remote.%.*s%s\" in \"%s\" line %d "
+                "(remote.NAME.KEY, NAME of letters, digits, _ and -)",
+                CLIPPED(key), fv->origin, line);
+        return NULL;
+    }
+    *k = dot + 1;
+    return remote_section(fv, key, nlen, line);
+}
+
+static int remote_path_style(struct file_values *fv, struct remote_settings *r, const char *val,
+                             int line)
+{
+    int b = parse_bool(val);
+    if (b < 0)
         return err_set(ERR_USAGE,
-                       "invalid remote setting \"remote.%.*s%s\" in \"%s\" line %d "
-                       "(remote.NAME.KEY, NAME of letters, digits, _ and -)",
-                       CLIPPED(key), fv->origin, line);
-    struct remote_settings *r = remote_section(fv, key, nlen, line);
-    const char *k = dot + 1;
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-        if (strcmp(k, strs[i].key) != 0)
+                       "invalid value \"%.*s%s\" for \"path_style\" in \"%s\" line %d "
+                       "(yes or no)",
+                       CLIPPED(val), fv->origin, line);
+    r->path_style = b == 1;
+    return 0;
+}
+
+/* One value of a remote.NAME section, key being what follows "remote.". */
+static int remote_value(struct file_values *fv, const char *key, const char *val, int line)
+{
+    const char *k;
+    struct remote_settings *r = remote_of(fv, key, line, &k);
+    if (!r)
+        return -1;
+    for (size_t i = 0; i < sizeof(remote_strs) / sizeof(remote_strs[0]); i++) {
+        if (strcmp(k, remote_strs[i].key) != 0)
             continue;
         if (!*val)
             return err_set(ERR_USAGE, "empty value for \"remote.%s\" in \"%s\" line %d", key,
                            fv->origin, line);
-        if (strs[i].secret && check_secret_file(fv, k, val, line) != 0)
+        if (remote_strs[i].secret && check_secret_file(fv, k, val, line) != 0)
             return -1;
-        return set_str((char **)((char *)r + strs[i].off), val);
+        return set_str((char **)((char *)r + remote_strs[i].off), val);
     }
-    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-        if (strcmp(k, nums[i].key) == 0)
-            return set_num(fv, k, val, line, nums[i].min, nums[i].max,
-                           (long *)((char *)r + nums[i].off));
-    if (strcmp(k, "path_style") == 0) {
-        int b = parse_bool(val);
-        if (b < 0)
-            return err_set(ERR_USAGE,
-                           "invalid value \"%.*s%s\" for \"path_style\" in \"%s\" line %d "
-                           "(yes or no)",
-                           CLIPPED(val), fv->origin, line);
-        r->path_style = b == 1;
-        return 0;
-    }
+    for (size_t i = 0; i < sizeof(remote_nums) / sizeof(remote_nums[0]); i++)
+        if (strcmp(k, remote_nums[i].key) == 0)
+            return set_num(fv, k, val, line, remote_nums[i].min, remote_nums[i].max,
+                           (long *)((char *)r + remote_nums[i].off));
+    if (strcmp(k, "path_style") == 0)
+        return remote_path_style(fv, r, val, line);
     return err_set(ERR_USAGE, "unknown setting \"remote.%.*s%s\" in \"%s\" line %d", CLIPPED(key),
                    fv->origin, line);
 }
