@@ -226,8 +226,13 @@ static int local_put_file(struct remote *r, const char *path, const char *key,
         close(fd);
     if (rc != 0 && tmp)
         unlink(tmp);
-    if (rc != 0)
+    if (rc != 0) {
+        /* a sidecar without its object (or beside an older one) would only mislead */
+        char *side = xasprintf("%s%s", final, SIDECAR);
+        unlink(side);
+        free(side);
         err_wrap(ERR_NONE, "remote \"%s\": could not store \"%s\"", r->conf->name, key);
+    }
     free(tmp);
     free(final);
     return rc;

@@ -134,6 +134,14 @@ cmp "$REPO/$(catalog_q "$REPO" "SELECT file_name FROM backups WHERE id = $B3")" 
     "$NAS2/$DB/$(catalog_q "$REPO" "SELECT file_name FROM backups WHERE id = $B3")" || fail "pushed copy differs"
 pgv check -d "$REPO" --db "$DB" --max-age 24
 expect_rc 0 "check once every remote has every backup"
+sqlite3 "$REPO/catalog.db" "UPDATE remotes SET last_ok_at = '2020-01-01T00:00:00.000Z' WHERE name = 'nas1'"
+pgv check -d "$REPO" --db "$DB" --max-age 24
+expect_rc 1 "check with a remote not reached within --max-age"
+assert_contains "$OUT" 'remote "nas1" not reached for' "check names the silent remote"
+pgv push -d "$REPO" --no-progress --remote nas1 "$B3"
+expect_rc 0 "push of one named backup (already there: copied again)"
+pgv check -d "$REPO" --db "$DB" --max-age 24
+expect_rc 0 "check once the remote answered again"
 
 note "an unreachable remote (the directory is gone) is exit 6"
 cat >"$SCRATCH/gone.conf" <<EOF
