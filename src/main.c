@@ -13,6 +13,7 @@
 #include "policy/audit.h"
 #include "config/cli.h"
 #include "command/commands.h"
+#include "command/copies.h"
 #include "config/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -53,8 +54,28 @@ static const struct {
     {CMD_SHOW, cmd_show},     {CMD_VERIFY, cmd_verify},   {CMD_PRUNE, cmd_prune},
     {CMD_PIN, cmd_pin},       {CMD_UNPIN, cmd_unpin},     {CMD_LOG, cmd_log},
     {CMD_QUERY, cmd_query},   {CMD_DIFF, cmd_diff},       {CMD_EXTRACT, cmd_extract},
-    {CMD_IMPORT, cmd_import}, {CMD_CHECK, cmd_check},
+    {CMD_IMPORT, cmd_import}, {CMD_CHECK, cmd_check},     {CMD_PUSH, cmd_push},
 };
+
+/* The commands after which the catalog's snapshot goes to the remotes when they changed
+ * it (verify only with --remote: a plain verify is a reader). */
+static bool changes_catalog(const struct options *opt)
+{
+    switch (opt->cmd) {
+    case CMD_BACKUP:
+    case CMD_RESTORE:
+    case CMD_PRUNE:
+    case CMD_PIN:
+    case CMD_UNPIN:
+    case CMD_IMPORT:
+    case CMD_PUSH:
+        return !(opt->cmd == CMD_PRUNE && opt->dry_run);
+    case CMD_VERIFY:
+        return opt->remote != NULL;
+    default:
+        return false;
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -93,6 +114,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (commands[i].cmd == opt.cmd) {
             code = commands[i].run(&opt, &set);
+            if (changes_catalog(&opt))
+                copies_snapshot(&set, &pgvault_interrupted);
             goto _end;
         }
     }

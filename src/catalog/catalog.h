@@ -281,4 +281,93 @@ int catalog_running_restore_dbs(struct catalog *c, char ***out, size_t *n);
  * called under db's lock, when no restore of db can be running. */
 int catalog_restores_interrupted(struct catalog *c, const char *db, const char *at);
 
+/* --- off-site copies (command/copies.c) --- */
+
+/* A row of `copies` with what the commands need of its backup. Strings owned. */
+struct copy_rec {
+    int64_t backup_id;
+    char *remote;
+    char *location;
+    int64_t size_bytes; /* -1 when NULL */
+    char *checksum;
+    char *status; /* running, complete, failed, pruned, missing */
+    char *copied_at;
+    char *verified_at;
+    char *error;
+    /* of the backup */
+    char *db_name;
+    char *file_name;
+    char *started_at;
+    char *backup_status;
+    char *backup_checksum;
+    int64_t backup_size;
+    bool pinned;
+    bool suspect;
+};
+void copy_recs_free(struct copy_rec *r, size_t n);
+
+/* One change to the copy of a backup on a remote. NULL fields (size_bytes -1) keep the
+ * row's value; error is always written (NULL clears it). action: the audit event recorded
+ * with it ("copy", "verify", "prune"), NULL for none. */
+struct copy_update {
+    int64_t backup_id;
+    const char *remote;
+    const char *location;
+    const char *status;
+    int64_t size_bytes;
+    const char *checksum;
+    const char *copied_at;
+    const char *verified_at;
+    const char *error;
+    const char *action, *outcome, *detail;
+};
+
+/* In one transaction: inserts or updates the copy row and records the event. */
+int catalog_copy_set(struct catalog *c, const struct copy_update *u);
+
+/* The copies on remote (NULL: every remote) of database db (NULL: all), newest backup
+ * first. */
+int catalog_copies(struct catalog *c, const char *remote, const char *db, struct copy_rec **out,
+                   size_t *n);
+
+/* The complete backups (db NULL: all) that remote has no complete copy of and whose copy
+ * retention did not remove there: what push sends. Newest first. */
+int catalog_copies_lacking(struct catalog *c, const char *remote, const char *db,
+                           struct backup_rec **out, size_t *n);
+
+/* What pgvault last saw of a remote (a row of `remotes`). */
+struct remote_rec {
+    char *name;
+    char *url;
+    char *last_ok_at;
+    char *last_error_at;
+    char *last_error;
+    char *snapshot_at;
+};
+void remote_recs_free(struct remote_rec *r, size_t n);
+
+/* Records that remote name (url) answered (error NULL) or failed with error, at at. */
+int catalog_remote_seen(struct catalog *c, const char *name, const char *url, const char *at,
+                        const char *error);
+/* Records the time of the catalog snapshot last stored on remote name. */
+int catalog_remote_snapshot(struct catalog *c, const char *name, const char *url, const char *at);
+/* Every row of `remotes`, by name. */
+int catalog_remotes(struct catalog *c, struct remote_rec **out, size_t *n);
+/* The time of the newest audit event, "" when there is none (out holds 25 bytes). */
+int catalog_last_event_at(struct catalog *c, char out[25]);
+
+/* A consistent copy of the whole catalog in a new file path (VACUUM INTO). */
+int catalog_snapshot(struct catalog *c, const char *path);
+
+/* The newest backup of db that can be restored: complete, or missing or pruned here
+ * with a complete copy on a remote; *found false if none. */
+int catalog_newest_restorable(struct catalog *c, const char *db, struct backup_rec *out,
+                              bool *found);
+
+/* In one transaction: backup id's status becomes status (from one of the statuses in
+ * from, a comma-separated SQL list such as "'pruned', 'missing'"), clearing pruned_at
+ * and prune_rule when it becomes complete, and the event action is recorded. */
+int catalog_backup_set_status(struct catalog *c, int64_t id, const char *from, const char *status,
+                              const char *action, const char *detail);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "catalog/catalog.h"
 #include "command/commands.h"
+#include "command/copies.h"
 #include "common/err.h"
 #include "policy/audit.h"
 #include "config/cli.h"
@@ -50,8 +51,11 @@ struct backup_run {
     /* the backup under way, for the hooks: set once its catalog row exists */
     char *cur_db;
     int64_t cur_id;
-    char *cur_file;             /* full path */
-    struct metrics_run results; /* each database's exit code in this run, for the metrics */
+    char *cur_file;              /* full path */
+    struct metrics_run results;  /* each database's exit code in this run, for the metrics */
+    struct copy_outcome *copies; /* the copies of the backup under way, to the remotes */
+    size_t ncopies;
+    size_t failed_remote; /* backups of backup --all that failed only because a remote did */
 };
 
 /* Picks a file name not used on disk (final or partial) nor in the catalog. */
@@ -280,6 +284,34 @@ out:
     return rc;
 }
 
+/* The copies of the backup: a "copies" array (JSON) or a line each. */
+static void print_copies(const struct backup_run *br)
+{
+    char sz[16];
+    if (br->opt->json) {
+        printf(",\"copies\":[");
+        for (size_t i = 0; i < br->ncopies; i++) {
+            const struct copy_outcome *o = &br->copies[i];
+            printf("%s{\"remote\":", i ? "," : "");
+            json_str(stdout, o->remote);
+            printf(",\"status\":\"%s\",\"bytes\":%" PRId64 ",\"seconds\":%.3f,\"error\":",
+                   o->status, o->bytes, o->seconds);
+            json_str_or_null(stdout, o->error);
+            putchar('}');
+        }
+        putchar(']');
+        return;
+    }
+    for (size_t i = 0; i < br->ncopies; i++) {
+        const struct copy_outcome *o = &br->copies[i];
+        if (o->error)
+            printf("  copy to \"%s\" FAILED: %s\n", o->remote, o->error);
+        else
+            printf("  copy to \"%s\" complete, %s in %.1f s\n", o->remote,
+                   fmt_size((uint64_t)o->bytes, sz), o->seconds);
+    }
+}
+
 static void print_summary(struct backup_run *br, const struct backup_rec *b, uint64_t raw_bytes,
                           double secs)
 {
@@ -295,9 +327,11 @@ static void print_summary(struct backup_run *br, const struct backup_rec *b, uin
         json_str(stdout, b->file_name);
         printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRIu64
                ",\"checksum\":\"%s\",\"raw_checksum\":\"%s\",\"table_count\":%" PRId64
-               ",\"row_count\":%" PRId64 ",\"duration_ms\":%" PRId64 ",\"suspect\":%s}\n",
+               ",\"row_count\":%" PRId64 ",\"duration_ms\":%" PRId64 ",\"suspect\":%s",
                b->size_bytes, raw_bytes, b->checksum, b->raw_checksum, b->table_count, b->row_count,
                b->duration_ms, b->suspect ? "true" : "false");
+        print_copies(br);
+        printf("}\n");
         return;
     }
     if (log_quiet())
@@ -307,6 +341,7 @@ static void print_summary(struct backup_run *br, const struct backup_rec *b, uin
            fmt_size((uint64_t)b->size_bytes, sz), fmt_size(raw_bytes, raw), ratio, b->table_count,
            b->row_count);
     printf("  duration %.1f s, %s/s\n", secs, rate);
+    print_copies(br);
 }
 
 /* The exit code main will give for a command result rc (its error's class). */
@@ -507,15 +542,26 @@ static void catalog_failed(struct backup_run *br, struct backup_job *j)
 static int apply_retention(struct backup_run *br, const struct backup_job *j)
 {
     struct retention_result pruned;
-    if (br->opt->no_prune ||
-        retention_apply(br->cat, br->set, j->db, "  retention: ", !br->opt->json && !log_quiet(),
-                        br->cancel, &pruned) == 0)
+    bool report = !br->opt->json && !log_quiet();
+    if (br->opt->no_prune || (retention_apply(br->cat, br->set, j->db, "  retention: ", report,
+                                              br->cancel, &pruned) == 0 &&
+                              copies_retention(br->cat, br->set, j->db, "  retention: ", report,
+                                               false, br->cancel) == 0))
         return 0;
     char *why = xstrdup(err_msg());
     err_clear();
     err_set(ERR_FAILED, "backup %" PRId64 " is complete, but retention failed: %s", j->b.id, why);
     free(why);
     return -1;
+}
+
+/* The backup to every remote, unless --no-copy. */
+static int copy_backup(struct backup_run *br, const struct backup_job *j)
+{
+    if (br->opt->no_copy || br->set->nremotes == 0)
+        return 0;
+    return copies_after_backup(br->cat, br->set, &j->b, cli_progress_wanted(br->opt), br->cancel,
+                               &br->copies, &br->ncopies);
 }
 
 static void backup_job_free(struct backup_job *j)
@@ -556,11 +602,24 @@ static int backup_dump(struct backup_run *br, const char *want_db)
         catalog_failed(br, &j);
         goto out;
     }
+
+    /* 5. the copies to the remotes (a failed one leaves the backup complete) */
+    int copied = copy_backup(br, &j);
+    struct err_saved copy_error;
+    err_save(&copy_error);
     print_summary(br, &j.b, j.raw_bytes, j.secs);
 
-    /* 5. then retention for this database */
+    /* 6. then retention for this database, here and on the remotes; a failed copy is the
+     *    error reported */
     rc = apply_retention(br, &j);
+    if (copied != 0) {
+        err_clear();
+        rc = err_restore(&copy_error);
+    }
 out:
+    copy_outcomes_free(br->copies, br->ncopies);
+    br->copies = NULL;
+    br->ncopies = 0;
     backup_job_free(&j);
     return rc;
 }
@@ -623,6 +682,7 @@ static void write_metrics(struct backup_run *br, int rc)
 /* Reports one failed backup of backup --all as it happens, and remembers its name. */
 static void all_failure(struct backup_run *br, const char *name, struct sbuf *names, int *nfailed)
 {
+    br->failed_remote += err_class() == ERR_REMOTE;
     if (br->globals)
         log_error("backup of the cluster's globals failed: %s", err_msg());
     else
@@ -700,7 +760,9 @@ static int backup_all(struct backup_run *br)
         goto out;
     }
     if (nfailed > 0) {
-        err_set(ERR_FAILED, "%d of %d backups failed: %s", nfailed, attempted, failed.data);
+        /* exit 6 when every failure was an unreachable remote (the backups are complete) */
+        err_set((size_t)nfailed == br->failed_remote ? ERR_REMOTE : ERR_FAILED,
+                "%d of %d backups failed: %s", nfailed, attempted, failed.data);
         err_hint("the other backups are complete; \"pgvault list --all-status\" shows each "
                  "failure");
         goto out;

@@ -223,7 +223,7 @@ struct check_run {
     char *problem; /* a CRITICAL that concerns the whole repository */
     struct leftover_db *lo;
     size_t nlo;
-    char *leftovers; /* a WARNING that concerns the cluster */
+    char *leftovers; /* the WARNINGs that concern the cluster or the remotes */
 };
 
 /* The error just set becomes the repository's problem (and is cleared); returns -1. */
@@ -299,6 +299,58 @@ static void find_leftovers(struct check_run *cr, const struct options *opt,
         cr->worst = CHECK_WARNING;
 }
 
+/* Adds one WARNING to those that concern more than a database. */
+static void add_warning(struct check_run *cr, char *text)
+{
+    if (cr->leftovers) {
+        char *both = xasprintf("%s; %s", cr->leftovers, text);
+        free(cr->leftovers);
+        free(text);
+        text = both;
+    }
+    cr->leftovers = text;
+    if (cr->worst < CHECK_WARNING)
+        cr->worst = CHECK_WARNING;
+}
+
+/* When remote name last answered, from the catalog; NULL when never. */
+static const char *last_ok(const struct remote_rec *rows, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].name, name) == 0)
+            return rows[i].last_ok_at;
+    return NULL;
+}
+
+/* Each remote: the backups it lacks, and whether it answered within --max-age: WARNINGs. */
+static void check_remotes(struct check_run *cr, const struct options *opt,
+                          const struct settings *set)
+{
+    struct remote_rec *rows = NULL;
+    size_t nrows = 0;
+    if (set->nremotes == 0 || catalog_remotes(cr->cat, &rows, &nrows) != 0) {
+        err_clear();
+        return;
+    }
+    for (size_t i = 0; i < set->nremotes; i++) {
+        const char *name = set->remotes[i].name, *ok = last_ok(rows, nrows, name);
+        struct backup_rec *b = NULL;
+        size_t n = 0;
+        if (catalog_copies_lacking(cr->cat, name, opt->db, &b, &n) == 0 && n > 0)
+            add_warning(cr, xasprintf("remote \"%s\" lacks %zu backup%s (\"pgvault push\" "
+                                      "copies them)",
+                                      name, n, n == 1 ? "" : "s"));
+        err_clear();
+        backup_recs_free(b, n);
+        if (!ok)
+            add_warning(cr, xasprintf("remote \"%s\" was never reached", name));
+        else if (cr->now - iso_time(ok) > cr->max_age_s)
+            add_warning(cr, xasprintf("remote \"%s\" not reached for %.1f h (since %.19s)", name,
+                                      (double)(cr->now - iso_time(ok)) / 3600, ok));
+    }
+    remote_recs_free(rows, nrows);
+}
+
 /* One line (or one JSON object); a problem of the repository is CRITICAL. */
 static void print_verdict(struct check_run *cr, const struct options *opt)
 {
@@ -356,8 +408,11 @@ int cmd_check(const struct options *opt, const struct settings *set)
     /* 4. databases that restores of these left in the cluster, when it can be reached */
     find_leftovers(&cr, opt, set);
 
+    /* 5. the remotes: backups they lack, and whether they answered within --max-age */
+    check_remotes(&cr, opt, set);
+
 done:
-    /* 5. one line (or one JSON object), and the state as the exit code */
+    /* 6. one line (or one JSON object), and the state as the exit code */
     print_verdict(&cr, opt);
     enum check_state worst = cr.worst;
     check_run_free(&cr);

@@ -22,6 +22,7 @@
 #include "policy/audit.h"
 #include "catalog/catalog.h"
 #include "command/commands.h"
+#include "command/copies.h"
 #include "postgres/dumpscan.h"
 #include "common/err.h"
 #include "storage/fsutil.h"
@@ -672,12 +673,19 @@ int cmd_import(const struct options *opt, const struct settings *set)
         goto out;
     if (repo_lock_exclusive(set->dir, &lock) != 0)
         goto out;
+    /* with --from, the catalog of the empty repository comes from the remote's snapshot */
+    if (opt->from && copies_restore_catalog(set, opt->from, ir.cancel) != 0)
+        goto out;
     if (catalog_open(set->catalog, CATALOG_CREATE, &ir.cat) != 0 ||
         recover_repository(ir.cat, set->dir) != 0)
         goto out;
 
-    /* 2. the files: those named, or every dump in the repository the catalog does not know */
-    if (opt->scan) {
+    /* 2. the files: those named, every dump in the repository the catalog does not know,
+     *    or (--from) the backups on the remote newer than the snapshot, downloaded */
+    if (opt->from) {
+        if (copies_remote_only(ir.cat, set, opt->from, ir.cancel, &scanned, &nscanned) != 0)
+            goto out;
+    } else if (opt->scan) {
         if (scan_repository(&ir, &scanned, &nscanned) != 0)
             goto out;
         if (nscanned == 0 && !opt->json)
@@ -685,11 +693,14 @@ int cmd_import(const struct options *opt, const struct settings *set)
     }
 
     /* 3. adopt each; a bad file is reported and the others still go in */
-    size_t nfiles = opt->scan ? nscanned : (size_t)opt->nargs;
+    bool listed = opt->scan || opt->from;
+    size_t nfiles = listed ? nscanned : (size_t)opt->nargs;
     for (size_t i = 0; i < nfiles; i++) {
-        if (import_one(&ir, opt->scan ? scanned[i] : opt->args[i], opt->scan) != 0)
+        if (import_one(&ir, listed ? scanned[i] : opt->args[i], listed) != 0)
             goto out;
     }
+    if (opt->from)
+        copies_adopted(ir.cat, set, opt->from, scanned, nscanned);
 
     /* 4. the summary; exit 1 when a file was refused */
     if (opt->json)

@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.h"
 #include "command/commands.h"
+#include "command/copies.h"
 #include "common/err.h"
 #include "storage/fsutil.h"
 #include "common/log.h"
@@ -119,6 +120,8 @@ int cmd_list(const struct options *opt, const struct settings *set)
     struct catalog *cat = NULL;
     struct list_out lo = {.opt = opt, .width = (int)strlen("FILE")};
     int rc = -1;
+    if (opt->remote)
+        return copies_list(opt, set);
 
     /* 1. the repository must exist; one without a catalog lists nothing */
     if (fsutil_require_repo(set->dir) != 0)

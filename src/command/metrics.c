@@ -238,6 +238,63 @@ void metrics_render(FILE *out, const struct catalog_db_summary *dbs, size_t n,
     free(rows);
 }
 
+/* One remote's copies, summed. */
+struct remote_sum {
+    const char *remote;
+    double last_success; /* newest copied_at of a complete copy, 0 when none */
+    int64_t bytes, complete, failed;
+};
+
+static struct remote_sum *sum_copies(const struct copy_rec *c, size_t n, size_t *nsums)
+{
+    struct remote_sum *s = xcalloc(n + 1, sizeof(*s));
+    *nsums = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < *nsums && strcmp(s[k].remote, c[i].remote) != 0)
+            k++;
+        if (k == *nsums)
+            s[(*nsums)++].remote = c[i].remote;
+        if (strcmp(c[i].status, "complete") == 0) {
+            double t = unix_time(c[i].copied_at);
+            s[k].last_success = t > s[k].last_success ? t : s[k].last_success;
+            s[k].bytes += c[i].size_bytes > 0 ? c[i].size_bytes : 0;
+            s[k].complete++;
+        } else if (strcmp(c[i].status, "failed") == 0 || strcmp(c[i].status, "missing") == 0) {
+            s[k].failed++;
+        }
+    }
+    return s;
+}
+
+void metrics_render_copies(FILE *out, const struct copy_rec *c, size_t n)
+{
+    size_t ns;
+    struct remote_sum *s = sum_copies(c, n, &ns);
+    static const char *const names[][2] = {
+        {"pgvault_copy_last_success_timestamp_seconds",
+         "Unix time of the newest complete copy on the remote."},
+        {"pgvault_copy_bytes", "Total size of the complete copies on the remote."},
+        {"pgvault_copy_count", "Complete copies on the remote."},
+        {"pgvault_copy_failed", "Copies on the remote that failed or went missing."},
+    };
+    for (size_t m = 0; m < 4 && ns > 0; m++) {
+        gauge(out, names[m][0], names[m][1]);
+        for (size_t k = 0; k < ns; k++) {
+            fprintf(out, "%s{remote=", names[m][0]);
+            label_value(out, s[k].remote);
+            if (m == 0)
+                fprintf(out, "} %.3f\n", s[k].last_success);
+            else
+                fprintf(out, "} %" PRId64 "\n",
+                        m == 1   ? s[k].bytes
+                        : m == 2 ? s[k].complete
+                                 : s[k].failed);
+        }
+    }
+    free(s);
+}
+
 /* Only a regular file (or nothing) at path may be replaced: never a device, a FIFO or a
  * symlink, which the rename would turn into a regular file (lstat: a link is not followed). */
 static int check_replaceable(const char *path)
@@ -258,14 +315,16 @@ int metrics_write(struct catalog *cat, const char *path, const struct metrics_ru
                   int run_exit_code)
 {
     struct catalog_db_summary *dbs = NULL;
-    size_t n = 0;
+    struct copy_rec *copies = NULL;
+    size_t n = 0, ncopies = 0;
     FILE *f = NULL;
     int fd = -1, rc = -1;
     const char *slash = strrchr(path, '/');
     char *dir = path_dir(path);
     char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
 
-    if (check_replaceable(path) != 0 || catalog_db_summaries(cat, &dbs, &n) != 0)
+    if (check_replaceable(path) != 0 || catalog_db_summaries(cat, &dbs, &n) != 0 ||
+        catalog_copies(cat, NULL, NULL, &copies, &ncopies) != 0)
         goto out;
 
     /* a temporary file beside the target, so that the rename is atomic */
@@ -280,6 +339,7 @@ int metrics_write(struct catalog *cat, const char *path, const struct metrics_ru
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     metrics_render(f, dbs, n, run, run_exit_code, (double)now.tv_sec + (double)now.tv_nsec / 1e9);
+    metrics_render_copies(f, copies, ncopies);
     if (fflush(f) != 0 || ferror(f)) {
         err_sys(errno, "could not write metrics file \"%s\"", tmp);
         goto out_unlink;
@@ -311,6 +371,7 @@ out:
     else if (fd >= 0)
         close(fd);
     catalog_db_summaries_free(dbs, n);
+    copy_recs_free(copies, ncopies);
     free(tmp);
     free(dir);
     return rc;

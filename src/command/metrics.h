@@ -34,6 +34,10 @@ void metrics_run_free(struct metrics_run *run);
 void metrics_render(FILE *out, const struct catalog_db_summary *dbs, size_t n,
                     const struct metrics_run *run, int run_exit_code, double now);
 
+/* The copies' families, per remote (label remote): the newest complete copy's time, the
+ * bytes and number of complete copies, the failed or missing ones. Nothing without copies. */
+void metrics_render_copies(FILE *out, const struct copy_rec *c, size_t n);
+
 /*
  * Rewrites path from the catalog: a temporary file in the same directory (mkstemp, mode
  * 0644 so that node_exporter can read it), fsync, rename over path, fsync the directory.

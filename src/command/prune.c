@@ -12,6 +12,7 @@
 
 #include "catalog/catalog.h"
 #include "command/commands.h"
+#include "command/copies.h"
 #include "common/err.h"
 #include "storage/fsutil.h"
 #include "common/log.h"
@@ -563,7 +564,12 @@ int cmd_prune(const struct options *opt, const struct settings *set)
     else
         carry_out(cat, opt, set, &pl, &res, &fe, cancel);
 
-    /* 5. name the databases that restores left in the cluster; never drop them here */
+    /* 5. each remote's copies, under its own rules (the local ones where it has none) */
+    if (copies_retention(cat, set, opt->db, "remote: ", !opt->json && !log_quiet(), opt->dry_run,
+                         cancel) != 0)
+        keep_error(&fe);
+
+    /* 6. name the databases that restores left in the cluster; never drop them here */
     report_leftovers(cat, set, opt->db);
     rc = 0;
 out:

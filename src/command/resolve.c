@@ -24,25 +24,19 @@ int backup_resolve(struct catalog *cat, const struct settings *set, const char *
     long id;
     memset(out, 0, sizeof(*out));
 
-    /* 1. "latest": the newest complete backup of the database */
+    /* 1. "latest": the newest complete backup of the database, here or (its file gone)
+     *    as a complete copy on a remote */
     if (strcmp(spec, "latest") == 0) {
         if (!db) {
             err_set(ERR_USAGE, "\"latest\" needs a database");
             err_hint("name it with --db NAME or DB_NAME");
             return -1;
         }
-        struct backup_rec *rows = NULL;
-        size_t n = 0;
-        if (catalog_backups(cat, db, false, &rows, &n) != 0)
+        bool found = false;
+        if (catalog_newest_restorable(cat, db, out, &found) != 0)
             return -1;
-        if (n == 0) {
-            backup_recs_free(rows, n);
+        if (!found)
             return err_set(ERR_USAGE, "no complete backup of database \"%s\" in the catalog", db);
-        }
-        *out = rows[0];
-        for (size_t i = 1; i < n; i++)
-            backup_rec_free(&rows[i]);
-        free(rows);
         return 0;
     }
 

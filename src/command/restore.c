@@ -16,6 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "command/commands.h"
+#include "command/copies.h"
 #include "common/err.h"
 #include "config/cli.h"
 #include "storage/fsutil.h"
@@ -677,6 +678,21 @@ static int check_selection(struct restore_run *rr)
     return rc;
 }
 
+/* With --from, or when the file is not here (or the backup is recorded missing, or pruned
+ * here but kept on a remote) and remotes are configured: the file is downloaded from a
+ * complete copy first, and the backup is complete again. */
+static int fetch_from_remote(struct restore_run *rr)
+{
+    const char *st = rr->b.status;
+    bool fetchable =
+        strcmp(st, "complete") == 0 || strcmp(st, "missing") == 0 || strcmp(st, "pruned") == 0;
+    if (!fetchable ||
+        (!rr->opt->from && (rr->set->nremotes == 0 || !copies_needs_fetch(rr->set, &rr->b))))
+        return 0;
+    return copies_fetch(rr->cat, rr->set, rr->opt->from, &rr->b, cli_progress_wanted(rr->opt),
+                        rr->cancel);
+}
+
 /* Resolves <BACKUP> to a complete backup and locks its database (retention must not
  * remove the file under us). */
 static int resolve_backup(struct restore_run *rr)
@@ -685,6 +701,8 @@ static int resolve_backup(struct restore_run *rr)
     const char *db = opt->db ? opt->db : rr->set->conn.dbname;
     if (backup_resolve(rr->cat, rr->set, db, opt->args[0], &rr->b) != 0 ||
         repo_lock_db(rr->set->dir, rr->b.db_name, &rr->db_lock) != 0)
+        return -1;
+    if (fetch_from_remote(rr) != 0)
         return -1;
     if (strcmp(rr->b.status, "complete") != 0)
         return err_set(ERR_USAGE, "backup %" PRId64 " is %s, not complete: it cannot be restored",

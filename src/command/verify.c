@@ -15,6 +15,7 @@
 
 #include "catalog/catalog.h"
 #include "command/commands.h"
+#include "command/copies.h"
 #include "postgres/dumpscan.h"
 #include "common/err.h"
 #include "config/cli.h"
@@ -262,6 +263,8 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     size_t n = 0, failed = 0, damaged = 0;
     bool record = false;
     int code = -1;
+    if (opt->remote)
+        return copies_verify(opt, set);
 
     /* 1. open the catalog (verify takes no repository lock: it only reads files) */
     if (fsutil_require_repo(set->dir) != 0 || open_catalog(set, &cat, &record) != 0)

@@ -55,6 +55,9 @@ enum {
     OPT_NO_PRIVILEGES,
     OPT_TABLE,
     OPT_SCHEMA,
+    OPT_REMOTE,
+    OPT_FROM,
+    OPT_NO_COPY,
 };
 
 #define BIT(c) (1u << (c))
@@ -63,7 +66,7 @@ enum {
 #define ALL_CMDS                                                                                   \
     (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) |        \
      BIT(CMD_PRUNE) | BIT(CMD_PIN) | BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_QUERY) |              \
-     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT))
+     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT) | BIT(CMD_PUSH))
 #define COMMON (GLOBAL | ALL_CMDS)
 /* commands that connect to the server (check and prune only to report pgvault's own
  * leftover databases) */
@@ -71,7 +74,8 @@ enum {
 /* commands that select a database (to back up, restore, list, or that "latest" names) */
 #define SELECTS_DB                                                                                 \
     (CONNECTS | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) | BIT(CMD_PRUNE) | BIT(CMD_PIN) |  \
-     BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_DIFF) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT))
+     BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_DIFF) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT) |           \
+     BIT(CMD_PUSH))
 /* commands that write Prometheus metrics */
 #define WRITES_METRICS BIT(CMD_BACKUP)
 /* commands that print a listing, where --csv makes sense ("restore" only with -l) */
@@ -135,8 +139,8 @@ static const struct optdef optdefs[] = {
      "gzip 1..9 (default 6), zstd 1..19 (default 3)"},
     {'j', "jobs", "N", BIT(CMD_BACKUP), 1, 256, GRP_MAIN, NUMBER(jobs),
      "compress with N threads (default: one per core)"},
-    {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY), 0, 0, GRP_MAIN, FLAG(all),
-     "back up every database and the cluster's globals"},
+    {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY) | BIT(CMD_PUSH), 0, 0, GRP_MAIN,
+     FLAG(all), "back up every database and the cluster's globals"},
     {OPT_LABEL, "label", "TEXT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, STRING(label),
      "attach a label to the backup"},
     {OPT_NO_PRUNE, "no-prune", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_prune),
@@ -149,6 +153,13 @@ static const struct optdef optdefs[] = {
      FLAG(no_privileges), "leave out GRANT and REVOKE (pg_dump's flag)"},
     {OPT_LOCK_WAIT_TIMEOUT, "lock-wait-timeout", "SECONDS", BIT(CMD_BACKUP), 1, 86400, GRP_MAIN,
      NUMBER(lock_wait_timeout), "wait at most SECONDS for table locks (default 600)"},
+    {OPT_NO_COPY, "no-copy", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_copy),
+     "do not copy the backup to the remotes"},
+    /* remote copies */
+    {OPT_REMOTE, "remote", "NAME", BIT(CMD_PUSH) | BIT(CMD_LIST) | BIT(CMD_VERIFY), 0, 0, GRP_MAIN,
+     STRING(remote), "only the copies on remote NAME (remote.NAME.url)"},
+    {OPT_FROM, "from", "NAME", BIT(CMD_RESTORE) | BIT(CMD_IMPORT), 0, 0, GRP_MAIN, STRING(from),
+     "download the backup from remote NAME first"},
     /* restore */
     {'f', "force", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(force),
      "do not ask for confirmation"},
@@ -240,6 +251,11 @@ static const struct {
     {CMD_EXTRACT, OPT_DB, "database that \"latest\" refers to"},
     {CMD_EXTRACT, OPT_TABLE, "the table whose rows to write (one)"},
     {CMD_EXTRACT, OPT_CSV, "write CSV with a header line instead of COPY text"},
+    {CMD_IMPORT, OPT_FROM, "rebuild the catalog from remote NAME's snapshot"},
+    {CMD_PUSH, OPT_ALL, "every backup the remote lacks (the default)"},
+    {CMD_PUSH, OPT_DB, "only the backups of database NAME"},
+    {CMD_LIST, OPT_REMOTE, "list the copies on remote NAME instead"},
+    {CMD_VERIFY, OPT_REMOTE, "check the copies on remote NAME instead"},
     {CMD_NONE, OPT_CSV, "print CSV on stdout (list, log, query, restore -l)"},
     {CMD_RESTORE, OPT_CSV, "print CSV on stdout (with -l)"},
     {CMD_RESTORE, OPT_NO_OWNER, "skip ownership statements (ALTER ... OWNER TO)"},
@@ -286,6 +302,9 @@ static const struct {
      "write one table's rows from a backup",
      "Writes the rows of one table of a backup to stdout, in COPY text format or\n"
      "as CSV, without a database. The whole file is read and its checksum checked."},
+    {"push", CMD_PUSH, "[OPTION]... [BACKUP]...", "copy backups to the remotes",
+     "Copies to every remote (or --remote NAME) each complete backup it lacks:\n"
+     "never copied, or whose copy failed or went missing. Running it again is harmless."},
     {"check", CMD_CHECK, "[OPTION]...", "check for monitoring (Nagios)",
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
@@ -652,7 +671,7 @@ static void validate(struct parse *p)
     case CMD_VERIFY:
         if (o->all && o->nargs > 0)
             usage_error(p, "option --all cannot be used with a backup name");
-        else if (!o->all && o->nargs == 0)
+        else if (!o->all && o->nargs == 0 && !o->remote)
             usage_error(p, "no backup given; name one or more, or use --all");
         break;
     case CMD_QUERY:
@@ -664,10 +683,16 @@ static void validate(struct parse *p)
         else
             want_args(p, 2, NULL);
         break;
+    case CMD_PUSH:
+        if (o->all && o->nargs > 0)
+            usage_error(p, "option --all cannot be used with a backup name");
+        break;
     case CMD_IMPORT:
-        if (o->scan && o->nargs > 0)
+        if (o->from && (o->scan || o->nargs > 0))
+            usage_error(p, "option --from cannot be used with --scan or a file name");
+        else if (o->scan && o->nargs > 0)
             usage_error(p, "option --scan cannot be used with a file name");
-        else if (!o->scan && o->nargs == 0)
+        else if (!o->from && !o->scan && o->nargs == 0)
             usage_error(p, "no file given; name one or more, or use --scan");
         break;
     case CMD_LIST:
@@ -851,6 +876,7 @@ static void print_overview(FILE *out)
           "  3  integrity failure (checksum or count mismatch)\n"
           "  4  repository busy (lock held)\n"
           "  5  database unreachable or authentication failed\n"
+          "  6  remote storage unreachable or credentials refused\n"
           "(\"pgvault check\" exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: bad arguments.)\n"
           "\n"
           "BACKUP is a catalog id, a file name or path in the directory, or \"latest\".\n"

@@ -111,6 +111,8 @@ struct file_values {
     int compress;                          /* -1 unset */
     const struct compression *compression; /* NULL unset */
     int level_line;                        /* the line of compress_level */
+    struct remote_settings *remotes;       /* the remote.NAME sections */
+    size_t nremotes;
 };
 
 /* A value quoted in an error message: at most CLIP bytes of it, then "...", so that the
@@ -135,9 +137,153 @@ static int set_str(char **dst, const char *val)
     return 0;
 }
 
+/* yes/no, on/off, true/false, 1/0; -1 for anything else. */
+static int parse_bool(const char *val)
+{
+    static const char *const yes[] = {"yes", "on", "true", "1"}, *const no[] = {"no", "off",
+                                                                                "false", "0"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(val, yes[i]) == 0)
+            return 1;
+        if (strcmp(val, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* A secret file (a key) that others or the group can read is refused, as libpq refuses
+ * such a .pgpass; a file that does not exist yet is left to the remote to report. */
+static int check_secret_file(const struct file_values *fv, const char *key, const char *path,
+                             int line)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)))
+        return 0;
+    err_set(ERR_USAGE, "%s \"%s\" in \"%s\" line %d is accessible by group or others", key, path,
+            fv->origin, line);
+    err_hint("run chmod 600 \"%s\"", path);
+    return -1;
+}
+
+/* The section of remote name, added at line when new. */
+static struct remote_settings *remote_section(struct file_values *fv, const char *name, size_t len,
+                                              int line)
+{
+    for (size_t i = 0; i < fv->nremotes; i++)
+        if (strlen(fv->remotes[i].name) == len && strncmp(fv->remotes[i].name, name, len) == 0)
+            return &fv->remotes[i];
+    fv->remotes = xrealloc(fv->remotes, (fv->nremotes + 1) * sizeof(*fv->remotes));
+    struct remote_settings *r = &fv->remotes[fv->nremotes++];
+    *r = (struct remote_settings){.name = xstrndup(name, len), .line = line, .part_size = -1};
+    long *unset[] = {&r->retention_days, &r->keep_count,   &r->keep_daily,
+                     &r->keep_weekly,    &r->keep_monthly, &r->min_keep};
+    for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
+        *unset[i] = -1;
+    return r;
+}
+
+/* The keys of a remote.NAME section: strings (secret: a key file), then numbers. */
+static const struct {
+    const char *key;
+    size_t off;
+    bool secret;
+} remote_strs[] = {
+    {"url", offsetof(struct remote_settings, url), false},
+    {"endpoint", offsetof(struct remote_settings, endpoint), false},
+    {"region", offsetof(struct remote_settings, region), false},
+    {"access_key", offsetof(struct remote_settings, access_key), false},
+    {"secret_key_file", offsetof(struct remote_settings, secret_key_file), true},
+    {"identity_file", offsetof(struct remote_settings, identity_file), true},
+    {"known_hosts", offsetof(struct remote_settings, known_hosts), false},
+};
+static const struct {
+    const char *key;
+    size_t off;
+    long min, max;
+} remote_nums[] = {
+    {"retention_days", offsetof(struct remote_settings, retention_days), 0, 36500},
+    {"keep_count", offsetof(struct remote_settings, keep_count), 0, 1000000},
+    {"min_keep", offsetof(struct remote_settings, min_keep), 0, 1000000},
+    {"keep_daily", offsetof(struct remote_settings, keep_daily), 0, 100000},
+    {"keep_weekly", offsetof(struct remote_settings, keep_weekly), 0, 100000},
+    {"keep_monthly", offsetof(struct remote_settings, keep_monthly), 0, 100000},
+    /* 5 MiB (S3's smallest part) .. 5 GiB (its largest) */
+    {"part_size", offsetof(struct remote_settings, part_size), 5L << 20, 5L << 30},
+};
+
+/* The section NAME of "NAME.KEY" (NAME of letters, digits, _ and -); *k is KEY. */
+static struct remote_settings *remote_of(struct file_values *fv, const char *key, int line,
+                                         const char **k)
+{
+    const char *dot = strchr(key, '.');
+    size_t nlen = dot ? (size_t)(dot - key) : 0;
+    if (!dot || nlen == 0 || nlen > 64 ||
+        strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != nlen) {
+        err_set(ERR_USAGE,
+                "invalid remote setting \"remote.%.*s%s\" in \"%s\" line %d "
+                "(remote.NAME.KEY, NAME of letters, digits, _ and -)",
+                CLIPPED(key), fv->origin, line);
+        return NULL;
+    }
+    *k = dot + 1;
+    return remote_section(fv, key, nlen, line);
+}
+
+static int remote_path_style(struct file_values *fv, struct remote_settings *r, const char *val,
+                             int line)
+{
+    int b = parse_bool(val);
+    if (b < 0)
+        return err_set(ERR_USAGE,
+                       "invalid value \"%.*s%s\" for \"path_style\" in \"%s\" line %d "
+                       "(yes or no)",
+                       CLIPPED(val), fv->origin, line);
+    r->path_style = b == 1;
+    return 0;
+}
+
+/* One value of a remote.NAME section, key being what follows "remote.". */
+static int remote_value(struct file_values *fv, const char *key, const char *val, int line)
+{
+    const char *k;
+    struct remote_settings *r = remote_of(fv, key, line, &k);
+    if (!r)
+        return -1;
+    for (size_t i = 0; i < sizeof(remote_strs) / sizeof(remote_strs[0]); i++) {
+        if (strcmp(k, remote_strs[i].key) != 0)
+            continue;
+        if (!*val)
+            return err_set(ERR_USAGE, "empty value for \"remote.%s\" in \"%s\" line %d", key,
+                           fv->origin, line);
+        if (remote_strs[i].secret && check_secret_file(fv, k, val, line) != 0)
+            return -1;
+        return set_str((char **)((char *)r + remote_strs[i].off), val);
+    }
+    for (size_t i = 0; i < sizeof(remote_nums) / sizeof(remote_nums[0]); i++)
+        if (strcmp(k, remote_nums[i].key) == 0)
+            return set_num(fv, k, val, line, remote_nums[i].min, remote_nums[i].max,
+                           (long *)((char *)r + remote_nums[i].off));
+    if (strcmp(k, "path_style") == 0)
+        return remote_path_style(fv, r, val, line);
+    return err_set(ERR_USAGE, "unknown setting \"remote.%.*s%s\" in \"%s\" line %d", CLIPPED(key),
+                   fv->origin, line);
+}
+
+/* Every remote needs its url; the error names the line where its section starts. */
+static int check_remotes(const struct file_values *fv)
+{
+    for (size_t i = 0; i < fv->nremotes; i++)
+        if (!fv->remotes[i].url)
+            return err_set(ERR_USAGE, "remote \"%s\" in \"%s\" line %d has no url",
+                           fv->remotes[i].name, fv->origin, fv->remotes[i].line);
+    return 0;
+}
+
 static int file_value(void *ctx, const char *key, const char *val, int line)
 {
     struct file_values *fv = ctx;
+    if (strncmp(key, "remote.", 7) == 0)
+        return remote_value(fv, key + 7, val, line);
     static const struct {
         const char *key;
         size_t off;
@@ -195,11 +341,7 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
     }
     /* the older switch: no is compression = none, yes the default */
     if (strcmp(key, "compress") == 0) {
-        if (strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
-            fv->compress = 1;
-        else if (strcmp(val, "no") == 0 || strcmp(val, "off") == 0 || strcmp(val, "false") == 0)
-            fv->compress = 0;
-        else
+        if ((fv->compress = parse_bool(val)) < 0)
             return err_set(ERR_USAGE, "invalid value \"%.*s%s\" for \"compress\" in \"%s\" line %d",
                            CLIPPED(val), fv->origin, line);
         return 0;
@@ -243,7 +385,7 @@ static int read_config_file(const char *path, bool must_exist, struct file_value
         goto out;
     }
     fv->origin = path;
-    if (config_parse_text(text.data, path, file_value, fv) != 0)
+    if (config_parse_text(text.data, path, file_value, fv) != 0 || check_remotes(fv) != 0)
         goto out;
     if (fv->password && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO)) {
         err_set(ERR_USAGE, "config file \"%s\" holds a password and is accessible by others", path);
@@ -257,8 +399,23 @@ out:
     return rc;
 }
 
+static void remotes_free(struct remote_settings *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *strs[] = {r[i].name,          r[i].url,        r[i].endpoint,
+                        r[i].region,        r[i].access_key, r[i].secret_key_file,
+                        r[i].identity_file, r[i].known_hosts};
+        for (size_t j = 0; j < sizeof(strs) / sizeof(strs[0]); j++)
+            free(strs[j]);
+    }
+    free(r);
+}
+
 static void file_values_free(struct file_values *fv)
 {
+    remotes_free(fv->remotes, fv->nremotes);
+    fv->remotes = NULL;
+    fv->nremotes = 0;
     char **strs[] = {&fv->host,         &fv->port,     &fv->user,     &fv->dbname,
                      &fv->password,     &fv->dir,      &fv->catalog,  &fv->pg_bindir,
                      &fv->metrics_file, &fv->pre_hook, &fv->post_hook};
@@ -424,6 +581,10 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
                                         : NULL;
     s->pre_backup_hook = fv.pre_hook ? xstrdup(fv.pre_hook) : NULL;
     s->post_backup_hook = fv.post_hook ? xstrdup(fv.post_hook) : NULL;
+    s->remotes = fv.remotes;
+    s->nremotes = fv.nremotes;
+    fv.remotes = NULL;
+    fv.nremotes = 0;
     file_values_free(&fv);
     return 0;
 
@@ -435,6 +596,9 @@ fail:
 
 void settings_free(struct settings *s)
 {
+    remotes_free(s->remotes, s->nremotes);
+    s->remotes = NULL;
+    s->nremotes = 0;
     char **strs[] = {&s->conn.host,    &s->conn.port,       &s->conn.user,       &s->conn.dbname,
                      &s->dir,          &s->catalog,         &s->config_file,     &s->pg_bindir,
                      &s->metrics_file, &s->pre_backup_hook, &s->post_backup_hook};

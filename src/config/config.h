@@ -2,6 +2,7 @@
 #define PGVAULT_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config/options.h"
 
@@ -15,6 +16,19 @@ struct conn_params {
     /* the password is the config file's: the user's own passfile (PGPASSFILE or
      * ~/.pgpass) ranks above it, so it is offered only where that file has no entry */
     bool password_below_passfile;
+};
+
+/* One remote.NAME section of the config file (an off-site store of copies). Strings
+ * owned; NULL unset. The retention keys are -1 where the remote takes the local rule. */
+struct remote_settings {
+    char *name;
+    char *url; /* s3://BUCKET/PREFIX, sftp://USER@HOST[:PORT]/PATH, file:///PATH */
+    char *endpoint, *region, *access_key, *secret_key_file; /* S3 */
+    char *identity_file, *known_hosts;                      /* SFTP */
+    bool path_style;
+    long part_size; /* S3 multipart part size in bytes, -1: the backend's choice */
+    long retention_days, keep_count, keep_daily, keep_weekly, keep_monthly, min_keep;
+    int line; /* where the section starts, for messages */
 };
 
 /* Settings after applying the precedence (flags, DB_* variables, libpq's environment, the
@@ -36,7 +50,9 @@ struct settings {
     char *pre_backup_hook;
     char *post_backup_hook;
     long hook_timeout;
-    long lock_wait_timeout; /* seconds pg_dump waits for a table lock */
+    long lock_wait_timeout;          /* seconds pg_dump waits for a table lock */
+    struct remote_settings *remotes; /* in the order of the file */
+    size_t nremotes;
 };
 
 /* Built-in defaults, the last step of the precedence. */

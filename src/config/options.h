@@ -21,6 +21,7 @@ enum command {
     CMD_IMPORT,
     CMD_CHECK,
     CMD_EXTRACT,
+    CMD_PUSH,
 };
 
 /* A repeatable option's values, in the order given. */
@@ -101,6 +102,11 @@ struct options {
 
     /* import */
     bool scan;
+
+    /* remote copies */
+    const char *remote; /* --remote NAME (push, list, verify) */
+    const char *from;   /* --from NAME (restore, import) */
+    bool no_copy;       /* backup --no-copy */
 
     /* positional arguments after the command (BACKUP ids, SQL, files) */
     char **args;

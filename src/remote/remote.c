@@ -5,8 +5,10 @@
 #include "common/err.h"
 
 /* The backends, by URL scheme. Each one defines its table in its own file. */
+extern const struct remote_ops remote_local_ops;
+
 static const struct remote_ops *const backends[] = {
-    NULL, /* keeps the table non-empty; the backends come before it */
+    &remote_local_ops, NULL, /* keeps the table non-empty; the backends come before it */
 };
 
 int remote_open(const struct remote_conf *conf, struct remote **out)

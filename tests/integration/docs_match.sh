@@ -11,7 +11,7 @@ source "$TESTLIB"
 require_cmd python3 man
 
 top=$(cd "$(dirname "$TESTLIB")/../.." && pwd)
-commands=(backup restore list show verify prune pin unpin log query diff import check)
+commands=(backup restore list show verify prune pin unpin log query diff import check push)
 
 note "options: --help against README and the manual page"
 helps=$SCRATCH/helps.txt
@@ -57,7 +57,17 @@ for name, listed in (("README's key list", readme_keys), ("the packaged pgvault.
         problems.append(f"config key {k} is not in {name}")
     for k in sorted(listed - keys):
         problems.append(f"{name} lists {k}, which the config parser does not know")
-for k in sorted(keys):
+# the keys of a remote.NAME section, listed as remote.NAME.KEY
+rkeys = set(re.findall(r'\{"([a-z_]+)", offsetof\(struct remote_settings', config_c))
+rkeys |= set(re.findall(r'strcmp\(k, "([a-z_]+)"\) == 0', config_c))
+readme_rkeys = set(re.findall(r"`remote\.NAME\.([a-z_]+)`", m.group(1))) if m else set()
+conf_rkeys = set(re.findall(r"^#?remote\.[a-z0-9_-]+\.([a-z_]+) = ", conf, re.M))
+for name, listed in (("README's key list", readme_rkeys), ("the packaged pgvault.conf", conf_rkeys)):
+    for k in sorted(rkeys - listed):
+        problems.append(f"remote key {k} is not in {name}")
+    for k in sorted(listed - rkeys):
+        problems.append(f"{name} lists remote key {k}, which the config parser does not know")
+for k in sorted(keys | rkeys):
     if not re.search(r"(?<![\w])" + re.escape(k) + r"(?![\w])", man):
         problems.append(f"config key {k} is not in the manual page")
 for p in problems:

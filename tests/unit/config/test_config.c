@@ -427,6 +427,61 @@ static void test_conn_options(void)
     unsetenv("PGOPTIONS");
 }
 
+/* remote.NAME.KEY sections: their keys, the local rules where unset, the errors. */
+static void test_remotes(void)
+{
+    struct options o;
+    blank_options(&o);
+    char *cfg;
+    free(write_file("secret", "s3cr3t\n", 0600));
+    char *loose = write_file("loose", "s3cr3t\n", 0644);
+    char *text = xasprintf("remote.nas.url = file:///srv/nas\n"
+                           "remote.nas.keep_count = 30\n"
+                           "remote.s3.url = s3://bucket/prefix\n"
+                           "remote.s3.path_style = yes\n"
+                           "remote.s3.secret_key_file = %s/secret\n"
+                           "remote.s3.part_size = 8388608\n",
+                           tmpdir);
+    o.config_file = cfg = write_file("remotes.conf", text, 0600);
+    free(text);
+    struct settings s;
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    free(cfg);
+    CHECK_INT((long)s.nremotes, 2);
+    CHECK_STR(s.remotes[0].name, "nas");
+    CHECK_STR(s.remotes[0].url, "file:///srv/nas");
+    CHECK_INT(s.remotes[0].keep_count, 30);
+    CHECK_INT(s.remotes[0].retention_days, -1);
+    CHECK(s.remotes[1].path_style);
+    CHECK_INT(s.remotes[1].part_size, 8388608);
+    settings_free(&s);
+
+    static const char *const bad[][2] = {
+        {"remote.nas.keep_count = 3\n", "remote \"nas\" in"},
+        {"remote.nas.url = file:///x\nremote.nas.colour = red\n", "line 2"},
+        {"remote..url = file:///x\n", "invalid remote setting"},
+        {"remote.nas.url = file:///x\nremote.nas.path_style = maybe\n", "path_style"},
+        {"remote.nas.url = file:///x\nremote.nas.part_size = 10\n", "part_size"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        o.config_file = cfg = write_file("bad-remote.conf", bad[i][0], 0600);
+        err_clear();
+        CHECK_INT(config_resolve(&o, NULL, &s), -1);
+        CHECK_INT(err_class(), ERR_USAGE);
+        CHECK(strstr(err_msg(), bad[i][1]) != NULL);
+        free(cfg);
+    }
+    text = xasprintf("remote.s3.url = s3://b\nremote.s3.secret_key_file = %s\n", loose);
+    o.config_file = cfg = write_file("loose.conf", text, 0600);
+    free(text);
+    err_clear();
+    CHECK_INT(config_resolve(&o, NULL, &s), -1);
+    CHECK(strstr(err_msg(), "accessible by group or others") != NULL);
+    free(loose);
+    free(cfg);
+    err_clear();
+}
+
 int main(void)
 {
     const char *base = getenv("PGVAULT_TEST_TMP");
@@ -447,5 +502,6 @@ int main(void)
     RUN(test_parser_errors);
     RUN(test_conn_string_quoting);
     RUN(test_conn_options);
+    RUN(test_remotes);
     return UNIT_DONE();
 }
