@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "postgres/pg.h"
 #include "postgres/pgtools.h"
 #include "common/proc.h"
 
@@ -30,6 +31,7 @@ static void on_signal(int sig)
     int saved = errno; /* kill() may set it under the interrupted code's feet */
     pgvault_interrupted = sig;
     proc_kill_all(SIGTERM);
+    pg_cancel_check();
     errno = saved;
 }
 
@@ -49,11 +51,13 @@ static const struct {
     enum command cmd;
     int (*run)(const struct options *, const struct settings *);
 } commands[] = {
-    {CMD_BACKUP, cmd_backup}, {CMD_RESTORE, cmd_restore}, {CMD_LIST, cmd_list},
-    {CMD_SHOW, cmd_show},     {CMD_VERIFY, cmd_verify},   {CMD_PRUNE, cmd_prune},
-    {CMD_PIN, cmd_pin},       {CMD_UNPIN, cmd_unpin},     {CMD_LOG, cmd_log},
-    {CMD_QUERY, cmd_query},   {CMD_DIFF, cmd_diff},       {CMD_IMPORT, cmd_import},
-    {CMD_CHECK, cmd_check},
+    {CMD_BACKUP, cmd_backup}, {CMD_RESTORE, cmd_restore},
+    {CMD_LIST, cmd_list},     {CMD_SHOW, cmd_show},
+    {CMD_VERIFY, cmd_verify}, {CMD_PRUNE, cmd_prune},
+    {CMD_PIN, cmd_pin},       {CMD_UNPIN, cmd_unpin},
+    {CMD_LOG, cmd_log},       {CMD_QUERY, cmd_query},
+    {CMD_DIFF, cmd_diff},     {CMD_IMPORT, cmd_import},
+    {CMD_CHECK, cmd_check},   {CMD_TEST_RESTORE, cmd_test_restore},
 };
 
 int main(int argc, char **argv)

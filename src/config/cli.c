@@ -51,6 +51,8 @@ enum {
     OPT_SCAN,
     OPT_LOCK_WAIT_TIMEOUT,
     OPT_COMPRESS,
+    OPT_CHECK_SQL,
+    OPT_MAX_TEST_AGE,
 };
 
 #define BIT(c) (1u << (c))
@@ -59,11 +61,12 @@ enum {
 #define ALL_CMDS                                                                                   \
     (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) |        \
      BIT(CMD_PRUNE) | BIT(CMD_PIN) | BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_QUERY) |              \
-     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK))
+     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK) | BIT(CMD_TEST_RESTORE))
 #define COMMON (GLOBAL | ALL_CMDS)
 /* commands that connect to the server (check and prune only to report pgvault's own
  * leftover databases) */
-#define CONNECTS (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_PRUNE) | BIT(CMD_CHECK))
+#define CONNECTS                                                                                   \
+    (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_PRUNE) | BIT(CMD_CHECK) | BIT(CMD_TEST_RESTORE))
 /* commands that select a database (to back up, restore, list, or that "latest" names) */
 #define SELECTS_DB                                                                                 \
     (CONNECTS | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) | BIT(CMD_PRUNE) | BIT(CMD_PIN) |  \
@@ -172,6 +175,11 @@ static const struct optdef optdefs[] = {
     /* check */
     {OPT_MAX_AGE, "max-age", "HOURS", BIT(CMD_CHECK), 1, 876000, GRP_MAIN, NUMBER(max_age_hours),
      "critical if no complete backup in HOURS hours"},
+    {OPT_MAX_TEST_AGE, "max-test-age", "DAYS", BIT(CMD_CHECK), 1, 36500, GRP_MAIN,
+     NUMBER(max_test_age_days), "warn if no backup was test-restored in DAYS days"},
+    /* test-restore */
+    {OPT_CHECK_SQL, "check-sql", "FILE", BIT(CMD_TEST_RESTORE), 0, 0, GRP_MAIN, STRING(check_sql),
+     "statements that must each return true"},
     /* import */
     {OPT_SCAN, "scan", NULL, BIT(CMD_IMPORT), 0, 0, GRP_MAIN, FLAG(scan),
      "adopt every dump not yet in the catalog"},
@@ -215,6 +223,7 @@ static const struct {
     {CMD_LIST, OPT_DB, "list only the backups of database NAME"},
     {CMD_PRUNE, OPT_DB, "apply retention to database NAME only"},
     {CMD_CHECK, OPT_DB, "check database NAME only"},
+    {CMD_TEST_RESTORE, OPT_DB, "database that \"latest\" refers to"},
     {CMD_LOG, OPT_DB, "only events of database NAME's backups"},
     {CMD_RESTORE, OPT_DB, "database that \"latest\" refers to"},
     {CMD_SHOW, OPT_DB, "database that \"latest\" refers to"},
@@ -266,6 +275,10 @@ static const struct {
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
      "run failed, suspect size, missing file; 3 UNKNOWN for bad arguments."},
+    {"test-restore", CMD_TEST_RESTORE, "[OPTION]... [BACKUP]", "prove that a backup restores",
+     "Restores a backup (default: latest) into a scratch database through the\n"
+     "normal restore path (checksum, load, row counts), runs the --check-sql\n"
+     "statements on it, then drops it and records the test in the catalog."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -594,6 +607,10 @@ static void validate(struct parse *p)
             conflict(p, "--in-place", "--keep-old");
         want_args(p, 1, "backup");
         break;
+    case CMD_TEST_RESTORE:
+        if (o->nargs > 1)
+            want_args(p, 1, "backup");
+        break;
     case CMD_SHOW:
     case CMD_PIN:
     case CMD_UNPIN:
@@ -646,6 +663,7 @@ static void reset_options(struct options *o)
     o->keep_monthly = -1;
     o->min_keep = -1;
     o->max_age_hours = -1;
+    o->max_test_age_days = -1;
     o->args = NULL;
     o->nargs = 0;
 }

@@ -20,6 +20,7 @@ enum command {
     CMD_DIFF,
     CMD_IMPORT,
     CMD_CHECK,
+    CMD_TEST_RESTORE,
 };
 
 /* Tri-state for options a user may force either way. */
@@ -86,6 +87,10 @@ struct options {
 
     /* check */
     long max_age_hours; /* -1 unset */
+    long max_test_age_days; /* -1 unset */
+
+    /* test-restore */
+    const char *check_sql;
 
     /* import */
     bool scan;
