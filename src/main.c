@@ -13,6 +13,7 @@
 #include "policy/audit.h"
 #include "config/cli.h"
 #include "command/commands.h"
+#include "command/notify.h"
 #include "config/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
     if (config_resolve(&opt, environ, &set) != 0)
         goto _end;
     have_settings = true;
+    notify_begin(&opt, &set);
 
     /* 3. run the command */
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -121,8 +123,11 @@ _end:
         code = ERR_FAILED;
     }
     pgtools_passfile_remove();
-    if (have_settings)
+    /* 5. the mail about this run, when the configuration asks for one */
+    if (have_settings) {
+        notify_end(&opt, &set, code);
         settings_free(&set);
+    }
     fflush(stdout);
     return code;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "command/commands.h"
+#include "command/notify.h"
 #include "command/restore.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -184,6 +185,7 @@ int cmd_test_restore(const struct options *opt, const struct settings *set)
     rc = restore_test_run(opt, set, &t);
 
     /* 4. what happened, good or bad */
+    notify_db(t.db_name);
     if (t.restore_id > 0)
         print_outcome(opt, &t, &checks, rc == 0, time_mono() - t0);
 out:
