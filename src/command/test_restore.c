@@ -13,9 +13,11 @@
 
 #include "command/commands.h"
 #include "command/notify.h"
+#include "catalog/catalog.h"
 #include "command/restore.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/naming.h"
 #include "common/output.h"
 #include "common/util.h"
 #include "postgres/pg.h"
@@ -131,6 +133,7 @@ out:
     return rc;
 }
 
+/* One test's JSON object, without a line break. */
 static void print_json(const struct restore_test *t, const struct check_sql *c, bool ok,
                        double secs)
 {
@@ -148,7 +151,7 @@ static void print_json(const struct restore_test *t, const struct check_sql *c, 
     printf(",\"checks\":%zu,\"checks_passed\":%zu,\"duration_ms\":%.0f,\"error\":", c->n, c->passed,
            secs * 1000);
     json_str_or_null(stdout, ok ? NULL : err_msg());
-    puts("}");
+    putchar('}');
 }
 
 static void print_outcome(const struct options *opt, const struct restore_test *t,
@@ -169,27 +172,109 @@ static void print_outcome(const struct options *opt, const struct restore_test *
     printf(", %.1f s\n  scratch database \"%s\" dropped\n", secs, t->scratch);
 }
 
+/* 2. the restore path into a scratch database; 3. the checks on it; then the drop;
+ * 4. what happened, good or bad */
+static int test_one(const struct options *opt, const struct settings *set, struct check_sql *c)
+{
+    struct restore_test t = {.check = run_checks, .ctx = c};
+    double t0 = time_mono();
+    c->passed = 0;
+    int rc = restore_test_run(opt, set, &t);
+    notify_db(t.db_name);
+    if (t.restore_id > 0)
+        print_outcome(opt, &t, c, rc == 0, time_mono() - t0);
+    restore_test_free(&t);
+    return rc;
+}
+
+/* The databases of the catalog that have a complete backup, but the cluster's globals. */
+static int testable_dbs(const struct settings *set, char ***dbs, size_t *n)
+{
+    struct catalog *cat = NULL;
+    char **all = NULL;
+    size_t nall = 0;
+    *dbs = NULL;
+    *n = 0;
+    if (catalog_open(set->catalog, CATALOG_READONLY, &cat) != 0 ||
+        catalog_db_names(cat, &all, &nall) != 0) {
+        catalog_close(cat);
+        return -1;
+    }
+    *dbs = xcalloc(nall + 1, sizeof(**dbs));
+    for (size_t i = 0; i < nall; i++) {
+        struct backup_rec b = {0};
+        bool found = false;
+        if (strcmp(all[i], NAMING_GLOBALS_DB) != 0 &&
+            catalog_newest_backup(cat, all[i], CATALOG_NEWEST_COMPLETE, &b, &found) == 0 && found)
+            (*dbs)[(*n)++] = xstrdup(all[i]);
+        backup_rec_free(&b);
+        free(all[i]);
+    }
+    free(all);
+    catalog_close(cat);
+    return 0;
+}
+
+/* --all: the latest backup of every database, one after another; the run fails (3 if
+ * any failure was one of integrity) when one of them does. */
+static int test_all(const struct options *opt, const struct settings *set, struct check_sql *c)
+{
+    char **dbs;
+    size_t n, nfailed = 0;
+    bool integrity = false;
+    struct sbuf failed = {0};
+    if (testable_dbs(set, &dbs, &n) != 0)
+        return -1;
+    if (opt->json)
+        printf("{\"tests\":[");
+    for (size_t i = 0; i < n && !pgvault_interrupted; i++) {
+        struct options one = *opt;
+        one.db = dbs[i];
+        one.all = false;
+        if (opt->json && i > 0)
+            putchar(',');
+        if (test_one(&one, set, c) != 0) {
+            log_error("test restore of \"%s\" failed: %s", dbs[i], err_msg());
+            integrity = integrity || err_class() == ERR_INTEGRITY;
+            sbuf_printf(&failed, "%s\"%s\"", nfailed++ ? ", " : "", dbs[i]);
+            err_clear();
+        }
+    }
+    if (opt->json)
+        printf("],\"outcome\":\"%s\",\"failed\":%zu}\n", nfailed ? "failed" : "complete", nfailed);
+    int rc = 0;
+    if (pgvault_interrupted)
+        rc = err_set(ERR_FAILED, "test-restore --all interrupted by a signal");
+    else if (nfailed > 0)
+        rc = err_set(integrity ? ERR_INTEGRITY : ERR_FAILED, "%zu of %zu test restores failed: %s",
+                     nfailed, n, failed.data);
+    else if (n == 0)
+        rc = err_set(ERR_FAILED, "no complete backup in the catalog \"%s\" to test", set->catalog);
+    else if (!opt->json && !log_quiet())
+        printf("all %zu test restores complete\n", n);
+    for (size_t i = 0; i < n; i++)
+        free(dbs[i]);
+    free(dbs);
+    sbuf_free(&failed);
+    return rc;
+}
+
 int cmd_test_restore(const struct options *opt, const struct settings *set)
 {
     struct check_sql checks = {.file = opt->check_sql, .set = set};
-    struct restore_test t = {.check = run_checks, .ctx = &checks};
-    double t0 = time_mono();
     int rc;
 
     /* 1. the check file: a statement it cannot read is found before any work */
     rc = read_checks(&checks);
-    if (rc != 0)
-        goto out;
 
-    /* 2. the restore path into a scratch database; 3. the checks on it; then the drop */
-    rc = restore_test_run(opt, set, &t);
-
-    /* 4. what happened, good or bad */
-    notify_db(t.db_name);
-    if (t.restore_id > 0)
-        print_outcome(opt, &t, &checks, rc == 0, time_mono() - t0);
-out:
-    restore_test_free(&t);
+    /* 2.–4. one backup, or with --all the latest of every database */
+    if (rc == 0 && opt->all)
+        rc = test_all(opt, set, &checks);
+    else if (rc == 0) {
+        rc = test_one(opt, set, &checks);
+        if (opt->json)
+            putchar('\n');
+    }
     sql_stmts_free(checks.stmts, checks.n);
     return rc;
 }

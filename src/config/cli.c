@@ -131,8 +131,8 @@ static const struct optdef optdefs[] = {
      "gzip 1..9 (default 6), zstd 1..19 (default 3)"},
     {'j', "jobs", "N", BIT(CMD_BACKUP), 1, 256, GRP_MAIN, NUMBER(jobs),
      "compress with N threads (default: one per core)"},
-    {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY), 0, 0, GRP_MAIN, FLAG(all),
-     "back up every database and the cluster's globals"},
+    {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY) | BIT(CMD_TEST_RESTORE), 0, 0,
+     GRP_MAIN, FLAG(all), "back up every database and the cluster's globals"},
     {OPT_LABEL, "label", "TEXT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, STRING(label),
      "attach a label to the backup"},
     {OPT_NO_PRUNE, "no-prune", NULL, BIT(CMD_BACKUP), 0, 0, GRP_MAIN, FLAG(no_prune),
@@ -220,6 +220,7 @@ static const struct {
 } help_overrides[] = {
     {CMD_BACKUP, OPT_DB, "database to back up (default: libpq's)"},
     {CMD_VERIFY, OPT_ALL, "verify every backup in the catalog"},
+    {CMD_TEST_RESTORE, OPT_ALL, "test the latest backup of every database"},
     {CMD_LIST, OPT_DB, "list only the backups of database NAME"},
     {CMD_PRUNE, OPT_DB, "apply retention to database NAME only"},
     {CMD_CHECK, OPT_DB, "check database NAME only"},
@@ -275,7 +276,8 @@ static const struct {
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
      "run failed, suspect size, missing file; 3 UNKNOWN for bad arguments."},
-    {"test-restore", CMD_TEST_RESTORE, "[OPTION]... [BACKUP]", "prove that a backup restores",
+    {"test-restore", CMD_TEST_RESTORE, "[OPTION]... [BACKUP]\n[OPTION]... --all",
+     "prove that a backup restores",
      "Restores a backup (default: latest) into a scratch database through the\n"
      "normal restore path (checksum, load, row counts), runs the --check-sql\n"
      "statements on it, then drops it and records the test in the catalog."},
@@ -608,7 +610,13 @@ static void validate(struct parse *p)
         want_args(p, 1, "backup");
         break;
     case CMD_TEST_RESTORE:
-        if (o->nargs > 1)
+        if (o->all && o->nargs > 0)
+            usage_error(p, "option --all cannot be used with a backup name");
+        else if (o->all && o->db)
+            conflict(p, "--all", "--db");
+        else if (o->all && o->check_sql)
+            conflict(p, "--all", "--check-sql");
+        else if (o->nargs > 1)
             want_args(p, 1, "backup");
         break;
     case CMD_SHOW:

@@ -169,5 +169,28 @@ assert_match "$(json_get "$OUT" "d['databases'][0]['restore_tested_at']")" '^20[
     "check --json names the last test"
 run_pgvault check -d "$REPO" --db "$DB" --max-test-age 0
 expect_rc 3 "--max-test-age 0 is out of range (UNKNOWN)"
+
+# (g) --all: the latest backup of every database of the catalog, one failing
+note "(g) test-restore --all"
+DB2=pgv_trst_two
+create_db "$DB2"
+psql_q "$DB2" "CREATE TABLE x AS SELECT generate_series(1, 7) AS a" >/dev/null
+run_pgvault backup -d "$REPO" --db "$DB2"
+expect_rc 0 "backup of $DB2"
+run_pgvault test-restore -d "$REPO" --all
+expect_rc 0 "test-restore --all"
+assert_contains "$OUT" "of \"$DB\" restores" "--all tests $DB"
+assert_contains "$OUT" "of \"$DB2\" restores" "--all tests $DB2"
+assert_contains "$OUT" "all 2 test restores complete" "--all summary"
+FILE2=$REPO/$(catalog_q "$REPO" "SELECT file_name FROM backups WHERE db_name = '$DB2'")
+flip_byte "$FILE2" 50
+run_pgvault test-restore -d "$REPO" --all --json
+expect_rc 3 "test-restore --all with a corrupted backup"
+assert_eq "$(json_get "$OUT" "[t['db_name'] + ' ' + t['outcome'] for t in d['tests']]")" \
+    "['$DB complete', '$DB2 failed']" "--all JSON"
+assert_contains "$ERR" "1 of 2 test restores failed: \"$DB2\"" "--all error"
+expect_no_scratch "(g)"
+run_pgvault test-restore -d "$REPO" --all --check-sql "$SCRATCH/ok.sql"
+expect_rc 2 "--all with --check-sql"
 expect_no_leftover_dbs "test-restore"
 pass
