@@ -75,6 +75,9 @@ static char *subject_dbs(const struct options *opt, const struct settings *set)
             sbuf_printf(&b, "%s%s", i ? ", " : "", run.dbs[i]);
         return b.data;
     }
+    if (opt->cmd == CMD_VERIFY && !opt->db)
+        return opt->nargs == 1 ? xasprintf("backup %s", opt->args[0])
+                               : xasprintf("%d backups", opt->nargs);
     const char *db = opt->db ? opt->db : set->conn.dbname;
     if (db)
         return xstrdup(db);
@@ -126,16 +129,9 @@ static void run_free(void)
     run.active = false;
 }
 
-void notify_end(const struct options *opt, const struct settings *set, int code)
+/* The whole message: headers from the configuration and the outcome, then the body. */
+static char *compose(const struct options *opt, const struct settings *set, int code)
 {
-    if (!run.active)
-        return;
-    if (code == 0 && !set->notify_always) {
-        capture_stop();
-        run_free();
-        return;
-    }
-    /* 1. the message, from what the run printed and the error main reported */
     char host[HOST_NAME_MAX + 1] = "";
     gethostname(host, sizeof(host) - 1);
     char *dbs = subject_dbs(opt, set);
@@ -149,19 +145,31 @@ void notify_end(const struct options *opt, const struct settings *set, int code)
                      .body = body,
                      .date = time(NULL)};
     char *message = mail_compose(&m);
-    capture_stop();
-
-    /* 2. sendmail; a mail that cannot be sent is a warning, the exit code stays */
-    struct err_saved saved;
-    err_save(&saved);
-    if (send_mail(set, message) != 0)
-        log_warn("could not send the notification mail to %s: %s", set->notify_email, err_msg());
-    err_clear();
-    err_restore(&saved);
-    free(message);
     free(from);
     free(subject);
     free(body);
     free(dbs);
+    return message;
+}
+
+void notify_end(const struct options *opt, const struct settings *set, int code)
+{
+    if (!run.active)
+        return;
+    /* 1. the message, from what the run printed and the error main reported */
+    char *message = code != 0 || set->notify_always ? compose(opt, set, code) : NULL;
+    capture_stop();
+
+    /* 2. sendmail; a mail that cannot be sent is a warning, the exit code stays */
+    if (message) {
+        struct err_saved saved;
+        err_save(&saved);
+        if (send_mail(set, message) != 0)
+            log_warn("could not send the notification mail to %s: %s", set->notify_email,
+                     err_msg());
+        err_clear();
+        err_restore(&saved);
+    }
+    free(message);
     run_free();
 }

@@ -275,7 +275,8 @@ static const struct {
     {"check", CMD_CHECK, "[OPTION]...", "check for monitoring (Nagios)",
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
-     "run failed, suspect size, missing file; 3 UNKNOWN for bad arguments."},
+     "run failed, suspect size, missing file, no test restore within\n"
+     "--max-test-age; 3 UNKNOWN for bad arguments."},
     {"test-restore", CMD_TEST_RESTORE, "[OPTION]... [BACKUP]\n[OPTION]... --all",
      "prove that a backup restores",
      "Restores a backup (default: latest) into a scratch database through the\n"

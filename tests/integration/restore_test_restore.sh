@@ -170,6 +170,16 @@ assert_match "$(json_get "$OUT" "d['databases'][0]['restore_tested_at']")" '^20[
 run_pgvault check -d "$REPO" --db "$DB" --max-test-age 0
 expect_rc 3 "--max-test-age 0 is out of range (UNKNOWN)"
 
+# a scratch database that a killed run (kill -9) left: check names it as DB's
+note "(f) a leftover scratch database"
+LEFT=pgvault_tmp_$(pgv_tag "$DB")_test_0badf00d
+register_db "$LEFT"
+psql_q postgres "CREATE DATABASE $LEFT" >/dev/null
+run_pgvault check -d "$REPO" --db "$DB" --max-test-age 30
+expect_rc 1 "check with a leftover scratch database"
+assert_contains "$OUT" "leftover databases of interrupted restores: $LEFT" "the leftover"
+drop_db "$LEFT"
+
 # (g) --all: the latest backup of every database of the catalog, one failing
 note "(g) test-restore --all"
 DB2=pgv_trst_two
