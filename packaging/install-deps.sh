@@ -20,6 +20,8 @@ if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs openssh-server openssh-client"
     # the HTML report is rendered in headless Chromium (tests/integration/report_*.sh)
     pkgs="$pkgs chromium fonts-dejavu-core"
+    # a local MTA (sendmail -t, local delivery) for the mail test (tests/integration/ops_notify_mta.sh)
+    pkgs="$pkgs dma"
     # the package test (tests/integration/package_deb.sh): build, check and install the .deb
     pkgs="$pkgs dpkg-dev debhelper lintian systemd man-db bash-completion"
 fi

@@ -14,9 +14,11 @@
 #include "config/cli.h"
 #include "command/commands.h"
 #include "command/copies.h"
+#include "command/notify.h"
 #include "config/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "postgres/pg.h"
 #include "postgres/pgtools.h"
 #include "common/proc.h"
 
@@ -31,6 +33,7 @@ static void on_signal(int sig)
     int saved = errno; /* kill() may set it under the interrupted code's feet */
     pgvault_interrupted = sig;
     proc_kill_all(SIGTERM);
+    pg_cancel_check();
     errno = saved;
 }
 
@@ -50,11 +53,14 @@ static const struct {
     enum command cmd;
     int (*run)(const struct options *, const struct settings *);
 } commands[] = {
-    {CMD_BACKUP, cmd_backup}, {CMD_RESTORE, cmd_restore}, {CMD_LIST, cmd_list},
-    {CMD_SHOW, cmd_show},     {CMD_VERIFY, cmd_verify},   {CMD_PRUNE, cmd_prune},
-    {CMD_PIN, cmd_pin},       {CMD_UNPIN, cmd_unpin},     {CMD_LOG, cmd_log},
-    {CMD_QUERY, cmd_query},   {CMD_DIFF, cmd_diff},       {CMD_EXTRACT, cmd_extract},
-    {CMD_IMPORT, cmd_import}, {CMD_CHECK, cmd_check},     {CMD_PUSH, cmd_push},
+    {CMD_BACKUP, cmd_backup}, {CMD_RESTORE, cmd_restore},
+    {CMD_LIST, cmd_list},     {CMD_SHOW, cmd_show},
+    {CMD_VERIFY, cmd_verify}, {CMD_PRUNE, cmd_prune},
+    {CMD_PIN, cmd_pin},       {CMD_UNPIN, cmd_unpin},
+    {CMD_LOG, cmd_log},       {CMD_QUERY, cmd_query},
+    {CMD_DIFF, cmd_diff},     {CMD_EXTRACT, cmd_extract},
+    {CMD_IMPORT, cmd_import}, {CMD_CHECK, cmd_check},
+    {CMD_PUSH, cmd_push},     {CMD_TEST_RESTORE, cmd_test_restore},
 };
 
 /* The commands after which the catalog's snapshot goes to the remotes when they changed
@@ -69,6 +75,7 @@ static bool changes_catalog(const struct options *opt)
     case CMD_UNPIN:
     case CMD_IMPORT:
     case CMD_PUSH:
+    case CMD_TEST_RESTORE:
         return !(opt->cmd == CMD_PRUNE && opt->dry_run);
     case CMD_VERIFY:
         return opt->remote != NULL;
@@ -109,6 +116,7 @@ int main(int argc, char **argv)
     if (config_resolve(&opt, environ, &set) != 0)
         goto _end;
     have_settings = true;
+    notify_begin(&opt, &set);
 
     /* 3. run the command */
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -140,8 +148,11 @@ _end:
         code = ERR_FAILED;
     }
     pgtools_passfile_remove();
-    if (have_settings)
+    /* 5. the mail about this run, when the configuration asks for one */
+    if (have_settings) {
+        notify_end(&opt, &set, code);
         settings_free(&set);
+    }
     fflush(stdout);
     return code;
 }

@@ -2,12 +2,19 @@
 # The main job on a fresh Debian 12 machine: installs what is missing, builds pgvault,
 # starts a throwaway PostgreSQL with sample data (unless PGHOST/DB_HOST point at a real
 # server), then runs backup, list, verify and restore.
+#
+# Against a real server (PGHOST or DB_HOST set) it backs up DB_NAME, else the database
+# the connection names by default, as libpq picks it: PGDATABASE, else the user name
+# (DB_USER, PGUSER, else the login name); and restores it beside the original, under
+# another name. PGVAULT=/path/to/pgvault skips the install and the build (the tests).
 set -eu
 cd "$(dirname "$0")/.."
-packaging/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-PGVAULT="$PWD/build/pgvault"
+if [ -z "${PGVAULT:-}" ]; then
+    packaging/install-deps.sh
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build -j"$(nproc)" >/dev/null
+    PGVAULT="$PWD/build/pgvault"
+fi
 export PGVAULT_CONFIG=/dev/null   # the demo ignores /etc/pgvault/pgvault.conf
 
 state=""
@@ -24,7 +31,13 @@ if [ -z "${PGHOST:-}${DB_HOST:-}" ]; then
     bash tests/harness/pg_start.sh "$state" >/dev/null
     . "$state/env.sh"
 fi
-db=${DB_NAME:-pgvault_demo}
+if [ -n "$state" ]; then
+    db=${DB_NAME:-pgvault_demo}
+else
+    # a real server: the database a new user's connection reaches without naming one
+    db=${DB_NAME:-${PGDATABASE:-${DB_USER:-${PGUSER:-$(id -un)}}}}
+    echo "== a real server: database $db (DB_NAME names another)"
+fi
 repo=${BACKUP_DIR:-$(mktemp -d /tmp/pgvault-demo-repo-XXXXXX)/backups}
 
 if [ -n "$state" ]; then
@@ -35,7 +48,10 @@ if [ -n "$state" ]; then
 fi
 
 echo "== pgvault backup"
-"$PGVAULT" backup -d "$repo" --db "$db"
+if ! "$PGVAULT" backup -d "$repo" --db "$db"; then
+    echo "demo: the backup of database \"$db\" failed (above); set DB_NAME to a database of that server" >&2
+    exit 1
+fi
 echo "== pgvault list"
 "$PGVAULT" list -d "$repo"
 echo "== pgvault verify --deep"

@@ -285,6 +285,34 @@ int catalog_verify_result(struct catalog *c, int64_t id, const char *verified_at
     return cat_tx(c, "record the verification", write_verify_result, &r);
 }
 
+int catalog_backup_restore_tested(struct catalog *c, int64_t id, const char *at)
+{
+    struct verified_args a = {.id = id, .at = at};
+    return cat_write_one(c, "record the test restore",
+                         "UPDATE backups SET restore_tested_at = ? WHERE id = ?", bind_verified,
+                         &a);
+}
+
+int catalog_db_last_tested(struct catalog *c, const char *db, char **at)
+{
+    const char *what = "read the last test restore";
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    *at = NULL;
+    if (cat_prepare(c, "SELECT max(restore_tested_at) FROM backups WHERE db_name = ?", &st, what) <
+        0)
+        goto out;
+    if (cat_bind_text(st, 1, db) || sqlite3_step(st) != SQLITE_ROW) {
+        cat_fail(c, what);
+        goto out;
+    }
+    *at = cat_col_text(st, 0);
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
 int catalog_backups_each(struct catalog *c, const char *db, bool all_status,
                          int (*fn)(void *ctx, const struct backup_rec *b), void *ctx)
 {

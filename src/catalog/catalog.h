@@ -134,13 +134,19 @@ int catalog_schema_version(struct catalog *c);
 /* The newest schema version this binary knows. */
 int catalog_schema_latest(void);
 
-/* Inserts a `restores` row as 'running'; sets *id. mode: "swap", "target", "in-place". */
+/* Inserts a `restores` row as 'running'; sets *id. mode: "swap", "target", "in-place",
+ * "globals", "test". */
 int catalog_restore_begin(struct catalog *c, int64_t backup_id, const char *target_db,
                           const char *mode, const char *started_at, int64_t *id);
 /* Closes a `restores` row with its outcome ("complete" or "failed"). */
 int catalog_restore_finish(struct catalog *c, int64_t id, const char *status,
                            const char *finished_at, int64_t tables_checked, int64_t rows_checked,
                            const char *detail);
+/* Records a successful test restore time on a backup (restore_tested_at). */
+int catalog_backup_restore_tested(struct catalog *c, int64_t id, const char *at);
+/* The newest restore_tested_at of any backup of database db, or NULL (*at, owned) when
+ * none of them was ever test-restored. */
+int catalog_db_last_tested(struct catalog *c, const char *db, char **at);
 
 /* --- the audit surface: show, log, query, diff, check, import --- */
 

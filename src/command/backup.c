@@ -14,6 +14,7 @@
 #include "catalog/catalog.h"
 #include "command/commands.h"
 #include "command/copies.h"
+#include "command/notify.h"
 #include "common/err.h"
 #include "policy/audit.h"
 #include "config/cli.h"
@@ -411,6 +412,7 @@ static int read_database(struct backup_run *br, const char *want_db, struct back
     if (pg_connect(&br->set->conn, want_db, &pg) != 0)
         return -1;
     j->db = xstrdup(br->globals ? NAMING_GLOBALS_DB : pg_dbname(pg));
+    notify_db(j->db);
     if (br->globals) {
         j->info.server_version_num = pg_server_version_num(pg);
         j->info.server_version = xstrdup(pg_server_version(pg));

@@ -5,7 +5,8 @@
  * file is missing or has the wrong size, or the last run failed; WARNING when the newest
  * backup is suspect. Without --db, every database in the catalog, and the worst state wins.
  * WARNING too when the cluster can be reached and holds databases that restores of these
- * left behind (pgvault_tmp_…, pgvault_old_…).
+ * left behind (pgvault_tmp_…, pgvault_old_…), and with --max-test-age DAYS when no backup
+ * of a database was test-restored (pgvault test-restore) within DAYS days.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,6 +41,7 @@ struct check_result {
     char *newest_started_at;
     long age_s;
     int64_t size_bytes;
+    char *tested_at; /* the newest successful test restore, or NULL */
 };
 
 /* The state of the newest complete backup's file. */
@@ -76,19 +78,21 @@ static time_t iso_time(const char *s)
 
 /* Gathers the facts about one database and judges them. */
 static int check_db(struct catalog *cat, const struct settings *set, const char *db, long max_age_s,
-                    time_t now, struct check_result *r)
+                    long max_test_age_s, time_t now, struct check_result *r)
 {
     struct backup_rec complete = {0}, last = {0}, any = {0};
     bool has_complete, has_last, has_any;
-    struct check_facts f = {.db = db};
+    struct check_facts f = {.db = db, .max_test_age_s = max_test_age_s};
     struct sbuf msg = {0};
     int rc = -1;
 
     /* 1. the newest complete backup, the last run that ended, and the newest row */
     if (catalog_newest_backup(cat, db, CATALOG_NEWEST_COMPLETE, &complete, &has_complete) != 0 ||
         catalog_newest_backup(cat, db, CATALOG_NEWEST_FINISHED, &last, &has_last) != 0 ||
-        catalog_newest_backup(cat, db, CATALOG_NEWEST_ANY, &any, &has_any) != 0)
+        catalog_newest_backup(cat, db, CATALOG_NEWEST_ANY, &any, &has_any) != 0 ||
+        catalog_db_last_tested(cat, db, &r->tested_at) != 0)
         goto out;
+    f.tested_at = iso_time(r->tested_at);
     if (has_complete) {
         f.has_complete = true;
         f.complete_id = complete.id;
@@ -119,6 +123,10 @@ static int check_db(struct catalog *cat, const struct settings *set, const char 
     r->size_bytes = complete.size_bytes;
     rc = 0;
 out:
+    if (rc != 0) {
+        free(r->tested_at);
+        r->tested_at = NULL;
+    }
     sbuf_free(&msg);
     backup_rec_free(&complete);
     backup_rec_free(&last);
@@ -198,6 +206,8 @@ static void print_json(enum check_state worst, const struct check_result *r, siz
         json_str(stdout, r[i].db);
         printf(",\"state\":\"%s\",\"message\":", state_names[r[i].state]);
         json_str(stdout, r[i].message);
+        printf(",\"restore_tested_at\":");
+        json_str_or_null(stdout, r[i].tested_at);
         if (r[i].has_complete) {
             printf(",\"newest_id\":%" PRId64 ",\"newest_started_at\":", r[i].newest_id);
             json_str_or_null(stdout, r[i].newest_started_at);
@@ -213,6 +223,7 @@ static void print_json(enum check_state worst, const struct check_result *r, siz
 /* Everything one check gathers, from the catalog to the verdict. */
 struct check_run {
     long max_age_h, max_age_s;
+    long max_test_age_s; /* 0: not asked */
     time_t now;
     struct catalog *cat;
     char **dbs; /* the databases to judge */
@@ -272,7 +283,7 @@ static int judge_databases(struct check_run *cr, const struct settings *set)
     cr->res = xcalloc(cr->ndbs, sizeof(*cr->res));
     for (size_t i = 0; i < cr->ndbs; i++) {
         struct check_result *r = &cr->res[cr->nres];
-        if (check_db(cr->cat, set, cr->dbs[i], cr->max_age_s, cr->now, r) != 0)
+        if (check_db(cr->cat, set, cr->dbs[i], cr->max_age_s, cr->max_test_age_s, cr->now, r) != 0)
             return problem_from_error(cr);
         if (r->state > cr->worst)
             cr->worst = r->state;
@@ -373,6 +384,7 @@ static void check_run_free(struct check_run *cr)
         free(cr->res[i].db);
         free(cr->res[i].message);
         free(cr->res[i].newest_started_at);
+        free(cr->res[i].tested_at);
     }
     free(cr->res);
     for (size_t i = 0; i < cr->ndbs; i++)
@@ -388,6 +400,7 @@ int cmd_check(const struct options *opt, const struct settings *set)
 {
     struct check_run cr = {
         .max_age_h = opt->max_age_hours > 0 ? opt->max_age_hours : CHECK_DEFAULT_MAX_AGE_HOURS,
+        .max_test_age_s = opt->max_test_age_days > 0 ? opt->max_test_age_days * 86400 : 0,
         .now = time(NULL),
         .worst = CHECK_OK,
     };

@@ -36,6 +36,7 @@
 #include "command/resolve.h"
 #include "command/selection.h"
 #include "postgres/loader.h"
+#include "command/restore.h"
 #include "common/util.h"
 
 /* pgvault's restores in the server's advisory lock space ("pgvr"); the key is the
@@ -56,7 +57,7 @@ struct restore_run {
     char *target;         /* database to replace or create */
     char *fresh;          /* the temporary database loaded first */
     char *old;            /* the name the replaced database gets during the swap */
-    const char *mode;     /* "swap", "target", "in-place", "globals" */
+    const char *mode;     /* "swap", "target", "in-place", "globals", "test" */
     struct selection sel; /* --table, --schema: the tables whose rows are loaded */
     struct pg *admin;     /* connection to a maintenance database */
     bool target_exists;
@@ -67,6 +68,8 @@ struct restore_run {
     int64_t tables_checked, rows_checked;
     char **replication; /* what dropping the replaced database would destroy or be refused for */
     int nreplication;
+    /* a test restore: into a scratch database (target), checked, then dropped */
+    struct restore_test *test;
 };
 
 /* The comment that marks a temporary database of ours for target (hex: unambiguous). */
@@ -451,6 +454,42 @@ out:
     return rc;
 }
 
+/* A test restore: load into the scratch database, check it, drop it whatever happened. */
+static int restore_scratch(struct restore_run *rr)
+{
+    if (rr->target_exists)
+        return err_set(ERR_FAILED,
+                       "database \"%s\" exists: a test restore never uses an existing "
+                       "database",
+                       rr->target);
+    char *comment = xasprintf("pgvault: test restore of backup %" PRId64, rr->b.id);
+    int rc = create_db(rr, rr->target, comment);
+    free(comment);
+    if (rc != 0)
+        return -1;
+    if (load(rr, rr->target) != 0 || check_counts(rr, rr->target) != 0 ||
+        apply_settings(rr, rr->target) != 0)
+        rc = -1;
+    else if (*rr->cancel)
+        rc = err_set(ERR_FAILED, "test restore interrupted by a signal");
+    else
+        rc = rr->test->check(rr->test->ctx, rr->target);
+    /* the scratch database goes, whatever happened; the first error stays the cause */
+    struct err_saved cause;
+    err_save(&cause);
+    if (pg_drop_database(rr->admin, rr->target) != 0) {
+        if (rc == 0)
+            return err_wrap(ERR_FAILED,
+                            "the test restore passed, but its scratch database "
+                            "\"%s\" could not be dropped",
+                            rr->target);
+        log_warn("could not drop the scratch database \"%s\": %s", rr->target, err_msg());
+        err_clear();
+    }
+    err_restore(&cause);
+    return rc;
+}
+
 /*
  * A failure of --in-place after the target was dropped: the message says that the
  * database is gone (or what is left of it), and the hint, which replaces any other (a
@@ -699,7 +738,8 @@ static int resolve_backup(struct restore_run *rr)
 {
     const struct options *opt = rr->opt;
     const char *db = opt->db ? opt->db : rr->set->conn.dbname;
-    if (backup_resolve(rr->cat, rr->set, db, opt->args[0], &rr->b) != 0 ||
+    const char *spec = opt->nargs > 0 ? opt->args[0] : "latest";
+    if (backup_resolve(rr->cat, rr->set, db, spec, &rr->b) != 0 ||
         repo_lock_db(rr->set->dir, rr->b.db_name, &rr->db_lock) != 0)
         return -1;
     if (fetch_from_remote(rr) != 0)
@@ -727,8 +767,15 @@ static int name_databases(struct restore_run *rr)
         err_hint("PostgreSQL would truncate it to another name");
         return -1;
     }
-    rr->target = xstrdup(opt->target ? opt->target : rr->b.db_name);
-    rr->mode = rr->globals     ? "globals"
+    if (rr->test && rr->globals)
+        return err_set(ERR_USAGE,
+                       "backup %" PRId64 " is the @globals backup: roles and tablespaces "
+                       "belong to the whole cluster and cannot be test-restored",
+                       rr->b.id);
+    rr->target = rr->test ? naming_test_db(rr->b.db_name)
+                          : xstrdup(opt->target ? opt->target : rr->b.db_name);
+    rr->mode = rr->test        ? "test"
+               : rr->globals   ? "globals"
                : opt->in_place ? "in-place"
                : opt->target   ? "target"
                                : "swap";
@@ -798,6 +845,8 @@ static int restore_by_mode(struct restore_run *rr)
         return -1;
     if (rr->globals)
         return restore_globals(rr);
+    if (rr->test)
+        return restore_scratch(rr);
     if (rr->opt->in_place)
         return restore_in_place(rr);
     return restore_swap(rr);
@@ -814,6 +863,8 @@ static void record_finish(struct restore_run *rr, int rc)
     const char *msg = rc == 0 ? NULL : saved.msg;
     catalog_restore_finish(rr->cat, rr->restore_id, rc == 0 ? "complete" : "failed", finished,
                            rr->tables_checked, rr->rows_checked, msg);
+    if (rc == 0 && rr->test)
+        catalog_backup_restore_tested(rr->cat, rr->b.id, finished);
     char *detail =
         xasprintf("into \"%s\" (%s)%s%s", rr->target, rr->mode, msg ? ": " : "", msg ? msg : "");
     catalog_event(rr->cat, "restore", rr->b.id, rc == 0 ? "ok" : "failed", detail);
@@ -842,9 +893,22 @@ static void restore_run_free(struct restore_run *rr)
     free(rr->replication);
 }
 
-int cmd_restore(const struct options *opt, const struct settings *set)
+/* The outcome of a test restore, for its command to print. */
+static void test_outcome(const struct restore_run *rr, struct restore_test *t)
 {
-    struct restore_run rr = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
+    t->restore_id = rr->restore_id;
+    t->backup_id = rr->b.id;
+    t->db_name = rr->b.db_name ? xstrdup(rr->b.db_name) : NULL;
+    t->file_name = rr->b.file_name ? xstrdup(rr->b.file_name) : NULL;
+    t->scratch = rr->target ? xstrdup(rr->target) : NULL;
+    t->tables_checked = rr->tables_checked;
+    t->rows_checked = rr->rows_checked;
+}
+
+static int restore_main(const struct options *opt, const struct settings *set,
+                        struct restore_test *test)
+{
+    struct restore_run rr = {.opt = opt, .set = set, .cancel = &pgvault_interrupted, .test = test};
     double t0 = time_mono();
     int rc = -1;
 
@@ -863,8 +927,8 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     if (rc == 0)
         rc = inspect_target(&rr);
 
-    /* 5. confirmation (the globals replace no database) */
-    if (rc == 0 && !rr.globals)
+    /* 5. confirmation (the globals and a test restore replace no database) */
+    if (rc == 0 && !rr.globals && !rr.test)
         rc = confirm(&rr);
 
     /* 6. load, check, swap */
@@ -873,8 +937,28 @@ int cmd_restore(const struct options *opt, const struct settings *set)
 
     /* 7. the catalog and the audit trail remember every restore, good or bad */
     record_finish(&rr, rc);
-    print_result(&rr, rc == 0, time_mono() - t0);
+    if (!test)
+        print_result(&rr, rc == 0, time_mono() - t0);
 out:
+    if (test)
+        test_outcome(&rr, test);
     restore_run_free(&rr);
     return rc;
+}
+
+int cmd_restore(const struct options *opt, const struct settings *set)
+{
+    return restore_main(opt, set, NULL);
+}
+
+int restore_test_run(const struct options *opt, const struct settings *set, struct restore_test *t)
+{
+    return restore_main(opt, set, t);
+}
+
+void restore_test_free(struct restore_test *t)
+{
+    free(t->db_name);
+    free(t->file_name);
+    free(t->scratch);
 }

@@ -4,9 +4,13 @@
 #include "common/err.h"
 #include "common/util.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define DB_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
 
@@ -170,4 +174,12 @@ uint64_t naming_target_tag(const char *target)
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+char *naming_test_db(const char *db)
+{
+    uint32_t r;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16); /* unique enough: never reused */
+    return xasprintf(NAMING_TMP_PREFIX "%016" PRIx64 "_test_%08" PRIx32, naming_target_tag(db), r);
 }

@@ -34,6 +34,11 @@ int naming_parse_file(const char *file, char **db, time_t *when, const char **co
 /* The tag: 64-bit FNV-1a of the target's bytes, short and stable. */
 uint64_t naming_target_tag(const char *target);
 
+/* The scratch database of a test restore of db: NAMING_TMP_PREFIX + the tag of db +
+ * "_test_" + 8 random hex digits. The prefix keeps it out of backup --all and makes a
+ * leftover of a killed test restore show in check and prune, as db's. */
+char *naming_test_db(const char *db);
+
 /* True if a database name is acceptable (1..63 bytes, no NUL). */
 bool naming_db_ok(const char *db);
 

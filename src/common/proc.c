@@ -495,24 +495,48 @@ static bool exited_by(struct proc *p, double deadline)
     }
 }
 
+/* Waits at most timeout_s for p (which leads a group of its own), then ends the group. */
+static int wait_timeout(struct proc *p, long timeout_s)
+{
+    if (exited_by(p, time_mono() + (double)timeout_s))
+        return proc_wait(p);
+    /* too late: the whole group gets SIGTERM, then SIGKILL for what is left */
+    kill(-p->pid, SIGTERM);
+    exited_by(p, time_mono() + 5.0);
+    kill(-p->pid, SIGKILL);
+    proc_wait(p);
+    err_clear();
+    return err_set(ERR_FAILED, "%s did not finish within %ld s and was killed", p->name, timeout_s);
+}
+
 int proc_run_timeout(const char *const argv[], const char *const env_extra[], long timeout_s)
 {
     struct proc p;
     if (proc_spawn(&p, argv, env_extra, PROC_STDOUT_NULL | PROC_NEW_PGROUP) < 0)
         return -1;
-    int rc;
-    if (exited_by(&p, time_mono() + (double)timeout_s)) {
-        rc = proc_wait(&p);
-    } else {
-        /* too late: the whole group gets SIGTERM, then SIGKILL for what is left */
-        kill(-p.pid, SIGTERM);
-        exited_by(&p, time_mono() + 5.0);
-        kill(-p.pid, SIGKILL);
-        proc_wait(&p);
-        err_clear();
-        rc =
-            err_set(ERR_FAILED, "%s did not finish within %ld s and was killed", p.name, timeout_s);
+    int rc = wait_timeout(&p, timeout_s);
+    proc_free(&p);
+    return rc;
+}
+
+int proc_run_input(const char *const argv[], const char *input, size_t len, long timeout_s)
+{
+    struct proc p;
+    if (proc_spawn(&p, argv, NULL, PROC_STDIN_PIPE | PROC_STDOUT_NULL | PROC_NEW_PGROUP) < 0)
+        return -1;
+    /* a child that stops reading early says why by its exit status */
+    while (len > 0) {
+        ssize_t n = write(p.in_fd, input, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        input += n;
+        len -= (size_t)n;
     }
+    close(p.in_fd);
+    p.in_fd = -1;
+    int rc = wait_timeout(&p, timeout_s);
     proc_free(&p);
     return rc;
 }

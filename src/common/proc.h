@@ -65,6 +65,10 @@ int proc_run_capture(const char *const argv[], const char *const env_extra[], ch
  */
 int proc_run_timeout(const char *const argv[], const char *const env_extra[], long timeout_s);
 
+/* Like proc_run_timeout, but the child reads input (len bytes) on its stdin; input
+ * larger than a pipe holds (64 KiB) may wait for the child to read it. */
+int proc_run_input(const char *const argv[], const char *input, size_t len, long timeout_s);
+
 /* Sends sig to every running child (and the whole group of those that lead one), for
  * the signal handler to forward a termination. */
 void proc_kill_all(int sig);

@@ -58,6 +58,8 @@ enum {
     OPT_REMOTE,
     OPT_FROM,
     OPT_NO_COPY,
+    OPT_CHECK_SQL,
+    OPT_MAX_TEST_AGE,
 };
 
 #define BIT(c) (1u << (c))
@@ -66,11 +68,13 @@ enum {
 #define ALL_CMDS                                                                                   \
     (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) |        \
      BIT(CMD_PRUNE) | BIT(CMD_PIN) | BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_QUERY) |              \
-     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT) | BIT(CMD_PUSH))
+     BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT) | BIT(CMD_PUSH) |         \
+     BIT(CMD_TEST_RESTORE))
 #define COMMON (GLOBAL | ALL_CMDS)
 /* commands that connect to the server (check and prune only to report pgvault's own
  * leftover databases) */
-#define CONNECTS (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_PRUNE) | BIT(CMD_CHECK))
+#define CONNECTS                                                                                   \
+    (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_PRUNE) | BIT(CMD_CHECK) | BIT(CMD_TEST_RESTORE))
 /* commands that select a database (to back up, restore, list, or that "latest" names) */
 #define SELECTS_DB                                                                                 \
     (CONNECTS | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) | BIT(CMD_PRUNE) | BIT(CMD_PIN) |  \
@@ -139,7 +143,8 @@ static const struct optdef optdefs[] = {
      "gzip 1..9 (default 6), zstd 1..19 (default 3)"},
     {'j', "jobs", "N", BIT(CMD_BACKUP), 1, 256, GRP_MAIN, NUMBER(jobs),
      "compress with N threads (default: one per core)"},
-    {OPT_ALL, "all", NULL, BIT(CMD_BACKUP) | BIT(CMD_VERIFY) | BIT(CMD_PUSH), 0, 0, GRP_MAIN,
+    {OPT_ALL, "all", NULL,
+     BIT(CMD_BACKUP) | BIT(CMD_VERIFY) | BIT(CMD_PUSH) | BIT(CMD_TEST_RESTORE), 0, 0, GRP_MAIN,
      FLAG(all), "back up every database and the cluster's globals"},
     {OPT_LABEL, "label", "TEXT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, STRING(label),
      "attach a label to the backup"},
@@ -198,6 +203,11 @@ static const struct optdef optdefs[] = {
     /* check */
     {OPT_MAX_AGE, "max-age", "HOURS", BIT(CMD_CHECK), 1, 876000, GRP_MAIN, NUMBER(max_age_hours),
      "critical if no complete backup in HOURS hours"},
+    {OPT_MAX_TEST_AGE, "max-test-age", "DAYS", BIT(CMD_CHECK), 1, 36500, GRP_MAIN,
+     NUMBER(max_test_age_days), "warn if no backup was test-restored in DAYS days"},
+    /* test-restore */
+    {OPT_CHECK_SQL, "check-sql", "FILE", BIT(CMD_TEST_RESTORE), 0, 0, GRP_MAIN, STRING(check_sql),
+     "statements that must each return true"},
     /* import */
     {OPT_SCAN, "scan", NULL, BIT(CMD_IMPORT), 0, 0, GRP_MAIN, FLAG(scan),
      "adopt every dump not yet in the catalog"},
@@ -238,9 +248,11 @@ static const struct {
 } help_overrides[] = {
     {CMD_BACKUP, OPT_DB, "database to back up (default: libpq's)"},
     {CMD_VERIFY, OPT_ALL, "verify every backup in the catalog"},
+    {CMD_TEST_RESTORE, OPT_ALL, "test the latest backup of every database"},
     {CMD_LIST, OPT_DB, "list only the backups of database NAME"},
     {CMD_PRUNE, OPT_DB, "apply retention to database NAME only"},
     {CMD_CHECK, OPT_DB, "check database NAME only"},
+    {CMD_TEST_RESTORE, OPT_DB, "database that \"latest\" refers to"},
     {CMD_LOG, OPT_DB, "only events of database NAME's backups"},
     {CMD_RESTORE, OPT_DB, "database that \"latest\" refers to"},
     {CMD_SHOW, OPT_DB, "database that \"latest\" refers to"},
@@ -308,7 +320,13 @@ static const struct {
     {"check", CMD_CHECK, "[OPTION]...", "check for monitoring (Nagios)",
      "Prints one Nagios-style line about the newest backups and exits 0 OK,\n"
      "1 WARNING or 2 CRITICAL: newest complete backup older than --max-age, last\n"
-     "run failed, suspect size, missing file; 3 UNKNOWN for bad arguments."},
+     "run failed, suspect size, missing file, no test restore within\n"
+     "--max-test-age; 3 UNKNOWN for bad arguments."},
+    {"test-restore", CMD_TEST_RESTORE, "[OPTION]... [BACKUP]\n[OPTION]... --all",
+     "prove that a backup restores",
+     "Restores a backup (default: latest) into a scratch database through the\n"
+     "normal restore path (checksum, load, row counts), runs the --check-sql\n"
+     "statements on it, then drops it and records the test in the catalog."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -663,6 +681,16 @@ static void validate(struct parse *p)
         else
             want_args(p, 1, "backup");
         break;
+    case CMD_TEST_RESTORE:
+        if (o->all && o->nargs > 0)
+            usage_error(p, "option --all cannot be used with a backup name");
+        else if (o->all && o->db)
+            conflict(p, "--all", "--db");
+        else if (o->all && o->check_sql)
+            conflict(p, "--all", "--check-sql");
+        else if (o->nargs > 1)
+            want_args(p, 1, "backup");
+        break;
     case CMD_SHOW:
     case CMD_PIN:
     case CMD_UNPIN:
@@ -721,6 +749,7 @@ static void reset_options(struct options *o)
     o->keep_monthly = -1;
     o->min_keep = -1;
     o->max_age_hours = -1;
+    o->max_test_age_days = -1;
     o->args = NULL;
     o->nargs = 0;
 }

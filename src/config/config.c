@@ -106,6 +106,7 @@ struct file_values {
     const char *origin;
     char *host, *port, *user, *dbname, *password;
     char *dir, *catalog, *pg_bindir, *metrics_file, *pre_hook, *post_hook;
+    char *notify_email, *notify_on, *sendmail_path, *notify_from;
     long retention_days, keep_count, level, jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
         hook_timeout, lock_wait_timeout;
     int compress;                          /* -1 unset */
@@ -279,6 +280,31 @@ static int check_remotes(const struct file_values *fv)
     return 0;
 }
 
+/* notify_email: one address or several separated by commas; a repeated key adds more. */
+static int add_addresses(struct file_values *fv, const char *val, int line)
+{
+    struct sbuf b = {0};
+    if (fv->notify_email)
+        sbuf_puts(&b, fv->notify_email);
+    char *copy = xstrdup(val), *save = NULL;
+    for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        while (*a == ' ' || *a == '\t')
+            a++;
+        size_t n = strlen(a);
+        while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t'))
+            a[--n] = '\0';
+        if (n > 0)
+            sbuf_printf(&b, "%s%s", b.len ? ", " : "", a);
+    }
+    free(copy);
+    free(fv->notify_email);
+    fv->notify_email = b.data;
+    if (!b.data)
+        return err_set(ERR_USAGE, "empty value for \"notify_email\" in \"%s\" line %d", fv->origin,
+                       line);
+    return 0;
+}
+
 static int file_value(void *ctx, const char *key, const char *val, int line)
 {
     struct file_values *fv = ctx;
@@ -300,6 +326,8 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
         {"metrics_file", offsetof(struct file_values, metrics_file), true},
         {"pre_backup_hook", offsetof(struct file_values, pre_hook), false},
         {"post_backup_hook", offsetof(struct file_values, post_hook), false},
+        {"sendmail_path", offsetof(struct file_values, sendmail_path), true},
+        {"notify_from", offsetof(struct file_values, notify_from), true},
     };
     static const struct {
         const char *key;
@@ -326,6 +354,15 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
                            line);
         return set_str((char **)((char *)fv + strs[i].off), val);
     }
+    if (strcmp(key, "notify_email") == 0)
+        return add_addresses(fv, val, line);
+    if (strcmp(key, "notify_on") == 0 && strcmp(val, "failure") != 0 && strcmp(val, "always") != 0)
+        return err_set(ERR_USAGE,
+                       "invalid value \"%.*s%s\" for \"notify_on\" in \"%s\" line %d (failure or "
+                       "always)",
+                       CLIPPED(val), fv->origin, line);
+    if (strcmp(key, "notify_on") == 0)
+        return set_str(&fv->notify_on, val);
     if (strcmp(key, "compress_level") == 0)
         fv->level_line = line;
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
@@ -416,9 +453,10 @@ static void file_values_free(struct file_values *fv)
     remotes_free(fv->remotes, fv->nremotes);
     fv->remotes = NULL;
     fv->nremotes = 0;
-    char **strs[] = {&fv->host,         &fv->port,     &fv->user,     &fv->dbname,
-                     &fv->password,     &fv->dir,      &fv->catalog,  &fv->pg_bindir,
-                     &fv->metrics_file, &fv->pre_hook, &fv->post_hook};
+    char **strs[] = {&fv->host,         &fv->port,          &fv->user,       &fv->dbname,
+                     &fv->password,     &fv->dir,           &fv->catalog,    &fv->pg_bindir,
+                     &fv->metrics_file, &fv->pre_hook,      &fv->post_hook,  &fv->notify_email,
+                     &fv->notify_on,    &fv->sendmail_path, &fv->notify_from};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -585,6 +623,10 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     s->nremotes = fv.nremotes;
     fv.remotes = NULL;
     fv.nremotes = 0;
+    s->notify_email = fv.notify_email ? xstrdup(fv.notify_email) : NULL;
+    s->notify_always = fv.notify_on && strcmp(fv.notify_on, "always") == 0;
+    s->sendmail_path = xstrdup(fv.sendmail_path ? fv.sendmail_path : DEFAULT_SENDMAIL_PATH);
+    s->notify_from = fv.notify_from ? xstrdup(fv.notify_from) : NULL;
     file_values_free(&fv);
     return 0;
 
@@ -599,9 +641,10 @@ void settings_free(struct settings *s)
     remotes_free(s->remotes, s->nremotes);
     s->remotes = NULL;
     s->nremotes = 0;
-    char **strs[] = {&s->conn.host,    &s->conn.port,       &s->conn.user,       &s->conn.dbname,
-                     &s->dir,          &s->catalog,         &s->config_file,     &s->pg_bindir,
-                     &s->metrics_file, &s->pre_backup_hook, &s->post_backup_hook};
+    char **strs[] = {&s->conn.host,     &s->conn.port,       &s->conn.user,        &s->conn.dbname,
+                     &s->dir,           &s->catalog,         &s->config_file,      &s->pg_bindir,
+                     &s->metrics_file,  &s->pre_backup_hook, &s->post_backup_hook, &s->notify_email,
+                     &s->sendmail_path, &s->notify_from};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

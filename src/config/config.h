@@ -53,6 +53,11 @@ struct settings {
     long lock_wait_timeout;          /* seconds pg_dump waits for a table lock */
     struct remote_settings *remotes; /* in the order of the file */
     size_t nremotes;
+    /* the mail after a run: to whom ("a@x, b@y"; NULL: none), when, how, from whom */
+    char *notify_email;
+    bool notify_always; /* notify_on = always (default failure) */
+    char *sendmail_path;
+    char *notify_from; /* NULL: pgvault@HOST */
 };
 
 /* Built-in defaults, the last step of the precedence. */
@@ -61,6 +66,7 @@ struct settings {
 #define DEFAULT_KEEP_COUNT 10
 #define DEFAULT_MIN_KEEP 1
 #define DEFAULT_LOCK_WAIT_TIMEOUT 600
+#define DEFAULT_SENDMAIL_PATH "/usr/sbin/sendmail -t -oi"
 #define DEFAULT_CONFIG_FILE PGVAULT_SYSCONFDIR "/pgvault/pgvault.conf"
 
 /*

@@ -22,6 +22,7 @@ enum command {
     CMD_CHECK,
     CMD_EXTRACT,
     CMD_PUSH,
+    CMD_TEST_RESTORE,
 };
 
 /* A repeatable option's values, in the order given. */
@@ -99,6 +100,10 @@ struct options {
 
     /* check */
     long max_age_hours; /* -1 unset */
+    long max_test_age_days; /* -1 unset */
+
+    /* test-restore */
+    const char *check_sql;
 
     /* import */
     bool scan;

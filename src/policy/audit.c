@@ -177,6 +177,24 @@ static void fmt_age(long secs, char buf[32])
         snprintf(buf, 32, "%.1f d", (double)secs / 86400.0);
 }
 
+/* True (and the reason added) if no backup of the database was test-restored within
+ * max_test_age_s: what a DBA asks is whether a restore of it was proven lately, whichever
+ * backup proved it. */
+static bool test_too_old(const struct check_facts *f, time_t now, struct sbuf *msg, bool *first)
+{
+    long days = f->max_test_age_s / 86400;
+    if (f->tested_at == 0) {
+        reason(msg, first, "never test-restored (max %ld d)", days);
+        return true;
+    }
+    if (now - f->tested_at <= f->max_test_age_s)
+        return false;
+    char age[32];
+    fmt_age((long)(now - f->tested_at), age);
+    reason(msg, first, "last test restore %s ago (max %ld d)", age, days);
+    return true;
+}
+
 enum check_state audit_check_db(const struct check_facts *f, time_t now, long max_age_s,
                                 struct sbuf *msg)
 {
@@ -237,7 +255,11 @@ enum check_state audit_check_db(const struct check_facts *f, time_t now, long ma
             st = CHECK_WARNING;
     }
 
-    /* 5. OK: say how old */
+    /* 5. WARNING: no restore of this database proven recently */
+    if (f->max_test_age_s > 0 && test_too_old(f, now, msg, &first) && st < CHECK_WARNING)
+        st = CHECK_WARNING;
+
+    /* 6. OK: say how old */
     if (st == CHECK_OK) {
         fmt_age(secs < 0 ? 0 : secs, age);
         reason(msg, &first, "newest backup %" PRId64 " is %s old", f->complete_id, age);

@@ -67,12 +67,17 @@ struct check_facts {
     const char *last_error;
     /* a 'running' row newer than that, whose process is gone */
     int64_t interrupted_id;
+    /* the newest successful test restore of any backup of the database (0: never), and
+     * how recent one must be (0: not asked) */
+    time_t tested_at;
+    long max_test_age_s;
 };
 
 /* The state of one database and its reason (appended to msg, no trailing period). Order:
  * CRITICAL for no complete backup, a missing or wrong-sized file, a failed, missing or
  * interrupted last run, the newest complete older than max_age_s; WARNING for a suspect
- * newest backup or one dated in the future; else OK with its age. */
+ * newest backup or one dated in the future, and (with max_test_age_s) for a database none
+ * of whose backups was test-restored within max_test_age_s; else OK with its age. */
 enum check_state audit_check_db(const struct check_facts *f, time_t now, long max_age_s,
                                 struct sbuf *msg);
 

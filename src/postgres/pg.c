@@ -417,3 +417,44 @@ int pg_try_advisory_lock(struct pg *pg, int32_t ns, int32_t key, bool *got, int 
     PQclear(res);
     return 0;
 }
+
+/* The cancel request of the check statement running now; the signal handler reads it. */
+static PGcancel *volatile running_check;
+
+void pg_cancel_check(void)
+{
+    PGcancel *c = running_check;
+    char buf[256];
+    if (c)
+        PQcancel(c, buf, sizeof(buf));
+}
+
+int pg_run_check(struct pg *pg, const char *sql, struct pg_check_result *r)
+{
+    *r = (struct pg_check_result){0};
+    /* the user's statement sees the database as its users do, not our empty search_path */
+    if (pgx_command(pg, "reset the search path", "RESET search_path") != 0)
+        return -1;
+    PGcancel *cancel = PQgetCancel(pg->conn);
+    running_check = cancel;
+    PGresult *res = PQexecParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    running_check = NULL;
+    PQfreeCancel(cancel);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        /* the server's own words, without the statement it quotes (LINE n: …) */
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        enum err_class cls = PQstatus(pg->conn) == CONNECTION_BAD ? ERR_CONNECT : ERR_FAILED;
+        if (msg)
+            err_set(cls, "%s", msg);
+        else
+            err_set(cls, "%s", pgx_message(pg->conn));
+        PQclear(res);
+        return -1;
+    }
+    r->rows = PQntuples(res);
+    if (r->rows > 0 && PQnfields(res) > 0)
+        r->first = pgx_dup_or_null(res, 0, 0);
+    PQclear(res);
+    return 0;
+}

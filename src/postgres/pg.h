@@ -132,4 +132,18 @@ int pg_try_advisory_lock(struct pg *pg, int32_t ns, int32_t key, bool *got, int 
 int pg_count_rows(struct pg *pg, const char *schema, const char *table, char relkind,
                   int64_t *count);
 
+/* What a check statement returned: its number of rows, and its first row's first
+ * column ("t" for boolean true; NULL when there is no row, no column, or a NULL). */
+struct pg_check_result {
+    int rows;
+    char *first; /* owned */
+};
+/* Runs one statement (no parameters; a string holding several is refused by the
+ * server) with the search_path of the database and role, and reads its result into r. -1 with the server's message on an error. */
+int pg_run_check(struct pg *pg, const char *sql, struct pg_check_result *r);
+
+/* Asks the server to cancel the statement pg_run_check is waiting for, if any: safe in a
+ * signal handler (libpq's PQcancel is), so that Ctrl-C does not wait for a long check. */
+void pg_cancel_check(void);
+
 #endif

@@ -11,7 +11,8 @@ source "$TESTLIB"
 require_cmd python3 man
 
 top=$(cd "$(dirname "$TESTLIB")/../.." && pwd)
-commands=(backup restore list show verify prune pin unpin log query diff import check push)
+commands=(backup restore list show verify prune pin unpin log query diff import extract check push
+    test-restore)
 
 note "options: --help against README and the manual page"
 helps=$SCRATCH/helps.txt
@@ -36,7 +37,7 @@ problems = []
 # cmake, ctest, lintian, systemctl, packaging/install-deps.sh, the benchmark, a hook
 foreign = {"globals-only", "format", "single-transaction", "load-via-partition-root",
            "fail-on", "output-on-failure", "no-instructions", "edit", "build", "test",
-           "quick", "strict", "keep", "no-owner", "no-privileges"}
+           "quick", "strict", "keep", "no-owner", "no-privileges", "now"}
 for name, text in (("README.md", readme), ("the manual page", man)):
     named = set(opt.findall(text))
     for o in sorted(in_help - named):

@@ -8,6 +8,8 @@
 # Two restores of one target never run at once, even from two repositories.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
+# shellcheck source=SCRIPTDIR/../harness/restore_helpers.sh
+source "$(dirname "$TESTLIB")/restore_helpers.sh"
 require_cmd sqlite3 flock
 
 DB=pgv_lock
@@ -125,7 +127,7 @@ expect_rc 0 "pin after the lock was released"
 note "(d) two restores of one target from two repositories"
 TGT=pgv_lock_target
 create_db "$TGT"
-psql_q "$TGT" "CREATE TABLE r AS SELECT generate_series(1, 1000) AS a" >/dev/null
+psql_q "$TGT" "CREATE TABLE r AS SELECT generate_series(1, 300000) AS a" >/dev/null
 REPO1=$SCRATCH/repo_r1
 REPO2=$SCRATCH/repo_r2
 run_pgvault backup -d "$REPO1" --db "$TGT"
@@ -133,22 +135,9 @@ expect_rc 0 "backup of $TGT into the first repository"
 run_pgvault backup -d "$REPO2" --db "$TGT"
 expect_rc 0 "backup of $TGT into the second repository"
 psql_q "$TGT" "DELETE FROM r WHERE a > 10" >/dev/null
-# a psql that waits for a go-ahead (for 60 s at most, so that a failed test leaves no
-# process behind) before it loads, so that the first restore is certainly in the
-# middle of its load when the second starts
-HOLD=$SCRATCH/hold_psql
-mkdir -p "$HOLD"
-cat >"$HOLD/psql" <<EOF2
-#!/usr/bin/env bash
-for a in "\$@"; do
-    case "\$a" in --version | -V) exec "$PSQL" "\$@" ;; esac
-done
-: >"$HOLD/started"
-for _ in \$(seq 1200); do [[ -e "$HOLD/go" ]] && break; sleep 0.05; done
-exec "$PSQL" "\$@"
-EOF2
-chmod 0755 "$HOLD/psql"
-PGVAULT_PG_BINDIR=$HOLD "$PGVAULT_BIN" restore -d "$REPO1" -f --db "$TGT" latest \
+# the first restore is held in the middle of its load: its server session, found by its
+# COPY into the temporary database, is stopped (SIGSTOP) until the second has run
+"$PGVAULT_BIN" restore -d "$REPO1" -f --db "$TGT" latest \
     </dev/null >"$SCRATCH/r1.out" 2>"$SCRATCH/r1.err" &
 first=$!
 TMPDB=pgvault_tmp_$(pgv_tag "$TGT")
@@ -156,22 +145,26 @@ register_db "$TMPDB"
 tmp_exists() {
     [[ $(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$TMPDB'") == 1 ]]
 }
-wait_until "the first restore's load" test -e "$HOLD/started"
-tmp_exists || fail "(d) the first restore's temporary database $TMPDB does not exist"
+wait_for_load "$TGT" 60 >/dev/null
+loader=$(psql_q postgres "SELECT pid FROM pg_catalog.pg_stat_progress_copy WHERE datname = '$TMPDB'")
+[[ "$loader" =~ ^[0-9]+$ ]] || fail "(d) no loading session of $TMPDB: $loader"
+kill -STOP "$loader"
 t0=$(date +%s%N)
 run_pgvault restore -d "$REPO2" -f --db "$TGT" latest
 t1=$(date +%s%N)
+tmp_left=0
+tmp_exists && tmp_left=1
+kill -CONT "$loader"
 note "  second restore: exit $RC: ${ERR%%$'\n'*}"
 expect_rc 4 "a second restore of $TGT from another repository"
 expect_error_line "a second restore of $TGT from another repository"
 assert_contains "${ERR%%$'\n'*}" "\"$TGT\"" "the error names the target"
 (((t1 - t0) / 1000000 < 5000)) || fail "(d) the second restore took $(((t1 - t0) / 1000000)) ms: it waited"
-tmp_exists || fail "(d) the second restore dropped the first's temporary database $TMPDB"
-: >"$HOLD/go"
+assert_eq "$tmp_left" 1 "(d) the first restore's temporary database $TMPDB, after the second"
 rc=0
 wait "$first" || rc=$?
 assert_eq "$rc" 0 "exit code of the first restore (stderr: $(cat "$SCRATCH/r1.err"))"
-assert_eq "$(psql_q "$TGT" "SELECT count(*) FROM r")" 1000 "(d) rows of $TGT after the first restore"
+assert_eq "$(psql_q "$TGT" "SELECT count(*) FROM r")" 300000 "(d) rows of $TGT after the first restore"
 tmp_exists && fail "(d) $TMPDB left behind"
 # the lock goes with the restore: the next one goes through
 run_pgvault restore -d "$REPO2" -f --db "$TGT" latest

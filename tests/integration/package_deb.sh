@@ -2,8 +2,10 @@
 # The Debian package: built from the working tree with
 # packaging/build-deb.sh, clean for lintian (errors and warnings) and for
 # systemd-analyze verify, installed with dpkg -i on this machine, its pgvault run as
-# postgres against the test cluster (through the packaged configuration), then purged:
-# the purge must leave /var/lib/pgvault and its backups in place.
+# postgres against the test cluster (through the packaged configuration, and through an
+# instance configuration /etc/pgvault/NAME.conf as the instance units run it: backup, then
+# the monthly test restore), then purged: the purge must leave /var/lib/pgvault and its
+# backups in place.
 #
 # It installs a system package, so it needs root, and refuses to touch a pgvault that
 # was installed before it ran. Whatever happens, it purges what it installed and removes
@@ -58,6 +60,9 @@ _package_cleanup() {
     if [[ -n "$tmp_repo" ]]; then
         rm -rf "$tmp_repo"
     fi
+    if [[ -n "${instance_conf:-}" ]]; then
+        rm -f "$instance_conf"
+    fi
     (exit "$rc")
     _lib_on_exit
 }
@@ -74,6 +79,10 @@ note "its contents"
 contents=$(dpkg-deb -c "$deb" | awk '{print $1, $2, $6}')
 for f in ./usr/bin/pgvault ./etc/pgvault/pgvault.conf ./etc/cron.d/pgvault \
     ./lib/systemd/system/pgvault-backup.service ./lib/systemd/system/pgvault-backup.timer \
+    ./lib/systemd/system/pgvault-backup@.service ./lib/systemd/system/pgvault-backup@.timer \
+    ./lib/systemd/system/pgvault-restore-test.service ./lib/systemd/system/pgvault-restore-test.timer \
+    ./lib/systemd/system/pgvault-restore-test@.service \
+    ./lib/systemd/system/pgvault-restore-test@.timer ./usr/share/pgvault/pgvault-dashboard.json \
     ./usr/share/man/man1/pgvault.1.gz ./usr/share/bash-completion/completions/pgvault \
     ./usr/share/doc/pgvault/copyright; do
     assert_contains "$contents" " $f" "package contents"
@@ -101,8 +110,11 @@ assert_eq "$(dpkg-query -W -f='${db:Status-Status}' pgvault)" installed "dpkg st
 assert_eq "$(/usr/bin/pgvault --version)" "pgvault $version" "installed pgvault --version"
 
 note "systemd-analyze verify: nothing to say about the units"
-if ! sa=$(systemd-analyze verify "$unit_dir/pgvault-backup.service" \
-        "$unit_dir/pgvault-backup.timer" 2>&1) || [[ -n "$sa" ]]; then
+units=()
+for u in pgvault-backup pgvault-backup@ pgvault-restore-test pgvault-restore-test@; do
+    units+=("$unit_dir/$u.service" "$unit_dir/$u.timer")
+done
+if ! sa=$(systemd-analyze verify "${units[@]}" 2>&1) || [[ -n "$sa" ]]; then
     fail "systemd-analyze verify:
 $sa"
 fi
@@ -122,6 +134,42 @@ done
     fail "the timer is not enabled (no timers.target.wants link)"
 [[ ! -e /etc/systemd/system/multi-user.target.wants/pgvault-backup.service ]] ||
     fail "the service itself must not be enabled: the timer starts it"
+
+note "the monthly test restore and the instance units of further clusters"
+# unit_has UNIT LINE…: each LINE is a line of the installed UNIT
+unit_has() {
+    local unit=$1 text line
+    shift
+    text=$'\n'$(cat "$unit_dir/$unit")$'\n'
+    for line in "$@"; do
+        assert_contains "$text" $'\n'"$line"$'\n' "$unit"
+    done
+}
+hardening=(Type=oneshot User=postgres ProtectSystem=strict "ReadWritePaths=$repo"
+    NoNewPrivileges=yes PrivateTmp=yes UMask=0077)
+unit_has pgvault-restore-test.service "${hardening[@]}" \
+    "ExecStart=/usr/bin/pgvault test-restore --all"
+unit_has pgvault-backup@.service "${hardening[@]}" StateDirectory=pgvault/%i \
+    "ExecStart=/usr/bin/pgvault --config /etc/pgvault/%i.conf backup --all"
+unit_has pgvault-restore-test@.service "${hardening[@]}" StateDirectory=pgvault/%i \
+    "ExecStart=/usr/bin/pgvault --config /etc/pgvault/%i.conf test-restore --all"
+unit_has pgvault-backup@.timer Persistent=true RandomizedDelaySec=30min "OnCalendar=*-*-* 02:30:00"
+for t in pgvault-restore-test.timer pgvault-restore-test@.timer; do
+    unit_has "$t" Persistent=true RandomizedDelaySec=2h "OnCalendar=Sun *-*-01..07 04:00:00" \
+        WantedBy=timers.target
+done
+# monthly: the first Sunday of each month
+assert_match "$(systemd-analyze calendar --iterations=2 'Sun *-*-01..07 04:00:00' | grep -o '20[0-9-]* 04:00:00' | tr '\n' ' ')" \
+    '^[0-9]{4}-[0-9]{2}-0[1-7] 04:00:00 [0-9]{4}-[0-9]{2}-0[1-7] 04:00:00 $' "a monthly calendar"
+for u in pgvault-restore-test.timer pgvault-backup@.timer pgvault-restore-test@.timer; do
+    [[ ! -e /etc/systemd/system/timers.target.wants/$u ]] ||
+        fail "$u must not be enabled by the package"
+done
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["uid"] == "pgvault-backups" and d["panels"], "no panels"
+' /usr/share/pgvault/pgvault-dashboard.json || fail "the Grafana dashboard is not valid JSON"
 
 note "the cron fallback stands down where systemd runs"
 cron=$(grep -v -e '^#' -e '^$' -e '=' /etc/cron.d/pgvault)
@@ -200,6 +248,29 @@ file=$(catalog_q "$tmp_repo/repo" "SELECT file_name FROM backups")
 assert_eq "$(stat -c '%U %a' "$tmp_repo/repo/$file")" "postgres 600" "backup file"
 assert_eq "$(xxh128 "$tmp_repo/repo/$file")" "$(catalog_q "$tmp_repo/repo" "SELECT checksum FROM backups")" "checksum"
 
+note "an instance configuration, as pgvault-backup@NAME and pgvault-restore-test@NAME run it"
+instance=pkgtest$$
+instance_conf=/etc/pgvault/$instance.conf
+printf 'host = %s\nport = %s\nbackup_dir = %s\n' "$PGHOST" "$PGPORT" "$tmp_repo/$instance" \
+    >"$instance_conf"
+chown root:postgres "$instance_conf"
+chmod 0640 "$instance_conf"
+# run_unit UNIT: the unit's ExecStart for this instance, as postgres
+run_unit() {
+    local cmd
+    cmd=$(sed -n 's/^ExecStart=//p' "$unit_dir/$1" | sed "s/%i/$instance/g")
+    # shellcheck disable=SC2086 # the command line of the unit, split at blanks as systemd does
+    runuser -u postgres -- env -u PGVAULT_CONFIG $cmd --no-progress </dev/null 2>&1
+}
+out=$(run_unit pgvault-backup@.service) || fail "pgvault-backup@$instance as postgres failed: $out"
+assert_contains "$out" "complete: $tmp_repo/$instance/${db}_" "instance backup into its backup_dir"
+out=$(run_unit pgvault-restore-test@.service) ||
+    fail "pgvault-restore-test@$instance as postgres failed: $out"
+assert_contains "$out" "of \"$db\" restores" "instance test restore"
+assert_match "$(catalog_q "$tmp_repo/$instance" "SELECT count(*) FROM backups
+    WHERE db_name = '$db' AND restore_tested_at IS NOT NULL")" '^1$' "restore_tested_at"
+rm -f "$instance_conf"
+
 if [[ -z "$repo_existed" ]]; then
     note "the packaged default repository, as the nightly job has it"
     if ! out=$(runuser -u postgres -- env -u PGVAULT_CONFIG /usr/bin/pgvault backup \
@@ -217,6 +288,8 @@ installed=
 status=$(dpkg-query -W -f='${db:Status-Status}' pgvault 2>/dev/null || true)
 [[ -z "$status" || "$status" == not-installed ]] || fail "after purge, dpkg status is $status"
 for f in /usr/bin/pgvault "$conf" /etc/pgvault /etc/cron.d/pgvault "$unit_dir/pgvault-backup.service" \
+    "$unit_dir/pgvault-backup@.service" "$unit_dir/pgvault-restore-test.timer" \
+    /usr/share/pgvault/pgvault-dashboard.json \
     /etc/systemd/system/timers.target.wants/pgvault-backup.timer; do
     [[ ! -e "$f" && ! -L "$f" ]] || fail "$f is still there after purge"
 done

@@ -200,8 +200,25 @@ static void test_parse_rejects(void)
     }
 }
 
+/* A test restore's scratch database: our prefix, the database's tag, a random part. */
+static void test_test_db(void)
+{
+    char *a = naming_test_db("shop"), *b = naming_test_db("shop");
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), NAMING_TMP_PREFIX "%016" PRIx64 "_test_",
+             naming_target_tag("shop"));
+    CHECK(strncmp(a, prefix, strlen(prefix)) == 0);
+    CHECK_INT(strlen(a), strlen(prefix) + 8);
+    CHECK(strspn(a + strlen(prefix), "0123456789abcdef") == 8);
+    CHECK(strcmp(a, b) != 0);
+    CHECK(naming_db_ok(a));
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
+    RUN(test_test_db);
     RUN(test_encode_ordinary);
     RUN(test_encode_hostile);
     RUN(test_decode_rejects);

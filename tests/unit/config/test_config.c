@@ -387,6 +387,50 @@ static void test_parser_errors(void)
 #define TIMEOUTS_OFF                                                                               \
     "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
 
+/* notify_email: comma-separated, and a repeated key adds; notify_on; the sendmail default */
+static void test_notify_keys(void)
+{
+    struct options o;
+    blank_options(&o);
+    struct settings s;
+    char *env[] = {"PGVAULT_CONFIG=/dev/null", NULL};
+    CHECK_INT(config_resolve(&o, env, &s), 0);
+    CHECK(s.notify_email == NULL && !s.notify_always && s.notify_from == NULL);
+    CHECK_STR(s.sendmail_path, "/usr/sbin/sendmail -t -oi");
+    settings_free(&s);
+
+    o.config_file = write_file("notify.conf",
+                               "notify_email = a@example.org ,b@example.org,, \n"
+                               "notify_email = root\n"
+                               "notify_on = always\n"
+                               "sendmail_path = /usr/bin/msmtp -t\n"
+                               "notify_from = Backups <b@example.org>\n",
+                               0600);
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    CHECK_STR(s.notify_email, "a@example.org, b@example.org, root");
+    CHECK(s.notify_always);
+    CHECK_STR(s.sendmail_path, "/usr/bin/msmtp -t");
+    CHECK_STR(s.notify_from, "Backups <b@example.org>");
+    settings_free(&s);
+    free((char *)o.config_file);
+
+    o.config_file = write_file("notify.conf", "notify_on = failure\n", 0600);
+    CHECK_INT(config_resolve(&o, NULL, &s), 0);
+    CHECK(!s.notify_always);
+    settings_free(&s);
+    free((char *)o.config_file);
+
+    const char *bad[] = {"notify_on = never\n", "notify_email = , ,\n", "sendmail_path =\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        o.config_file = write_file("notify.conf", bad[i], 0600);
+        err_clear();
+        CHECK_INT(config_resolve(&o, NULL, &s), -1);
+        CHECK_INT(err_class(), ERR_USAGE);
+        free((char *)o.config_file);
+    }
+    err_clear();
+}
+
 static void test_conn_string_quoting(void)
 {
     unsetenv("PGOPTIONS");
@@ -500,6 +544,7 @@ int main(void)
     RUN(test_compression_choice);
     RUN(test_default_jobs);
     RUN(test_parser_errors);
+    RUN(test_notify_keys);
     RUN(test_conn_string_quoting);
     RUN(test_conn_options);
     RUN(test_remotes);

@@ -245,6 +245,42 @@ static void test_check_warning(void)
     free(msg);
 }
 
+/* --max-test-age: a restore of the database proven within DAYS, by whichever backup */
+static void test_check_test_age(void)
+{
+    char *msg;
+    struct check_facts f = healthy();
+    f.max_test_age_s = 30 * 86400;
+    CHECK_INT(judge(&f, &msg), CHECK_WARNING);
+    CHECK_STR(msg, "shop: never test-restored (max 30 d)");
+    free(msg);
+
+    f.tested_at = NOW - 40 * 86400;
+    CHECK_INT(judge(&f, &msg), CHECK_WARNING);
+    CHECK_STR(msg, "shop: last test restore 40.0 d ago (max 30 d)");
+    free(msg);
+
+    /* exactly DAYS is still fine; so is a test of an older backup than the newest */
+    f.tested_at = NOW - 30 * 86400;
+    CHECK_INT(judge(&f, &msg), CHECK_OK);
+    CHECK_STR(msg, "shop: newest backup 5 is 2.0 h old");
+    free(msg);
+
+    /* not asked: never tested is fine */
+    f = healthy();
+    CHECK_INT(judge(&f, &msg), CHECK_OK);
+    free(msg);
+
+    /* a CRITICAL stays CRITICAL, and the stale test is named too */
+    f = healthy();
+    f.max_test_age_s = 86400;
+    f.complete_at = NOW - 30 * 3600;
+    CHECK_INT(judge(&f, &msg), CHECK_CRITICAL);
+    CHECK_STR(msg, "shop: newest complete backup 5 is 30.0 h old (max 26 h), never test-restored "
+                   "(max 1 d)");
+    free(msg);
+}
+
 static void test_dump_header(void)
 {
     const char *dump = "--\n"
@@ -332,6 +368,7 @@ int main(void)
     RUN(test_check_ok);
     RUN(test_check_critical);
     RUN(test_check_warning);
+    RUN(test_check_test_age);
     RUN(test_dump_header);
     return UNIT_DONE();
 }
