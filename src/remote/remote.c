@@ -5,8 +5,9 @@
 #include "common/err.h"
 
 /* The backends, by URL scheme. Each one defines its table in its own file. */
+extern const struct remote_ops remote_s3_ops;
 static const struct remote_ops *const backends[] = {
-    NULL, /* keeps the table non-empty; the backends come before it */
+    &remote_s3_ops, NULL, /* keeps the table non-empty; the backends come before it */
 };
 
 int remote_open(const struct remote_conf *conf, struct remote **out)

@@ -9,7 +9,8 @@
  *   remote_tool [KEY=VALUE …] URL ls [PREFIX]       prints "OBJECT SIZE CHECKSUM" lines
  *
  * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
- * secret_key_file, path_style (0/1), identity_file, known_hosts. Errors print one line
+ * secret_key_file, path_style (0/1), part_size (bytes), max_keys (keys per list request),
+ * identity_file, known_hosts. Errors print one line
  * and exit with the error's class (6: remote unreachable), as pgvault does.
  */
 #include <stdio.h>
@@ -46,6 +47,10 @@ static int set_key(struct remote_conf *conf, const char *arg)
         conf->secret_key_file = v;
     else if (n == 10 && strncmp(arg, "path_style", n) == 0)
         conf->path_style = strcmp(v, "1") == 0;
+    else if (n == 9 && strncmp(arg, "part_size", n) == 0)
+        conf->part_size = strtoll(v, NULL, 10);
+    else if (n == 8 && strncmp(arg, "max_keys", n) == 0)
+        conf->max_keys = atoi(v);
     else if (n == 13 && strncmp(arg, "identity_file", n) == 0)
         conf->identity_file = v;
     else if (n == 11 && strncmp(arg, "known_hosts", n) == 0)
@@ -66,7 +71,8 @@ int main(int argc, char **argv)
 {
     struct remote_conf conf = {.name = "test"};
     int i = 1;
-    while (i < argc && strstr(argv[i], "://") == NULL) {
+    /* KEY=VALUE until the URL (a value may itself be a URL: the endpoint) */
+    while (i < argc && strcspn(argv[i], "=") < strcspn(argv[i], ":")) {
         if (set_key(&conf, argv[i]) < 0) {
             fprintf(stderr, "remote_tool: unknown setting \"%s\"\n", argv[i]);
             return 2;
