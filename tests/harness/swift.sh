@@ -134,6 +134,7 @@ swift_run() {
     case "$name" in proxy | api) bin=proxy ;; esac
     "swift-$bin-server" "$dir/$name-server.conf" -v >>"$dir/$name.log" 2>&1 </dev/null &
     echo $! >"$dir/$name.pid"
+    disown $! 2>/dev/null || true # no "Killed" notice from the shell that sourced us
     local port url
     port=$(cat "$dir/$name.port")
     case "$name" in

@@ -8,11 +8,14 @@
  *   remote_tool [KEY=VALUE …] URL rm OBJECT
  *   remote_tool [KEY=VALUE …] URL ls [PREFIX]       prints "OBJECT SIZE CHECKSUM" lines
  *
+ * SIGINT and SIGTERM interrupt a put or get (the backend's cancellation).
+ *
  * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
  * secret_key_file, path_style (0/1), part_size (bytes), max_keys (keys per list request),
  * identity_file, known_hosts. Errors print one line
  * and exit with the error's class (6: remote unreachable), as pgvault does.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,14 @@
 #include "io/filters.h"
 #include "io/hash.h"
 #include "remote/remote.h"
+
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cancelled = 1;
+}
 
 static int fail(void)
 {
@@ -88,6 +99,9 @@ int main(int argc, char **argv)
     char **rest = argv + i + 2;
     int nrest = argc - i - 2;
 
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     struct remote *r;
     if (remote_open(&conf, &r) < 0)
         return fail();
@@ -99,7 +113,7 @@ int main(int argc, char **argv)
             rc = -1;
         meta.size = (int64_t)size;
         if (rc == 0)
-            rc = remote_put_file(r, rest[0], rest[1], &meta, NULL, NULL, NULL);
+            rc = remote_put_file(r, rest[0], rest[1], &meta, NULL, NULL, &cancelled);
     } else if (strcmp(op, "stat") == 0 && nrest == 1) {
         struct remote_meta meta;
         rc = remote_stat(r, rest[0], &meta);
@@ -112,7 +126,7 @@ int main(int argc, char **argv)
     } else if (strcmp(op, "get") == 0 && nrest == 1) {
         struct chain *c = chain_new();
         chain_add(c, filter_fd_new(STDOUT_FILENO, "standard output"));
-        rc = remote_get(r, rest[0], c, NULL, NULL, NULL);
+        rc = remote_get(r, rest[0], c, NULL, NULL, &cancelled);
         chain_free(c);
     } else if (strcmp(op, "rm") == 0 && nrest == 1) {
         rc = remote_remove(r, rest[0]);
