@@ -36,7 +36,6 @@
 #define S3_DEFAULT_PART (16LL << 20)
 #define S3_MIN_PART (5LL << 20)
 #define S3_MAX_PART (5LL << 30)
-#define S3_PART_TARGET 9000 /* parts a file may need at most (S3 allows 10,000) */
 #define S3_DEFAULT_MAX_KEYS 1000
 #define S3_ABORT_ATTEMPTS 3
 
@@ -281,9 +280,7 @@ struct upload {
     char (*etags)[80];
 };
 
-/* The part size for a file of size bytes: part_size, or more (whole MiB) to stay under
- * S3_PART_TARGET parts. */
-static int64_t part_size_for(int64_t part_size, int64_t size)
+int64_t s3_part_size(int64_t part_size, int64_t size)
 {
     int64_t need = (size + S3_PART_TARGET - 1) / S3_PART_TARGET;
     int64_t p = need > part_size ? need : part_size;
@@ -445,7 +442,7 @@ static int abort_stale(struct s3 *s, const char *full)
 
 static int put_multipart(struct upload *u)
 {
-    u->part = part_size_for(u->s->part_size, u->size);
+    u->part = s3_part_size(u->s->part_size, u->size);
     u->nparts = (int)((u->size + u->part - 1) / u->part);
     if (abort_stale(u->s, u->full) < 0 || mpu_initiate(u) < 0)
         return -1;

@@ -10,7 +10,7 @@
 #include "remote/remote.h"
 
 /*
- * The S3 backend's HTTP layer: one signed request (SigV4 by libcurl), retried with
+ * The S3 backend's internals. Its HTTP layer: one signed request (SigV4 by libcurl), retried with
  * backoff on 5xx answers, timeouts and connection resets, and the one-line error that
  * names the remote, the endpoint and the S3 error code. Only remote/s3.c uses it.
  */
@@ -86,5 +86,12 @@ char *s3_encode(const char *s, bool keep_slash);
 /* The text of the first <tag>…</tag> in [doc, end), unescaped, or NULL; *next (may be
  * NULL) points after the element. Caller frees. */
 char *s3_xml_text(const char *doc, const char *end, const char *tag, const char **next);
+
+/* The parts a multipart upload may have at most (S3 allows 10,000). */
+#define S3_PART_TARGET 9000
+
+/* The part size for a file of size bytes: part_size, or more (rounded up to whole MiB)
+ * so that the file needs at most S3_PART_TARGET parts; never below 5 MiB. */
+int64_t s3_part_size(int64_t part_size, int64_t size);
 
 #endif

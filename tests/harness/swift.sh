@@ -24,11 +24,15 @@
 
 _SWIFT_SERVERS="account container object proxy api"
 
+# A port below the kernel's ephemeral range (32768-60999) that no socket uses, listening
+# or connected: a server binds it without waiting for a client's port to be released.
 _swift_free_port() {
-    local port
+    local port taken
+    taken=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
     while :; do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        port=$((10000 + RANDOM % 22000))
+        if ! grep -qx "$port" <<<"$taken" && ! grep -qx "$port" "$SWIFT_DIR"/*.port 2>/dev/null &&
+            ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             printf '%s\n' "$port"
             return 0
         fi
