@@ -6,8 +6,8 @@
  *   region           the signing region (default us-east-1)
  *   access_key       the access key ID (default: AWS_ACCESS_KEY_ID); may contain ':'
  *   secret_key_file  a file holding the secret key, mode 0600 or stricter, refused
- *                    otherwise (default: AWS_SECRET_ACCESS_KEY); AWS_SESSION_TOKEN, when
- *                    set, is sent as x-amz-security-token
+ *                    otherwise (default: AWS_SECRET_ACCESS_KEY, and then AWS_SESSION_TOKEN,
+ *                    when set, is sent as x-amz-security-token)
  *   path_style       1: http(s)://endpoint/BUCKET/KEY; 0 (default): BUCKET.endpoint/KEY
  *   part_size        bytes per multipart part (default 16 MiB, 5 MiB to 5 GiB); a file
  *                    up to this size is one PUT, a larger one a multipart upload whose
@@ -16,10 +16,14 @@
  * Objects are stored as PREFIX/KEY with their XXH3-128 in x-amz-meta-xxh3-128. An upload
  * counts only once a HEAD reads back its size and checksum; a multipart upload that fails
  * or is interrupted is aborted, and one left open by a process that died is aborted by
- * the next upload of the same key. Parts are read from the file while they are sent
- * (pread through libcurl's read callback), so memory does not grow with the file.
+ * the next upload of the same key. Parts are read from the finished file while they are
+ * sent (pread through libcurl's read callback), so memory does not grow with the file: the
+ * copy starts once the backup is complete and its checksum (metadata given when the
+ * upload starts) is known, and a part that must be sent again is read again, where
+ * uploading while the dump streams would have to hold each part in memory until stored.
  * remote_list gives each object's key and size; its checksum is "" there (one HEAD per
- * object, remote_stat, reads it).
+ * object, remote_stat, reads it). remote_stat returns 1 for a missing bucket too (the
+ * answer to a HEAD has no error code); the other operations name NoSuchBucket.
  */
 #include <errno.h>
 #include <fcntl.h>

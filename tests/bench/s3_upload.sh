@@ -83,6 +83,7 @@ echo
 echo "| upload | time (s) | MB/s |"
 echo "|---|---|---|"
 for v in curl single multi; do
+    # shellcheck disable=SC2086 # one time a word
     m=$(printf '%s\n' ${times[$v]} | median)
     label=$v
     case "$v" in

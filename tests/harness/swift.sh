@@ -131,22 +131,25 @@ _swift_rings() {
     done
 }
 
-# swift_run NAME: starts one server of $SWIFT_DIR (proxy, api, object, container,
-# account) in the background and waits until it answers.
-swift_run() {
+# swift_launch NAME: starts one server of $SWIFT_DIR (proxy, api, object, container,
+# account) in the background.
+swift_launch() {
     local dir=$SWIFT_DIR name=$1 bin=$1
     case "$name" in proxy | api) bin=proxy ;; esac
     "swift-$bin-server" "$dir/$name-server.conf" -v >>"$dir/$name.log" 2>&1 </dev/null &
     echo $! >"$dir/$name.pid"
     disown $! 2>/dev/null || true # no "Killed" notice from the shell that sourced us
-    local port url
+}
+
+# swift_wait NAME: waits until the server answers HTTP (at most 60 s).
+swift_wait() {
+    local dir=$SWIFT_DIR name=$1 port url _
     port=$(cat "$dir/$name.port")
     case "$name" in
         proxy | api) url="http://127.0.0.1:$port/healthcheck" ;;
         *) url="http://127.0.0.1:$port/recon/d1" ;; # any HTTP answer means it listens
     esac
-    local _
-    for _ in $(seq 300); do
+    for _ in $(seq 600); do
         if curl -s -o /dev/null "$url"; then
             return 0
         fi
@@ -158,6 +161,11 @@ swift_run() {
     done
     echo "swift.sh: $name server did not answer on port $port" >&2
     return 1
+}
+
+# swift_run NAME: swift_launch, then swift_wait.
+swift_run() {
+    swift_launch "$1" && swift_wait "$1"
 }
 
 # swift_kill NAME [SIGNAL]: stops one server started by swift_run (default SIGKILL) and
@@ -198,8 +206,12 @@ swift_start() {
         mkdir -p /etc/swift && cp "$dir/swift.conf" /etc/swift/swift.conf || return 1
     fi
     _swift_write_confs "$dir" && _swift_rings "$dir" || return 1
-    for name in account container object proxy api; do
-        swift_run "$name" || {
+    # all at once: each takes seconds of CPU to start
+    for name in $_SWIFT_SERVERS; do
+        swift_launch "$name"
+    done
+    for name in $_SWIFT_SERVERS; do
+        swift_wait "$name" || {
             swift_stop "$dir"
             return 1
         }
@@ -210,13 +222,33 @@ swift_start() {
     export SWIFT_DIR SWIFT_S3 SWIFT_API
 }
 
-# swift_stop DIR: kills the servers whose pid files DIR holds, and only those.
+_swift_any_alive() {
+    local pid
+    for pid in "$@"; do
+        kill -0 "$pid" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+# swift_stop DIR: stops the servers whose pid files DIR holds, and only those (SIGTERM,
+# then SIGKILL for any still there after 5 s).
 swift_stop() {
-    local name
+    local name pids=() pid _
     SWIFT_DIR=$(cd "$1" && pwd) || return 0
     for name in $_SWIFT_SERVERS; do
-        swift_kill "$name" TERM
+        [[ -f "$SWIFT_DIR/$name.pid" ]] && pids+=("$(cat "$SWIFT_DIR/$name.pid")")
+        rm -f "$SWIFT_DIR/$name.pid"
     done
+    [[ ${#pids[@]} -gt 0 ]] || return 0
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 50); do
+        _swift_any_alive "${pids[@]}" || break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    return 0
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -9,7 +9,14 @@ source "$(dirname "$TESTLIB")/swift.sh"
 : "${REMOTE_TOOL:?REMOTE_TOOL is not set (run the test through ctest)}"
 require_cmd curl xxhsum
 
-trap 'rc=$?; swift_stop "$SCRATCH/swift" >/dev/null 2>&1; (exit $rc); _lib_on_exit' EXIT
+# Swift stops before lib.sh's cleanup removes its directory; the test's status is kept.
+_remote_s3_on_exit() {
+    local rc=$?
+    swift_stop "$SCRATCH/swift" >/dev/null 2>&1
+    (exit "$rc")
+    _lib_on_exit
+}
+trap _remote_s3_on_exit EXIT
 swift_start "$SCRATCH/swift" || fail "could not start Swift (logs in $SCRATCH/swift)"
 note "Swift's S3 endpoint: $SWIFT_S3"
 
