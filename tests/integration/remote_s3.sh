@@ -75,18 +75,23 @@ assert_eq "$OUT" "19 $(xxh128 "$SCRATCH/small.txt")" "stat of the small object"
 note "13 MiB with part_size 5 MiB: a multipart upload of 3 parts"
 head -c $((13 * 1024 * 1024 + 12345)) /dev/urandom >"$SCRATCH/big.bin"
 RT_KEYS=(part_size=5242880)
-rt put "$SCRATCH/big.bin" shop/big.bin
+big_size=$(stat -c %s "$SCRATCH/big.bin")
+REMOTE_TOOL_PROGRESS=1 rt put "$SCRATCH/big.bin" shop/big.bin
 expect 0 "put multipart"
+assert_match "$ERR" "^progress: [0-9]{2,} calls, last $big_size/$big_size\$" \
+    "progress of the upload, as its bytes go"
 RT_KEYS=()
 curl -fsS "$SWIFT_OBJ/$BUCKET/backups/shop/big.bin" | cmp - "$SCRATCH/big.bin" ||
     fail "the multipart object differs from the file"
 parts=$(curl -fsS "$SWIFT_OBJ/$BUCKET+segments?prefix=backups/shop/big.bin/" | wc -l)
 assert_eq "$parts" 3 "segments of the multipart object"
 rt stat shop/big.bin
-assert_eq "$OUT" "$(stat -c %s "$SCRATCH/big.bin") $(xxh128 "$SCRATCH/big.bin")" \
+assert_eq "$OUT" "$big_size $(xxh128 "$SCRATCH/big.bin")" \
     "stat of the multipart object"
-rt get shop/big.bin
+REMOTE_TOOL_PROGRESS=1 rt get shop/big.bin
 expect 0 "get multipart"
+assert_match "$ERR" "^progress: [0-9]{2,} calls, last $big_size/$big_size\$" \
+    "progress of the download"
 cmp "$SCRATCH/.rt.out" "$SCRATCH/big.bin" || fail "get gives other bytes"
 assert_eq "$(open_uploads)" 0 "uploads left open after the completed ones"
 

@@ -8,7 +8,9 @@
  *   remote_tool [KEY=VALUE …] URL rm OBJECT
  *   remote_tool [KEY=VALUE …] URL ls [PREFIX]       prints "OBJECT SIZE CHECKSUM" lines
  *
- * SIGINT and SIGTERM interrupt a put or get (the backend's cancellation).
+ * SIGINT and SIGTERM interrupt a put or get (the backend's cancellation). With
+ * REMOTE_TOOL_PROGRESS set, a put or get ends with "progress: CALLS calls, last DONE/TOTAL"
+ * on stderr (the backend's progress callback).
  *
  * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
  * secret_key_file, path_style (0/1), part_size (bytes), max_keys (keys per list request),
@@ -33,6 +35,19 @@ static void on_signal(int sig)
 {
     (void)sig;
     cancelled = 1;
+}
+
+static struct {
+    long calls;
+    int64_t done, total;
+} progress;
+
+static void on_progress(void *arg, int64_t done, int64_t total)
+{
+    (void)arg;
+    progress.calls++;
+    progress.done = done;
+    progress.total = total;
 }
 
 static int fail(void)
@@ -102,6 +117,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    remote_progress_fn show = getenv("REMOTE_TOOL_PROGRESS") ? on_progress : NULL;
     struct remote *r;
     if (remote_open(&conf, &r) < 0)
         return fail();
@@ -113,7 +129,7 @@ int main(int argc, char **argv)
             rc = -1;
         meta.size = (int64_t)size;
         if (rc == 0)
-            rc = remote_put_file(r, rest[0], rest[1], &meta, NULL, NULL, &cancelled);
+            rc = remote_put_file(r, rest[0], rest[1], &meta, show, NULL, &cancelled);
     } else if (strcmp(op, "stat") == 0 && nrest == 1) {
         struct remote_meta meta;
         rc = remote_stat(r, rest[0], &meta);
@@ -126,7 +142,7 @@ int main(int argc, char **argv)
     } else if (strcmp(op, "get") == 0 && nrest == 1) {
         struct chain *c = chain_new();
         chain_add(c, filter_fd_new(STDOUT_FILENO, "standard output"));
-        rc = remote_get(r, rest[0], c, NULL, NULL, &cancelled);
+        rc = remote_get(r, rest[0], c, show, NULL, &cancelled);
         chain_free(c);
     } else if (strcmp(op, "rm") == 0 && nrest == 1) {
         rc = remote_remove(r, rest[0]);
@@ -138,5 +154,8 @@ int main(int argc, char **argv)
         return 2;
     }
     remote_close(r);
+    if (show)
+        fprintf(stderr, "progress: %ld calls, last %lld/%lld\n", progress.calls,
+                (long long)progress.done, (long long)progress.total);
     return rc < 0 ? fail() : 0;
 }
