@@ -6,7 +6,9 @@
 #   bash swift.sh stop DIR               stops exactly the servers DIR/*.pid name
 #
 # The S3 proxy runs the s3api middleware with tempauth: access key "test:tester",
-# secret "testing", region us-east-1, path-style addressing. Its pipeline has slo (the
+# secret "testing", region us-east-1; path-style addressing on $SWIFT_S3, virtual-host
+# addressing on http://localhost:PORT (storage_domain localhost: BUCKET.localhost, which
+# curl resolves to 127.0.0.1 itself). Its pipeline has slo (the
 # multipart uploads' manifests) and the cache middleware without any memcached (tempauth
 # does not need it for S3 requests, which carry their own signature).
 #
@@ -90,6 +92,7 @@ user_test_tester = testing .admin
 [filter:s3api]
 use = egg:swift#s3api
 location = us-east-1
+storage_domain = localhost
 
 [filter:cache]
 use = egg:swift#memcache

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The S3 backend against OpenStack Swift with s3api (tests/harness/swift.sh), through
 # remote_tool: single and multipart uploads checked byte for byte through Swift's own
-# API, stat, get, paged listing, removal; and the faults of a real server: a wrong
-# secret, a missing bucket, a secret key file others can read, the proxy killed in the
-# middle of a multipart upload, an interrupted upload, the object server stopped (503s).
+# API, stat, get, paged listing, removal, both addressing styles; and the faults of a
+# real server: a wrong secret, a missing bucket, a secret key file others can read, the
+# proxy killed in the middle of a multipart upload, an interrupted upload, the object
+# server stopped (503s).
 source "$TESTLIB"
 source "$(dirname "$TESTLIB")/swift.sh"
 : "${REMOTE_TOOL:?REMOTE_TOOL is not set (run the test through ctest)}"
@@ -109,6 +110,20 @@ assert_contains "$OUT" "shop/small.txt 19 -" "ls gives the size (checksum throug
 rt ls other/
 assert_eq "$(printf '%s\n' "$OUT" | wc -l)" 5 "ls with a prefix"
 RT_KEYS=()
+
+note "virtual-host addressing: BUCKET.localhost"
+CONF_OK=("${CONF[@]}")
+CONF=(endpoint="${SWIFT_S3/127.0.0.1/localhost}" access_key=test:tester
+      secret_key_file="$SCRATCH/secret")
+rt put "$SCRATCH/small.txt" vhost/small.txt
+expect 0 "put through BUCKET.localhost"
+curl -fsS "$SWIFT_OBJ/$BUCKET/backups/vhost/small.txt" | cmp - "$SCRATCH/small.txt" ||
+    fail "the object put through the virtual host differs"
+rt ls vhost/
+assert_eq "$OUT" "vhost/small.txt 19 -" "ls through the virtual host"
+rt rm vhost/small.txt
+expect 0 "rm through the virtual host"
+CONF=("${CONF_OK[@]}")
 
 note "rm"
 rt rm other/o3
