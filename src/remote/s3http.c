@@ -225,11 +225,12 @@ static CURLcode perform(struct s3 *s, struct s3_req *rq, char *errbuf)
     set_options(s, rq, url, h, errbuf);
     CURLcode cc = curl_easy_perform(s->curl);
     curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &rq->status);
+    /* the handle outlives the header list and errbuf */
     curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(h);
     free(url);
-    sbuf_add(&rq->resp, "", 0);
-    rq->resp.len--;
+    sbuf_add(&rq->resp, "", 0); /* a terminated string, even when empty */
     return cc;
 }
 
