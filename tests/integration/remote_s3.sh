@@ -73,6 +73,17 @@ rt stat shop/small.txt
 expect 0 "stat small"
 assert_eq "$OUT" "19 $(xxh128 "$SCRATCH/small.txt")" "stat of the small object"
 
+note "an empty file; a missing object"
+: >"$SCRATCH/empty"
+rt put "$SCRATCH/empty" shop/empty
+expect 0 "put empty"
+rt stat shop/empty
+assert_eq "$OUT" "0 $(xxh128 "$SCRATCH/empty")" "stat of the empty object"
+rt get shop/missing
+expect 1 "get of a missing object"
+assert_contains "$ERR" "NoSuchKey" "get of a missing object"
+rt rm shop/empty
+
 note "13 MiB with part_size 5 MiB: a multipart upload of 3 parts"
 head -c $((13 * 1024 * 1024 + 12345)) /dev/urandom >"$SCRATCH/big.bin"
 RT_KEYS=(part_size=5242880)
