@@ -58,6 +58,7 @@ int copies_open(const struct remote_settings *rs, struct remote_handle *h)
         .path_style = rs->path_style,
         .identity_file = rs->identity_file,
         .known_hosts = rs->known_hosts,
+        .part_size = rs->part_size > 0 ? rs->part_size : 0,
     };
     h->r = NULL;
     return remote_open(&h->conf, &h->r);

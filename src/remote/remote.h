@@ -33,6 +33,8 @@ struct remote_conf {
     const char *access_key;      /* S3: or AWS_ACCESS_KEY_ID */
     const char *secret_key_file; /* S3: mode 0600 or stricter; or AWS_SECRET_ACCESS_KEY */
     bool path_style;             /* S3: https://endpoint/BUCKET/KEY instead of BUCKET.endpoint */
+    int64_t part_size;           /* S3: bytes per multipart part (0: 16 MiB; 5 MiB..5 GiB) */
+    int max_keys;                /* S3: keys per list request (0: 1000; small in tests) */
     const char *identity_file;   /* SFTP: private key (default ~/.ssh/id_ed25519, id_rsa) */
     const char *known_hosts;     /* SFTP: default ~/.ssh/known_hosts */
 };

@@ -8,10 +8,16 @@
  *   remote_tool [KEY=VALUE …] URL rm OBJECT
  *   remote_tool [KEY=VALUE …] URL ls [PREFIX]       prints "OBJECT SIZE CHECKSUM" lines
  *
+ * SIGINT and SIGTERM interrupt a put or get (the backend's cancellation). With
+ * REMOTE_TOOL_PROGRESS set, a put or get ends with "progress: CALLS calls, last DONE/TOTAL"
+ * on stderr (the backend's progress callback).
+ *
  * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
- * secret_key_file, path_style (0/1), identity_file, known_hosts. Errors print one line
+ * secret_key_file, path_style (0/1), part_size (bytes), max_keys (keys per list request),
+ * identity_file, known_hosts. Errors print one line
  * and exit with the error's class (6: remote unreachable), as pgvault does.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +28,27 @@
 #include "io/filters.h"
 #include "io/hash.h"
 #include "remote/remote.h"
+
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cancelled = 1;
+}
+
+static struct {
+    long calls;
+    int64_t done, total;
+} progress;
+
+static void on_progress(void *arg, int64_t done, int64_t total)
+{
+    (void)arg;
+    progress.calls++;
+    progress.done = done;
+    progress.total = total;
+}
 
 static int fail(void)
 {
@@ -46,6 +73,10 @@ static int set_key(struct remote_conf *conf, const char *arg)
         conf->secret_key_file = v;
     else if (n == 10 && strncmp(arg, "path_style", n) == 0)
         conf->path_style = strcmp(v, "1") == 0;
+    else if (n == 9 && strncmp(arg, "part_size", n) == 0)
+        conf->part_size = strtoll(v, NULL, 10);
+    else if (n == 8 && strncmp(arg, "max_keys", n) == 0)
+        conf->max_keys = atoi(v);
     else if (n == 13 && strncmp(arg, "identity_file", n) == 0)
         conf->identity_file = v;
     else if (n == 11 && strncmp(arg, "known_hosts", n) == 0)
@@ -66,7 +97,8 @@ int main(int argc, char **argv)
 {
     struct remote_conf conf = {.name = "test"};
     int i = 1;
-    while (i < argc && strstr(argv[i], "://") == NULL) {
+    /* KEY=VALUE until the URL (a value may itself be a URL: the endpoint) */
+    while (i < argc && strcspn(argv[i], "=") < strcspn(argv[i], ":")) {
         if (set_key(&conf, argv[i]) < 0) {
             fprintf(stderr, "remote_tool: unknown setting \"%s\"\n", argv[i]);
             return 2;
@@ -82,6 +114,10 @@ int main(int argc, char **argv)
     char **rest = argv + i + 2;
     int nrest = argc - i - 2;
 
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    remote_progress_fn show = getenv("REMOTE_TOOL_PROGRESS") ? on_progress : NULL;
     struct remote *r;
     if (remote_open(&conf, &r) < 0)
         return fail();
@@ -93,7 +129,7 @@ int main(int argc, char **argv)
             rc = -1;
         meta.size = (int64_t)size;
         if (rc == 0)
-            rc = remote_put_file(r, rest[0], rest[1], &meta, NULL, NULL, NULL);
+            rc = remote_put_file(r, rest[0], rest[1], &meta, show, NULL, &cancelled);
     } else if (strcmp(op, "stat") == 0 && nrest == 1) {
         struct remote_meta meta;
         rc = remote_stat(r, rest[0], &meta);
@@ -106,7 +142,7 @@ int main(int argc, char **argv)
     } else if (strcmp(op, "get") == 0 && nrest == 1) {
         struct chain *c = chain_new();
         chain_add(c, filter_fd_new(STDOUT_FILENO, "standard output"));
-        rc = remote_get(r, rest[0], c, NULL, NULL, NULL);
+        rc = remote_get(r, rest[0], c, show, NULL, &cancelled);
         chain_free(c);
     } else if (strcmp(op, "rm") == 0 && nrest == 1) {
         rc = remote_remove(r, rest[0]);
@@ -118,5 +154,8 @@ int main(int argc, char **argv)
         return 2;
     }
     remote_close(r);
+    if (show)
+        fprintf(stderr, "progress: %ld calls, last %lld/%lld\n", progress.calls,
+                (long long)progress.done, (long long)progress.total);
     return rc < 0 ? fail() : 0;
 }
