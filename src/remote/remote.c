@@ -3,10 +3,13 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "remote/sftp.h"
 
 /* The backends, by URL scheme. Each one defines its table in its own file. */
 static const struct remote_ops *const backends[] = {
-    NULL, /* keeps the table non-empty; the backends come before it */
+    &remote_sftp_ops,
+    /* keeps the table non-empty; the backends come before it */
+    NULL,
 };
 
 int remote_open(const struct remote_conf *conf, struct remote **out)
