@@ -492,12 +492,99 @@ static int write_small_file(struct sftp_remote *s, const char *path, const char 
     return rc;
 }
 
-/* Renames from over to, replacing it: posix-rename@openssh.com when the server offers it
- * (libssh uses it then), else remove and rename. */
+static unsigned char *put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+    return p + 4;
+}
+
+static unsigned char *put_str(unsigned char *p, const char *str)
+{
+    size_t n = strlen(str);
+    p = put_u32(p, (uint32_t)n);
+    memcpy(p, str, n);
+    return p + n;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int read_exact(struct sftp_remote *s, unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        int got = ssh_channel_read(s->sftp->channel, buf, (uint32_t)n, 0);
+        if (got <= 0)
+            return err_set(ERR_REMOTE, "remote \"%s\": lost the connection to %s port %d: %s",
+                           s->base.conf->name, s->host, s->port,
+                           got == 0 ? "end of stream" : ssh_get_error(s->ssh));
+        buf += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+/* Reads the status reply to request id: 0 for SSH_FX_OK, else -1 naming what failed. */
+static int read_status(struct sftp_remote *s, uint32_t id, const char *what)
+{
+    unsigned char head[4], body[1024];
+    if (read_exact(s, head, 4) < 0)
+        return -1;
+    uint32_t len = get_u32(head);
+    if (len < 9 || len > sizeof(body))
+        return err_set(ERR_REMOTE, "remote \"%s\": bad SFTP reply (%u bytes) to %s",
+                       s->base.conf->name, (unsigned)len, what);
+    if (read_exact(s, body, len) < 0)
+        return -1;
+    if (body[0] != SSH_FXP_STATUS || get_u32(body + 1) != id)
+        return err_set(ERR_REMOTE, "remote \"%s\": unexpected SFTP reply to %s", s->base.conf->name,
+                       what);
+    uint32_t code = get_u32(body + 5);
+    if (code == SSH_FX_OK)
+        return 0;
+    uint32_t mlen = len >= 13 ? get_u32(body + 9) : 0;
+    if (mlen > len - 13)
+        mlen = 0;
+    return err_set(ERR_FAILED, "could not %s on remote \"%s\": SFTP server: %.*s (status %u)", what,
+                   s->base.conf->name, (int)mlen, (const char *)body + 13, (unsigned)code);
+}
+
+/* posix-rename@openssh.com, which libssh 0.10 has no function for: the request is sent
+ * and its status read on the session's channel between two libssh calls, when no other
+ * request is outstanding, with the next request id of the session. */
+static int posix_rename(struct sftp_remote *s, const char *from, const char *to)
+{
+    static const char ext[] = "posix-rename@openssh.com";
+    size_t len = 1 + 4 + 4 + strlen(ext) + 4 + strlen(from) + 4 + strlen(to);
+    unsigned char *pkt = xmalloc(4 + len);
+    uint32_t id = ++s->sftp->id_counter;
+    unsigned char *p = put_u32(pkt, (uint32_t)len);
+    *p++ = SSH_FXP_EXTENDED;
+    p = put_u32(p, id);
+    p = put_str(p, ext);
+    p = put_str(p, from);
+    put_str(p, to);
+    int w = ssh_channel_write(s->sftp->channel, pkt, (uint32_t)(4 + len));
+    free(pkt);
+    if (w != (int)(4 + len))
+        return fail_sftp(s, "could not rename \"%s\"", from);
+    char *what = xasprintf("rename \"%s\" to \"%s\"", from, to);
+    int rc = read_status(s, id, what);
+    free(what);
+    return rc;
+}
+
+/* Renames from over to, replacing it: atomically with posix-rename@openssh.com when the
+ * server offers it, else by removing to first. */
 static int rename_over(struct sftp_remote *s, const char *from, const char *to)
 {
-    if (!sftp_extension_supported(s->sftp, "posix-rename@openssh.com", "1") &&
-        unlink_quiet(s, to) < 0)
+    if (sftp_extension_supported(s->sftp, "posix-rename@openssh.com", "1"))
+        return posix_rename(s, from, to);
+    if (unlink_quiet(s, to) < 0)
         return -1;
     if (sftp_rename(s->sftp, from, to) < 0)
         return fail_sftp(s, "could not rename \"%s\" to \"%s\"", from, to);

@@ -11,10 +11,16 @@
  * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
  * secret_key_file, path_style (0/1), identity_file, known_hosts. Errors print one line
  * and exit with the error's class (6: remote unreachable), as pgvault does.
+ *
+ * SIGINT and SIGTERM cancel a put or get (the backend stops between packets). With
+ * REMOTE_TOOL_PACE_MS=N in the environment, each progress report of a put or get waits
+ * N ms, so that a test can act while a transfer is under way.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -23,9 +29,28 @@
 #include "io/hash.h"
 #include "remote/remote.h"
 
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cancelled = 1;
+}
+
+static void pace(void *arg, int64_t done, int64_t total)
+{
+    (void)done;
+    (void)total;
+    long ms = *(long *)arg;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static int fail(void)
 {
     fprintf(stderr, "remote_tool: %s\n", err_msg());
+    if (err_hint_msg()[0])
+        fprintf(stderr, "HINT: %s\n", err_hint_msg());
     return err_class() == ERR_NONE ? 1 : (int)err_class();
 }
 
@@ -82,6 +107,13 @@ int main(int argc, char **argv)
     char **rest = argv + i + 2;
     int nrest = argc - i - 2;
 
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    const char *pace_env = getenv("REMOTE_TOOL_PACE_MS");
+    long pace_ms = pace_env ? atol(pace_env) : 0;
+    remote_progress_fn progress = pace_ms > 0 ? pace : NULL;
+
     struct remote *r;
     if (remote_open(&conf, &r) < 0)
         return fail();
@@ -93,7 +125,7 @@ int main(int argc, char **argv)
             rc = -1;
         meta.size = (int64_t)size;
         if (rc == 0)
-            rc = remote_put_file(r, rest[0], rest[1], &meta, NULL, NULL, NULL);
+            rc = remote_put_file(r, rest[0], rest[1], &meta, progress, &pace_ms, &cancelled);
     } else if (strcmp(op, "stat") == 0 && nrest == 1) {
         struct remote_meta meta;
         rc = remote_stat(r, rest[0], &meta);
@@ -106,7 +138,7 @@ int main(int argc, char **argv)
     } else if (strcmp(op, "get") == 0 && nrest == 1) {
         struct chain *c = chain_new();
         chain_add(c, filter_fd_new(STDOUT_FILENO, "standard output"));
-        rc = remote_get(r, rest[0], c, NULL, NULL, NULL);
+        rc = remote_get(r, rest[0], c, progress, &pace_ms, &cancelled);
         chain_free(c);
     } else if (strcmp(op, "rm") == 0 && nrest == 1) {
         rc = remote_remove(r, rest[0]);
