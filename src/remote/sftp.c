@@ -528,8 +528,10 @@ static int read_exact(struct sftp_remote *s, unsigned char *buf, size_t n)
     return 0;
 }
 
-/* Reads the status reply to request id: 0 for SSH_FX_OK, else -1 naming what failed. */
-static int read_status(struct sftp_remote *s, uint32_t id, const char *what)
+/* Reads one reply, which must be a status: its request id and code, the server's text
+ * in msg. -1 when the connection or the reply is broken. */
+static int read_reply(struct sftp_remote *s, const char *what, uint32_t *id, uint32_t *code,
+                      char msg[256])
 {
     unsigned char head[4], body[1024];
     if (read_exact(s, head, 4) < 0)
@@ -540,17 +542,37 @@ static int read_status(struct sftp_remote *s, uint32_t id, const char *what)
                        s->base.conf->name, (unsigned)len, what);
     if (read_exact(s, body, len) < 0)
         return -1;
-    if (body[0] != SSH_FXP_STATUS || get_u32(body + 1) != id)
+    if (body[0] != SSH_FXP_STATUS)
         return err_set(ERR_REMOTE, "remote \"%s\": unexpected SFTP reply to %s", s->base.conf->name,
                        what);
-    uint32_t code = get_u32(body + 5);
-    if (code == SSH_FX_OK)
-        return 0;
+    *id = get_u32(body + 1);
+    *code = get_u32(body + 5);
     uint32_t mlen = len >= 13 ? get_u32(body + 9) : 0;
     if (mlen > len - 13)
         mlen = 0;
-    return err_set(ERR_FAILED, "could not %s on remote \"%s\": SFTP server: %.*s (status %u)", what,
-                   s->base.conf->name, (int)mlen, (const char *)body + 13, (unsigned)code);
+    snprintf(msg, 256, "%.*s", (int)mlen, (const char *)body + 13);
+    return 0;
+}
+
+static int status_result(struct sftp_remote *s, uint32_t code, const char *msg, const char *what)
+{
+    if (code == SSH_FX_OK)
+        return 0;
+    return err_set(ERR_FAILED, "could not %s on remote \"%s\": SFTP server: %s (status %u)", what,
+                   s->base.conf->name, msg, (unsigned)code);
+}
+
+/* Reads the status reply to request id: 0 for SSH_FX_OK, else -1 naming what failed. */
+static int read_status(struct sftp_remote *s, uint32_t id, const char *what)
+{
+    uint32_t got, code;
+    char msg[256];
+    if (read_reply(s, what, &got, &code, msg) < 0)
+        return -1;
+    if (got != id)
+        return err_set(ERR_REMOTE, "remote \"%s\": SFTP reply to an unknown request (%s)",
+                       s->base.conf->name, what);
+    return status_result(s, code, msg, what);
 }
 
 /* posix-rename@openssh.com, which libssh 0.10 has no function for: the request is sent
@@ -576,6 +598,94 @@ static int posix_rename(struct sftp_remote *s, const char *from, const char *to)
     int rc = read_status(s, id, what);
     free(what);
     return rc;
+}
+
+/* Write requests in flight at once during an upload: libssh 0.10 waits for the reply
+ * to each one, which leaves the link idle for a round trip per request. */
+#define WRITE_DEPTH 16
+
+/* The write requests of an upload sent but not yet acknowledged. Between its first
+ * request and its drain, no other call may use the SFTP session. */
+struct wpipe {
+    struct sftp_remote *s;
+    sftp_file f;
+    const char *what; /* "write \"PATH\"" */
+    uint64_t offset;
+    uint32_t ids[WRITE_DEPTH];
+    unsigned count;
+};
+
+/* Reads one reply and retires its request (a server may reply in any order). */
+static int wpipe_reap(struct wpipe *p)
+{
+    uint32_t id, code;
+    char msg[256];
+    if (read_reply(p->s, p->what, &id, &code, msg) < 0) {
+        p->count = 0; /* the stream is broken: no more replies can be read */
+        return -1;
+    }
+    unsigned i = 0;
+    while (i < p->count && p->ids[i] != id)
+        i++;
+    if (i == p->count) {
+        p->count = 0;
+        return err_set(ERR_REMOTE, "remote \"%s\": SFTP reply to an unknown request (%s)",
+                       p->s->base.conf->name, p->what);
+    }
+    p->ids[i] = p->ids[--p->count];
+    return status_result(p->s, code, msg, p->what);
+}
+
+/* Waits for every reply; the first failure is the error kept. */
+static int wpipe_drain(struct wpipe *p)
+{
+    int rc = 0;
+    while (p->count > 0)
+        if (wpipe_reap(p) < 0)
+            rc = -1;
+    return rc;
+}
+
+/* Sends one SSH_FXP_WRITE of n bytes (at most the chunk size) at the pipe's offset, once
+ * fewer than WRITE_DEPTH requests are in flight. */
+static int wpipe_send(struct wpipe *p, const char *buf, size_t n)
+{
+    if (p->count == WRITE_DEPTH && wpipe_reap(p) < 0)
+        return -1;
+    size_t hl = ssh_string_len(p->f->handle);
+    unsigned char head[4 + 1 + 4 + 4 + 256 + 8 + 4];
+    if (hl > 256)
+        return err_set(ERR_REMOTE, "remote \"%s\": SFTP file handle too long",
+                       p->s->base.conf->name);
+    uint32_t id = ++p->s->sftp->id_counter;
+    size_t hlen = 4 + 1 + 4 + 4 + hl + 8 + 4;
+    unsigned char *q = put_u32(head, (uint32_t)(hlen - 4 + n));
+    *q++ = SSH_FXP_WRITE;
+    q = put_u32(q, id);
+    q = put_u32(q, (uint32_t)hl);
+    memcpy(q, ssh_string_data(p->f->handle), hl);
+    q = put_u32(q + hl, (uint32_t)(p->offset >> 32));
+    q = put_u32(q, (uint32_t)p->offset);
+    put_u32(q, (uint32_t)n);
+    if (ssh_channel_write(p->s->sftp->channel, head, (uint32_t)hlen) != (int)hlen ||
+        ssh_channel_write(p->s->sftp->channel, buf, (uint32_t)n) != (int)n)
+        return fail_sftp(p->s, "could not %s", p->what);
+    p->ids[p->count++] = id;
+    p->offset += n;
+    return 0;
+}
+
+/* Queues len bytes in requests of the chunk size. */
+static int wpipe_write(struct wpipe *p, const char *buf, size_t len)
+{
+    while (len > 0) {
+        size_t n = len < p->s->chunk ? len : p->s->chunk;
+        if (wpipe_send(p, buf, n) < 0)
+            return -1;
+        buf += n;
+        len -= n;
+    }
+    return 0;
 }
 
 /* Renames from over to, replacing it: atomically with posix-rename@openssh.com when the
@@ -699,35 +809,39 @@ static void explain_write_error(struct upload *u)
         err_wrap(ERR_NONE, "the file system of \"%s\" is full", u->dir);
 }
 
+static int send_loop(struct upload *u, int fd, struct wpipe *p, char *buf, size_t cap)
+{
+    for (;;) {
+        if (u->cancel && *u->cancel)
+            return err_set(ERR_FAILED, "interrupted");
+        ssize_t n = read(fd, buf, cap);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_sys(errno, "could not read file \"%s\"", u->local);
+        if (n == 0)
+            return 0;
+        if (wpipe_write(p, buf, (size_t)n) < 0)
+            return -1;
+        if (u->progress)
+            u->progress(u->arg, (int64_t)p->offset, u->meta ? u->meta->size : -1);
+    }
+}
+
+/* Sends the file's bytes with up to WRITE_DEPTH writes in flight, then waits for all. */
 static int send_file(struct upload *u, int fd, sftp_file f)
 {
     size_t cap = u->s->chunk * 4;
     char *buf = xmalloc_io(cap);
-    int64_t done = 0;
-    int rc = 0;
-    for (;;) {
-        if (u->cancel && *u->cancel) {
-            rc = err_set(ERR_FAILED, "interrupted");
-            break;
-        }
-        ssize_t n = read(fd, buf, cap);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = err_sys(errno, "could not read file \"%s\"", u->local);
-            break;
-        }
-        if (n == 0)
-            break;
-        if (write_all(u->s, f, u->tmp, buf, (size_t)n) < 0) {
-            explain_write_error(u);
-            rc = -1;
-            break;
-        }
-        done += n;
-        if (u->progress)
-            u->progress(u->arg, done, u->meta ? u->meta->size : -1);
-    }
+    char *what = xasprintf("write \"%s\"", u->tmp);
+    struct wpipe p = {.s = u->s, .f = f, .what = what};
+    int rc = send_loop(u, fd, &p, buf, cap);
+    if (wpipe_drain(&p) < 0)
+        rc = -1;
+    if (rc < 0 && err_class() != ERR_REMOTE)
+        explain_write_error(u);
+    f->offset = p.offset;
+    free(what);
     free(buf);
     return rc;
 }
@@ -834,13 +948,83 @@ static int sftp_stat_key(struct remote *r, const char *key, struct remote_meta *
     return rc;
 }
 
-static int stream_file(struct sftp_remote *s, sftp_file f, const char *path, struct chain *c,
-                       remote_progress_fn progress, void *arg, volatile sig_atomic_t *cancel)
+/* Read requests in flight at once during a download. */
+#define READ_DEPTH 16
+
+/* A download's read requests in flight (sftp_async_read_begin), oldest first. */
+struct rpipe {
+    struct sftp_remote *s;
+    sftp_file f;
+    const char *path;
+    uint64_t size; /* the file's size when it was opened */
+    uint64_t next; /* offset of the next request */
+    uint64_t offs[READ_DEPTH];
+    uint32_t ids[READ_DEPTH], lens[READ_DEPTH];
+    unsigned head, count;
+    unsigned char *scratch; /* replies read only to be dropped */
+};
+
+static int rpipe_fill(struct rpipe *p)
 {
-    sftp_attributes a = sftp_fstat(f);
-    int64_t total = a ? (int64_t)a->size : -1;
-    sftp_attributes_free(a);
-    unsigned char *buf = xmalloc_io(s->chunk);
+    while (p->count < READ_DEPTH && p->next < p->size) {
+        uint64_t left = p->size - p->next;
+        uint32_t len = left < p->s->chunk ? (uint32_t)left : (uint32_t)p->s->chunk;
+        int id = sftp_async_read_begin(p->f, len);
+        if (id < 0)
+            return fail_sftp(p->s, "could not read \"%s\"", p->path);
+        unsigned slot = (p->head + p->count) % READ_DEPTH;
+        p->ids[slot] = (uint32_t)id;
+        p->lens[slot] = len;
+        p->offs[slot] = p->next;
+        p->count++;
+        p->next += len;
+    }
+    return 0;
+}
+
+/* Reads and drops the replies still due. */
+static int rpipe_drain(struct rpipe *p)
+{
+    int rc = 0;
+    while (p->count > 0) {
+        unsigned slot = p->head;
+        p->head = (p->head + 1) % READ_DEPTH;
+        p->count--;
+        if (rc == 0 && sftp_async_read(p->f, p->scratch, p->lens[slot], p->ids[slot]) < 0)
+            rc = fail_sftp(p->s, "could not read \"%s\"", p->path);
+    }
+    return rc;
+}
+
+/* The oldest reply into buf; its length, or -1. A short reply (the server may send less
+ * than asked) leaves the later requests at the wrong offsets: they are dropped and the
+ * requests start again where the data stopped. */
+static int rpipe_take(struct rpipe *p, unsigned char *buf)
+{
+    unsigned slot = p->head;
+    p->head = (p->head + 1) % READ_DEPTH;
+    p->count--;
+    int n = sftp_async_read(p->f, buf, p->lens[slot], p->ids[slot]);
+    if (n < 0)
+        return fail_sftp(p->s, "could not read \"%s\"", p->path);
+    if (n == 0)
+        return err_set(ERR_FAILED, "\"%s\" on remote \"%s\" ended at %llu bytes, not %llu", p->path,
+                       p->s->base.conf->name, (unsigned long long)p->offs[slot],
+                       (unsigned long long)p->size);
+    if ((uint32_t)n < p->lens[slot]) {
+        if (rpipe_drain(p) < 0)
+            return -1;
+        p->next = p->offs[slot] + (uint64_t)n;
+        if (sftp_seek64(p->f, p->next) < 0)
+            return fail_sftp(p->s, "could not seek in \"%s\"", p->path);
+    }
+    return n;
+}
+
+static int stream_loop(struct rpipe *p, struct chain *c, remote_progress_fn progress, void *arg,
+                       volatile sig_atomic_t *cancel)
+{
+    unsigned char *buf = xmalloc_io(p->s->chunk);
     int64_t done = 0;
     int rc = 0;
     for (;;) {
@@ -848,24 +1032,45 @@ static int stream_file(struct sftp_remote *s, sftp_file f, const char *path, str
             rc = err_set(ERR_FAILED, "interrupted");
             break;
         }
-        ssize_t n = sftp_read(f, buf, s->chunk);
-        if (n < 0) {
-            rc = fail_sftp(s, "could not read \"%s\"", path);
+        if (rpipe_fill(p) < 0) {
+            rc = -1;
             break;
         }
-        if (n == 0) {
+        if (p->count == 0) {
             rc = chain_finish(c);
             break;
         }
-        if (chain_write(c, buf, (size_t)n) < 0) {
+        int n = rpipe_take(p, buf);
+        if (n < 0 || chain_write(c, buf, (size_t)n) < 0) {
             rc = -1;
             break;
         }
         done += n;
         if (progress)
-            progress(arg, done, total);
+            progress(arg, done, (int64_t)p->size);
     }
     free(buf);
+    return rc;
+}
+
+/* Streams the file into the chain with up to READ_DEPTH reads in flight. */
+static int stream_file(struct sftp_remote *s, sftp_file f, const char *path, struct chain *c,
+                       remote_progress_fn progress, void *arg, volatile sig_atomic_t *cancel)
+{
+    sftp_attributes a = sftp_fstat(f);
+    if (!a)
+        return fail_sftp(s, "could not look up \"%s\"", path);
+    struct rpipe p = {.s = s, .f = f, .path = path, .size = a->size};
+    sftp_attributes_free(a);
+    p.scratch = xmalloc(s->chunk);
+    int rc = stream_loop(&p, c, progress, arg, cancel);
+    if (p.count > 0 && ssh_is_connected(s->ssh)) {
+        struct err_saved why;
+        err_save(&why);
+        rpipe_drain(&p);
+        err_restore(&why);
+    }
+    free(p.scratch);
     return rc;
 }
 

@@ -104,6 +104,12 @@ assert_eq "$OUT" "shop/shop_1.sql.gz 1000 $(xxh "$SCRATCH/small")" "ls with a pr
 tool ls nowhere/
 expect_tool 0 "ls of a missing directory"
 assert_eq "$OUT" "" "ls of a missing directory"
+: >"$SCRATCH/empty"
+tool put "$SCRATCH/empty" empty
+expect_tool 0 "put of an empty file"
+tool get empty
+expect_tool 0 "get of an empty object"
+assert_eq "$(stat -c %s "$SCRATCH/.out")" 0 "empty object's bytes"
 # an object without a sidecar has no checksum
 cp "$SCRATCH/small" "$SRV/store/bare"
 tool stat bare
@@ -193,6 +199,20 @@ assert_contains "$(cat "$SCRATCH/.bg.err")" "interrupted" "cancelled upload mess
 [[ ! -e "$SRV/store/cancel/big" && ! -e "$SRV/store/cancel/big.xxh3" ]] ||
     fail "a cancelled upload left the object"
 no_leftovers "$SRV/store/cancel" "cancelled upload"
+
+note "cancelled download"
+REMOTE_TOOL_PACE_MS=20 "$REMOTE_TOOL" "${KEYS[@]}" "$URL" get shop/deep/er/big.sql.zst \
+    >"$SCRATCH/.bg.out" 2>"$SCRATCH/.bg.err" &
+BG=$!
+started() { [[ $(stat -c %s "$SCRATCH/.bg.out") -gt 0 ]]; }
+wait_until "the download to start" started
+kill -TERM "$BG"
+rc=0
+wait "$BG" || rc=$?
+assert_eq "$rc" 1 "cancelled download exit code"
+assert_contains "$(cat "$SCRATCH/.bg.err")" "interrupted" "cancelled download message"
+size=$(stat -c %s "$SCRATCH/.bg.out")
+((size < 30000000)) || fail "the download was not cut short ($size bytes)"
 
 note "server killed during an upload"
 put_in_background killed/big
