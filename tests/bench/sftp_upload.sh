@@ -31,9 +31,9 @@ ssh_opts=(-q -i "$work/ssh/id_ed25519" -o "UserKnownHostsFile=$work/ssh/known_ho
 
 # measure NAME CMD…: best wall time of three runs and the peak RSS of that run.
 measure() {
-    local name=$1 best="" rss="" i
+    local name=$1 best="" rss=""
     shift
-    for i in 1 2 3; do
+    for _ in 1 2 3; do
         rm -f "$work/dl"
         /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null
         read -r t m <"$work/time"
@@ -54,6 +54,7 @@ echo "put $work/src $work/srv/sftp_obj" >"$work/put.batch"
 echo "get $work/srv/sftp_obj $work/dl" >"$work/get.batch"
 measure "upload sftp" sftp "${ssh_opts[@]}" -P "$port" -b "$work/put.batch" "$user@127.0.0.1"
 cmp "$work/src" "$work/srv/bench/obj"
+# shellcheck disable=SC2016 # expanded by the inner shell
 measure "download remote_tool" bash -c '"$@" >"$0"' "$work/dl" "$tool" "${keys[@]}" "$url" get bench/obj
 measure "download scp" scp "${ssh_opts[@]}" -P "$port" "$user@127.0.0.1:$work/srv/scp_obj" "$work/dl"
 measure "download sftp" sftp "${ssh_opts[@]}" -P "$port" -b "$work/get.batch" "$user@127.0.0.1"

@@ -100,7 +100,7 @@ start() {
         die "an sshd is already running for $dir"
     fi
     # privilege separation directory (when running as root)
-    [[ -d /run/sshd ]] || mkdir -p -m 0755 /run/sshd 2>/dev/null || true
+    [[ -d /run/sshd ]] || { mkdir -p /run/sshd && chmod 755 /run/sshd; } 2>/dev/null || true
     [[ -f "$dir/host_ed25519_key" ]] ||
         ssh-keygen -q -t ed25519 -N '' -C pgvault-test-host -f "$dir/host_ed25519_key"
     [[ -f "$dir/id_ed25519" ]] ||

@@ -21,6 +21,7 @@ cleanup() {
     fi
     return 0
 }
+# shellcheck disable=SC2154 # _rc is set inside the trap
 trap '_rc=$?; set +e; cleanup; (exit $_rc); _lib_on_exit' EXIT
 
 if ! PORT=$(bash "$SSHD" start "$SSH" 2>"$SCRATCH/sshd.err"); then
