@@ -30,8 +30,13 @@
 #include "io/chain.h"
 #include "remote/remote.h"
 #include "remote/sftp.h"
+#include "remote/stall.h"
 
 #define CONNECT_TIMEOUT_S 30L
+/* How long the server may leave an operation without an answer (remote_conf's
+ * io_timeout when set): a stalled server is given up, not waited for. Long enough for
+ * the fsync of a large file on a slow disk. */
+#define IO_TIMEOUT_S 120
 /* Data per read or write request: OpenSSH (which announces limits@openssh.com) takes
  * 255 KiB; 32 KiB is what every SFTP server must accept. */
 #define CHUNK_OPENSSH (255u * 1024u)
@@ -49,6 +54,8 @@ struct sftp_remote {
     char *home;
     ssh_session ssh;
     sftp_session sftp;
+    struct stall_guard *guard; /* while connected */
+    int io_timeout;
     size_t chunk;
     bool has_fsync, has_statvfs;
 };
@@ -182,16 +189,26 @@ static int check_identities(struct sftp_remote *s, const struct remote_conf *con
     return 0;
 }
 
-static void sftp_remote_free(struct sftp_remote *s)
+/* Drops the connection (the guard first: it must not outlive the socket). */
+static void disconnect(struct sftp_remote *s)
 {
-    if (!s)
-        return;
+    stall_guard_free(s->guard);
+    s->guard = NULL;
     if (s->sftp)
         sftp_free(s->sftp);
+    s->sftp = NULL;
     if (s->ssh) {
         ssh_disconnect(s->ssh);
         ssh_free(s->ssh);
     }
+    s->ssh = NULL;
+}
+
+static void sftp_remote_free(struct sftp_remote *s)
+{
+    if (!s)
+        return;
+    disconnect(s);
     free(s->user);
     free(s->host);
     free(s->root);
@@ -214,6 +231,7 @@ static int sftp_open_remote(const struct remote_conf *conf, struct remote **out)
                                             : xstrdup(conf->known_hosts);
     if (check_identities(s, conf) < 0)
         goto fail;
+    s->io_timeout = conf->io_timeout > 0 ? conf->io_timeout : IO_TIMEOUT_S;
     *out = &s->base;
     return 0;
 fail:
@@ -235,6 +253,9 @@ static int fail_sftp(struct sftp_remote *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    if (s->guard && stall_guard_fired(s->guard))
+        return err_set(ERR_REMOTE, "%s on remote \"%s\": %s port %d did not answer for %d s", what,
+                       s->base.conf->name, s->host, s->port, s->io_timeout);
     bool lost =
         !ssh_is_connected(s->ssh) || (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR));
     if (lost)
@@ -363,26 +384,53 @@ static int start_sftp(struct sftp_remote *s)
     return 0;
 }
 
-/* Connects on first use (opening a remote touches no network). */
-static int ensure_connected(struct sftp_remote *s)
+static int connect_session(struct sftp_remote *s)
 {
-    if (s->sftp)
-        return 0;
-    if (!s->ssh) {
-        s->ssh = ssh_new();
-        if (!s->ssh)
-            return err_set(ERR_FAILED, "could not create an SSH session");
-        if (set_options(s) < 0)
-            return -1;
-    }
+    s->ssh = ssh_new();
+    if (!s->ssh)
+        return err_set(ERR_FAILED, "could not create an SSH session");
+    if (set_options(s) < 0)
+        return -1;
     if (ssh_connect(s->ssh) != SSH_OK)
         return err_set(ERR_REMOTE, "remote \"%s\": could not connect to %s port %d: %s",
                        s->base.conf->name, s->host, s->port, ssh_get_error(s->ssh));
-    if (verify_host(s) < 0 || authenticate(s) < 0 || start_sftp(s) < 0) {
-        ssh_disconnect(s->ssh);
+    s->guard = stall_guard_new(ssh_get_fd(s->ssh), s->io_timeout);
+    if (!s->guard)
+        return -1;
+    stall_guard_kick(s->guard);
+    if (verify_host(s) < 0 || authenticate(s) < 0 || start_sftp(s) < 0)
+        return -1;
+    return 0;
+}
+
+/* Starts an operation: connects on first use (opening a remote touches no network) or
+ * again after a lost connection, and arms the stall guard until op_end. */
+static int op_begin(struct sftp_remote *s)
+{
+    if (s->sftp && ssh_is_connected(s->ssh) && !stall_guard_fired(s->guard)) {
+        stall_guard_kick(s->guard);
+        return 0;
+    }
+    disconnect(s);
+    if (connect_session(s) < 0) {
+        disconnect(s);
         return -1;
     }
     return 0;
+}
+
+/* Ends an operation; returns rc. */
+static int op_end(struct sftp_remote *s, int rc)
+{
+    if (s->guard)
+        stall_guard_pause(s->guard);
+    return rc;
+}
+
+/* Progress: the server is answering. */
+static void op_alive(struct sftp_remote *s)
+{
+    stall_guard_kick(s->guard);
 }
 
 /* --- paths ------------------------------------------------------------------------- */
@@ -518,10 +566,11 @@ static int read_exact(struct sftp_remote *s, unsigned char *buf, size_t n)
 {
     while (n > 0) {
         int got = ssh_channel_read(s->sftp->channel, buf, (uint32_t)n, 0);
-        if (got <= 0)
-            return err_set(ERR_REMOTE, "remote \"%s\": lost the connection to %s port %d: %s",
-                           s->base.conf->name, s->host, s->port,
-                           got == 0 ? "end of stream" : ssh_get_error(s->ssh));
+        if (got < 0 || (got == 0 && !ssh_channel_is_eof(s->sftp->channel)))
+            return fail_sftp(s, "could not read an SFTP reply");
+        if (got == 0)
+            return err_set(ERR_REMOTE, "remote \"%s\": %s port %d closed the SFTP channel",
+                           s->base.conf->name, s->host, s->port);
         buf += got;
         n -= (size_t)got;
     }
@@ -633,6 +682,7 @@ static int wpipe_reap(struct wpipe *p)
                        p->s->base.conf->name, p->what);
     }
     p->ids[i] = p->ids[--p->count];
+    op_alive(p->s);
     return status_result(p->s, code, msg, p->what);
 }
 
@@ -823,6 +873,7 @@ static int send_loop(struct upload *u, int fd, struct wpipe *p, char *buf, size_
             return 0;
         if (wpipe_write(p, buf, (size_t)n) < 0)
             return -1;
+        op_alive(u->s);
         if (u->progress)
             u->progress(u->arg, (int64_t)p->offset, u->meta ? u->meta->size : -1);
     }
@@ -910,7 +961,7 @@ static int sftp_put_file(struct remote *r, const char *path, const char *key,
                        .progress = progress,
                        .arg = arg,
                        .cancel = cancel};
-    if (check_key(u.s, key) < 0 || ensure_connected(u.s) < 0)
+    if (check_key(u.s, key) < 0 || op_begin(u.s) < 0)
         return -1;
     upload_names(&u, key);
     int rc = -1;
@@ -923,7 +974,7 @@ static int sftp_put_file(struct remote *r, const char *path, const char *key,
     rc = 0;
 out:
     upload_free(&u);
-    return rc;
+    return op_end(u.s, rc);
 }
 
 /* --- stat, get, remove ------------------------------------------------------------- */
@@ -932,7 +983,7 @@ static int sftp_stat_key(struct remote *r, const char *key, struct remote_meta *
 {
     struct sftp_remote *s = as_sftp(r);
     memset(out, 0, sizeof(*out));
-    if (check_key(s, key) < 0 || ensure_connected(s) < 0)
+    if (check_key(s, key) < 0 || op_begin(s) < 0)
         return -1;
     char *path = full_path(s, key);
     int rc;
@@ -945,7 +996,7 @@ static int sftp_stat_key(struct remote *r, const char *key, struct remote_meta *
         rc = read_sidecar(s, path, out->checksum);
     }
     free(path);
-    return rc;
+    return op_end(s, rc);
 }
 
 /* Read requests in flight at once during a download. */
@@ -1046,6 +1097,7 @@ static int stream_loop(struct rpipe *p, struct chain *c, remote_progress_fn prog
             break;
         }
         done += n;
+        op_alive(p->s);
         if (progress)
             progress(arg, done, (int64_t)p->size);
     }
@@ -1078,7 +1130,7 @@ static int sftp_get(struct remote *r, const char *key, struct chain *c, remote_p
                     void *arg, volatile sig_atomic_t *cancel)
 {
     struct sftp_remote *s = as_sftp(r);
-    if (check_key(s, key) < 0 || ensure_connected(s) < 0)
+    if (check_key(s, key) < 0 || op_begin(s) < 0)
         return -1;
     char *path = full_path(s, key);
     int rc = -1;
@@ -1095,20 +1147,20 @@ static int sftp_get(struct remote *r, const char *key, struct chain *c, remote_p
     sftp_close(f);
 out:
     free(path);
-    return rc;
+    return op_end(s, rc);
 }
 
 static int sftp_remove_key(struct remote *r, const char *key)
 {
     struct sftp_remote *s = as_sftp(r);
-    if (check_key(s, key) < 0 || ensure_connected(s) < 0)
+    if (check_key(s, key) < 0 || op_begin(s) < 0)
         return -1;
     char *path = full_path(s, key);
     char *side = xasprintf("%s" SIDECAR_SUFFIX, path);
     int rc = unlink_quiet(s, path) < 0 || unlink_quiet(s, side) < 0 ? -1 : 0;
     free(path);
     free(side);
-    return rc;
+    return op_end(s, rc);
 }
 
 /* --- list ---------------------------------------------------------------------------- */
@@ -1128,6 +1180,7 @@ static int list_entry(struct listing *l, const char *rel, sftp_attributes a)
 {
     if (strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0)
         return 0;
+    op_alive(l->s);
     char *key = *rel ? xasprintf("%s/%s", rel, a->name) : xstrdup(a->name);
     size_t n = strlen(key), p = strlen(l->prefix);
     int rc = 0;
@@ -1175,14 +1228,14 @@ out:
 static int sftp_list(struct remote *r, const char *prefix, remote_list_fn fn, void *arg)
 {
     struct listing l = {.s = as_sftp(r), .prefix = prefix ? prefix : "", .fn = fn, .arg = arg};
-    if (ensure_connected(l.s) < 0)
+    if (op_begin(l.s) < 0)
         return -1;
     /* start in the deepest directory the prefix names */
     const char *slash = strrchr(l.prefix, '/');
     char *start = slash ? xstrndup(l.prefix, (size_t)(slash - l.prefix)) : xstrdup("");
     int rc = list_dir(&l, start);
     free(start);
-    return rc < 0 ? -1 : 0;
+    return op_end(l.s, rc < 0 ? -1 : 0);
 }
 
 static void sftp_close_remote(struct remote *r)

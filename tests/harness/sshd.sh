@@ -5,6 +5,8 @@
 #                              prints the port
 #   sshd.sh stop DIR           stops it and its sessions (SIGTERM, waits)
 #   sshd.sh kill DIR           kills it and its sessions at once (SIGKILL)
+#   sshd.sh pause DIR          stops its sessions (SIGSTOP): a server that hangs
+#   sshd.sh resume DIR         lets them go on (SIGCONT)
 #
 # DIR receives: host_ed25519_key (made if missing: delete it to change the host key),
 # id_ed25519 (the client key, made if missing), authorized_keys (the client key, for
@@ -19,7 +21,7 @@ die() {
     exit 1
 }
 
-[[ $# -ge 2 ]] || die "usage: sshd.sh start|stop|kill DIR [PORT]"
+[[ $# -ge 2 ]] || die "usage: sshd.sh start|stop|kill|pause|resume DIR [PORT]"
 cmd=$1
 dir=$(cd "$2" && pwd) || die "no directory \"$2\""
 
@@ -65,6 +67,15 @@ signal_all() {
         sleep 0.01
     done
     rm -f "$dir/sshd.pid"
+}
+
+# Sends sig to the sessions (the listener's descendants), not to the listener.
+signal_sessions() {
+    local pid pids
+    pid=$(our_pid) || die "no sshd running for $dir"
+    pids=$(tree "$pid" | tail -n +2)
+    # shellcheck disable=SC2086 # one pid a word
+    [[ -z "$pids" ]] || kill "-$1" $pids
 }
 
 write_config() {
@@ -139,5 +150,7 @@ case $cmd in
 start) start "${3:-}" ;;
 stop) signal_all TERM ;;
 kill) signal_all KILL ;;
+pause) signal_sessions STOP ;;
+resume) signal_sessions CONT ;;
 *) die "unknown command \"$cmd\"" ;;
 esac

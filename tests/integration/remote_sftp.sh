@@ -175,9 +175,11 @@ assert_contains "$ERR" "is accessible by group or others (mode 0644)" "open key 
 tool "identity_file=$SCRATCH/missing_key" stat bare
 expect_tool 2 "missing key file"
 
-# put_in_background KEY: a paced upload of the big file; its pid in $BG.
+# put_in_background KEY [SETTING…]: a paced upload of the big file; its pid in $BG.
 put_in_background() {
-    REMOTE_TOOL_PACE_MS=20 "$REMOTE_TOOL" "${KEYS[@]}" "$URL" put "$SCRATCH/big" "$1" \
+    local key=$1
+    shift
+    REMOTE_TOOL_PACE_MS=20 "$REMOTE_TOOL" "${KEYS[@]}" "$@" "$URL" put "$SCRATCH/big" "$key" \
         >"$SCRATCH/.bg.out" 2>"$SCRATCH/.bg.err" &
     BG=$!
 }
@@ -214,6 +216,21 @@ assert_eq "$rc" 1 "cancelled download exit code"
 assert_contains "$(cat "$SCRATCH/.bg.err")" "interrupted" "cancelled download message"
 size=$(stat -c %s "$SCRATCH/.bg.out")
 ((size < 30000000)) || fail "the download was not cut short ($size bytes)"
+
+note "server that stops answering during an upload"
+put_in_background stall/big io_timeout=2
+wait_until "the upload to start" growing "$SRV/store/stall"
+bash "$SSHD" pause "$SSH"
+t0=$SECONDS
+rc=0
+wait "$BG" || rc=$?
+bash "$SSHD" resume "$SSH"
+assert_eq "$rc" 6 "upload to a server that hangs: exit code ($(cat "$SCRATCH/.bg.err"))"
+assert_contains "$(cat "$SCRATCH/.bg.err")" "127.0.0.1 port $PORT did not answer for 2 s" \
+    "hung server message"
+((SECONDS - t0 < 20)) || fail "giving up on a hung server took $((SECONDS - t0)) s"
+[[ ! -e "$SRV/store/stall/big" && ! -e "$SRV/store/stall/big.xxh3" ]] ||
+    fail "an upload to a hung server left the object or its sidecar"
 
 note "server killed during an upload"
 put_in_background killed/big

@@ -9,7 +9,7 @@
  *   remote_tool [KEY=VALUE …] URL ls [PREFIX]       prints "OBJECT SIZE CHECKSUM" lines
  *
  * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
- * secret_key_file, path_style (0/1), identity_file, known_hosts. Errors print one line
+ * secret_key_file, path_style (0/1), identity_file, known_hosts, io_timeout. Errors print one line
  * and exit with the error's class (6: remote unreachable), as pgvault does.
  *
  * SIGINT and SIGTERM cancel a put or get (the backend stops between packets). With
@@ -75,6 +75,8 @@ static int set_key(struct remote_conf *conf, const char *arg)
         conf->identity_file = v;
     else if (n == 11 && strncmp(arg, "known_hosts", n) == 0)
         conf->known_hosts = v;
+    else if (n == 10 && strncmp(arg, "io_timeout", n) == 0)
+        conf->io_timeout = atoi(v);
     else
         return -1;
     return 0;
