@@ -614,7 +614,7 @@ static int status_result(struct sftp_remote *s, uint32_t code, const char *msg, 
 /* Reads the status reply to request id: 0 for SSH_FX_OK, else -1 naming what failed. */
 static int read_status(struct sftp_remote *s, uint32_t id, const char *what)
 {
-    uint32_t got, code;
+    uint32_t got = 0, code = 0;
     char msg[256];
     if (read_reply(s, what, &got, &code, msg) < 0)
         return -1;
@@ -667,7 +667,7 @@ struct wpipe {
 /* Reads one reply and retires its request (a server may reply in any order). */
 static int wpipe_reap(struct wpipe *p)
 {
-    uint32_t id, code;
+    uint32_t id = 0, code = 0;
     char msg[256];
     if (read_reply(p->s, p->what, &id, &code, msg) < 0) {
         p->count = 0; /* the stream is broken: no more replies can be read */
