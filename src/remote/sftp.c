@@ -326,12 +326,16 @@ static int try_key_file(struct sftp_remote *s, const char *path)
 {
     ssh_key key = NULL;
     if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
-        if (s->identity_file)
-            return err_set(ERR_USAGE,
-                           "remote \"%s\": could not load identity file \"%s\" (a key with a "
-                           "passphrase needs an ssh-agent)",
-                           s->base.conf->name, path);
-        return 0;
+        if (!s->identity_file)
+            return 0;
+        /* a key with a passphrase: the agent may hold it */
+        const char *sock = getenv("SSH_AUTH_SOCK");
+        if (sock && *sock && ssh_userauth_agent(s->ssh, NULL) == SSH_AUTH_SUCCESS)
+            return 1;
+        return err_set(ERR_USAGE,
+                       "remote \"%s\": could not load identity file \"%s\" (a key with a "
+                       "passphrase is used only through an ssh-agent, SSH_AUTH_SOCK)",
+                       s->base.conf->name, path);
     }
     int rc = ssh_userauth_publickey(s->ssh, NULL, key);
     ssh_key_free(key);

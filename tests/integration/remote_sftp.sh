@@ -14,8 +14,10 @@ SSH=$SCRATCH/ssh
 SRV=$SCRATCH/srv
 mkdir -p "$SSH" "$SRV"
 _MOUNT=
+AGENT_PID=
 cleanup() {
     bash "$SSHD" kill "$SSH" >/dev/null 2>&1
+    [[ -z "$AGENT_PID" ]] || kill "$AGENT_PID" 2>/dev/null
     if [[ -n "$_MOUNT" ]] && mountpoint -q "$_MOUNT"; then
         umount "$_MOUNT" 2>/dev/null || umount -l "$_MOUNT" 2>/dev/null
     fi
@@ -174,6 +176,24 @@ expect_tool 2 "key file mode 0644"
 assert_contains "$ERR" "is accessible by group or others (mode 0644)" "open key message"
 tool "identity_file=$SCRATCH/missing_key" stat bare
 expect_tool 2 "missing key file"
+
+note "a key with a passphrase: refused alone, used through an ssh-agent"
+ssh-keygen -q -t ed25519 -N 'secret words' -f "$SCRATCH/enc_key"
+cat "$SCRATCH/enc_key.pub" >>"$SSH/authorized_keys"
+SSH_AUTH_SOCK='' tool "identity_file=$SCRATCH/enc_key" stat bare
+expect_tool 2 "key with a passphrase, no agent"
+assert_contains "$ERR" "could not load identity file \"$SCRATCH/enc_key\"" "encrypted key message"
+printf '#!/bin/sh\necho "secret words"\n' >"$SCRATCH/askpass"
+chmod 700 "$SCRATCH/askpass"
+AGENT_SOCK=$SCRATCH/agent.sock
+AGENT_PID=$(ssh-agent -s -a "$AGENT_SOCK" | sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p')
+SSH_AUTH_SOCK=$AGENT_SOCK SSH_ASKPASS=$SCRATCH/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+    ssh-add -q "$SCRATCH/enc_key" </dev/null
+SSH_AUTH_SOCK=$AGENT_SOCK tool "identity_file=$SCRATCH/enc_key" stat bare
+expect_tool 0 "key with a passphrase through the agent"
+assert_eq "$OUT" "1000 -" "stat through the agent"
+kill "$AGENT_PID"
+AGENT_PID=
 
 # put_in_background KEY [SETTING…]: a paced upload of the big file; its pid in $BG.
 put_in_background() {
