@@ -3,13 +3,14 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "remote/sftp.h"
 
 /* The backends, by URL scheme. Each one defines its table in its own file. */
 extern const struct remote_ops remote_local_ops;
 extern const struct remote_ops remote_s3_ops;
 
 static const struct remote_ops *const backends[] = {
-    &remote_local_ops, &remote_s3_ops, NULL, /* NULL keeps the table non-empty */
+    &remote_local_ops, &remote_s3_ops, &remote_sftp_ops, NULL, /* NULL keeps the table non-empty */
 };
 
 int remote_open(const struct remote_conf *conf, struct remote **out)

@@ -37,6 +37,8 @@ struct remote_conf {
     int max_keys;                /* S3: keys per list request (0: 1000; small in tests) */
     const char *identity_file;   /* SFTP: private key (default ~/.ssh/id_ed25519, id_rsa) */
     const char *known_hosts;     /* SFTP: default ~/.ssh/known_hosts */
+    int io_timeout;              /* SFTP: seconds an operation may wait for the server
+                                  * before it is given up (exit 6); 0: 120 */
 };
 
 /* What an object carries besides its bytes. */

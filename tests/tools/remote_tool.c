@@ -14,13 +14,18 @@
  *
  * KEY is a remote.NAME key of the configuration: endpoint, region, access_key,
  * secret_key_file, path_style (0/1), part_size (bytes), max_keys (keys per list request),
- * identity_file, known_hosts. Errors print one line
+ * identity_file, known_hosts, io_timeout. Errors print one line
  * and exit with the error's class (6: remote unreachable), as pgvault does.
+ *
+ * SIGINT and SIGTERM cancel a put or get (the backend stops between packets). With
+ * REMOTE_TOOL_PACE_MS=N in the environment, each progress report of a put or get waits
+ * N ms, so that a test can act while a transfer is under way.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -42,17 +47,25 @@ static struct {
     int64_t done, total;
 } progress;
 
+/* Records the progress calls (REMOTE_TOOL_PROGRESS) and, with REMOTE_TOOL_PACE_MS, sleeps
+ * that long at each one, so that a test can stop a transfer in its middle. */
 static void on_progress(void *arg, int64_t done, int64_t total)
 {
-    (void)arg;
+    long ms = *(long *)arg;
     progress.calls++;
     progress.done = done;
     progress.total = total;
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int fail(void)
 {
     fprintf(stderr, "remote_tool: %s\n", err_msg());
+    if (err_hint_msg()[0])
+        fprintf(stderr, "HINT: %s\n", err_hint_msg());
     return err_class() == ERR_NONE ? 1 : (int)err_class();
 }
 
@@ -81,6 +94,8 @@ static int set_key(struct remote_conf *conf, const char *arg)
         conf->identity_file = v;
     else if (n == 11 && strncmp(arg, "known_hosts", n) == 0)
         conf->known_hosts = v;
+    else if (n == 10 && strncmp(arg, "io_timeout", n) == 0)
+        conf->io_timeout = atoi(v);
     else
         return -1;
     return 0;
@@ -117,7 +132,10 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    remote_progress_fn show = getenv("REMOTE_TOOL_PROGRESS") ? on_progress : NULL;
+    const char *pace_env = getenv("REMOTE_TOOL_PACE_MS");
+    long pace_ms = pace_env ? atol(pace_env) : 0;
+    remote_progress_fn show = getenv("REMOTE_TOOL_PROGRESS") || pace_ms > 0 ? on_progress : NULL;
+
     struct remote *r;
     if (remote_open(&conf, &r) < 0)
         return fail();
@@ -129,7 +147,7 @@ int main(int argc, char **argv)
             rc = -1;
         meta.size = (int64_t)size;
         if (rc == 0)
-            rc = remote_put_file(r, rest[0], rest[1], &meta, show, NULL, &cancelled);
+            rc = remote_put_file(r, rest[0], rest[1], &meta, show, &pace_ms, &cancelled);
     } else if (strcmp(op, "stat") == 0 && nrest == 1) {
         struct remote_meta meta;
         rc = remote_stat(r, rest[0], &meta);
@@ -142,7 +160,7 @@ int main(int argc, char **argv)
     } else if (strcmp(op, "get") == 0 && nrest == 1) {
         struct chain *c = chain_new();
         chain_add(c, filter_fd_new(STDOUT_FILENO, "standard output"));
-        rc = remote_get(r, rest[0], c, show, NULL, &cancelled);
+        rc = remote_get(r, rest[0], c, show, &pace_ms, &cancelled);
         chain_free(c);
     } else if (strcmp(op, "rm") == 0 && nrest == 1) {
         rc = remote_remove(r, rest[0]);
