@@ -28,6 +28,7 @@
 #include "common/progress.h"
 #include "io/chain.h"
 #include "io/compress.h"
+#include "io/crypt.h"
 #include "io/filters.h"
 #include "io/hash.h"
 #include "command/recover.h"
@@ -47,6 +48,7 @@ struct restore_run {
     struct repo_lock *lock;        /* the repository's */
     struct repo_lock *db_lock;     /* the backup's database's */
     struct catalog *cat;
+    struct crypt_keys *keys; /* --identity, for an encrypted backup */
     struct backup_rec b;
     bool globals;     /* b is the @globals backup: replayed into the cluster */
     char *path;       /* the backup file */
@@ -146,6 +148,15 @@ static int check_file(struct restore_run *rr)
 }
 
 /* A template (template0, template1, any datistemplate) is never a restore's target. */
+/* 2. an encrypted backup: a key that opens it (its header, before the payload is read) */
+static int check_key(struct restore_run *rr)
+{
+    char *what = xasprintf("backup %" PRId64, rr->b.id);
+    int rc = crypt_unlock(rr->b.encryption, rr->path, rr->keys, what, rr->b.recipients, NULL);
+    free(what);
+    return rc;
+}
+
 static int refuse_template(const struct restore_run *rr, bool is_template)
 {
     if (!is_template && strcmp(rr->target, "template0") != 0 &&
@@ -229,6 +240,7 @@ static int feed_dump(struct restore_run *rr, struct proc *p)
     struct chain *c = chain_new();
     chain_add(c, filter_size_new(&size));
     chain_add(c, filter_hash_new(sum));
+    decrypt_add(c, rr->b.encryption, rr->keys, rr->path);
     decompress_add(c, rr->b.compression, rr->path);
     chain_add(c, filter_progress_new(progress));
     struct psql_feed feed = {p, rr->cancel};
@@ -671,8 +683,9 @@ static int restore_globals(struct restore_run *rr)
     int rc = -1;
     if (proc_spawn(&p, argv, env, PROC_STDIN_PIPE | PROC_STDOUT_NULL) != 0)
         goto out;
-    /* the file → decompression → psql */
+    /* the file → decryption → decompression → psql */
     struct chain *c = chain_new();
+    decrypt_add(c, rr->b.encryption, rr->keys, rr->path);
     decompress_add(c, rr->b.compression, rr->path);
     struct psql_feed feed = {&p, rr->cancel};
     chain_add(c, filter_callback_new(feed_psql, &feed));
@@ -894,6 +907,7 @@ static void record_finish(struct restore_run *rr, int rc)
 
 static void restore_run_free(struct restore_run *rr)
 {
+    crypt_keys_free(rr->keys);
     pgtools_passfile_remove();
     pg_identity_free(rr->identity);
     pg_free(rr->admin);
@@ -913,7 +927,10 @@ static void restore_run_free(struct restore_run *rr)
 
 int cmd_restore(const struct options *opt, const struct settings *set)
 {
-    struct restore_run rr = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
+    struct restore_run rr = {.opt = opt,
+                             .set = set,
+                             .cancel = &pgvault_interrupted,
+                             .keys = crypt_keys_new(set->identity_file)};
     double t0 = time_mono();
     int rc = -1;
 
@@ -925,8 +942,10 @@ int cmd_restore(const struct options *opt, const struct settings *set)
     if (name_databases(&rr) != 0 || record_start(&rr) != 0)
         goto out;
 
-    /* 3. the file's checksum, before any database is touched */
+    /* 3. the file's checksum, then a key that opens it, before any database is touched */
     rc = check_file(&rr);
+    if (rc == 0)
+        rc = check_key(&rr);
 
     /* 4. what will be replaced, and a psql at least as new as the server */
     if (rc == 0)

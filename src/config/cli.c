@@ -51,6 +51,8 @@ enum {
     OPT_SCAN,
     OPT_LOCK_WAIT_TIMEOUT,
     OPT_COMPRESS,
+    OPT_ENCRYPT_TO,
+    OPT_IDENTITY,
 };
 
 #define BIT(c) (1u << (c))
@@ -84,6 +86,7 @@ enum store {
     ST_LEVEL,   /* long, 0 outside min..max: its range depends on the compression, which
                    the config file may give, so config_resolve checks it */
     ST_STRING,  /* const char *, the argument itself */
+    ST_LIST,    /* struct opt_list, the argument appended */
     ST_TRI_ON,  /* enum tristate set TRI_ON */
     ST_TRI_OFF, /* enum tristate set TRI_OFF */
 };
@@ -96,6 +99,7 @@ enum store {
 #define NUMBER(f) ST_NUMBER, FIELD(f, long)
 #define LEVEL(f) ST_LEVEL, FIELD(f, long)
 #define STRING(f) ST_STRING, FIELD(f, const char *)
+#define LIST(f) ST_LIST, FIELD(f, struct opt_list)
 #define TRI(on_off, f) ST_TRI_##on_off, FIELD(f, enum tristate)
 #define NOWHERE ST_NONE, 0
 
@@ -138,6 +142,10 @@ static const struct optdef optdefs[] = {
      "keep ownership and privileges in the dump"},
     {OPT_LOCK_WAIT_TIMEOUT, "lock-wait-timeout", "SECONDS", BIT(CMD_BACKUP), 1, 86400, GRP_MAIN,
      NUMBER(lock_wait_timeout), "wait at most SECONDS for table locks (default 600)"},
+    {OPT_ENCRYPT_TO, "encrypt-to", "RECIPIENT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, LIST(encrypt_to),
+     "encrypt to RECIPIENT (age1...); repeatable"},
+    {OPT_IDENTITY, "identity", "FILE", BIT(CMD_RESTORE) | BIT(CMD_VERIFY) | BIT(CMD_IMPORT), 0, 0,
+     GRP_MAIN, STRING(identity), "decrypt with the age identities in FILE"},
     /* restore */
     {'f', "force", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(force),
      "do not ask for confirmation"},
@@ -407,6 +415,17 @@ static void set_string(struct parse *p, const struct optdef *d, const char *arg,
         *out = arg;
 }
 
+static void add_to_list(struct parse *p, const struct optdef *d, const char *arg,
+                        struct opt_list *list)
+{
+    char name[64];
+    if (list->n == OPT_LIST_MAX)
+        usage_error(p, "option %s is given more than %d times", display_name(d, name, sizeof(name)),
+                    OPT_LIST_MAX);
+    else
+        set_string(p, d, arg, &list->v[list->n++]);
+}
+
 /* Stores one recognized option where its definition says. */
 static void apply_option(struct parse *p, const struct optdef *d, const char *arg)
 {
@@ -421,6 +440,9 @@ static void apply_option(struct parse *p, const struct optdef *d, const char *ar
         break;
     case ST_STRING:
         set_string(p, d, arg, (const char **)field);
+        break;
+    case ST_LIST:
+        add_to_list(p, d, arg, (struct opt_list *)field);
         break;
     case ST_TRI_ON:
         *(enum tristate *)field = TRI_ON;

@@ -37,6 +37,11 @@ struct settings {
     char *post_backup_hook;
     long hook_timeout;
     long lock_wait_timeout; /* seconds pg_dump waits for a table lock */
+    /* the recipients a backup is encrypted to: --encrypt-to, else the file's encrypt_to
+     * and the lines of its encrypt_to_file; none: not encrypted */
+    char **encrypt_to;
+    int n_encrypt_to;
+    char *identity_file; /* --identity, else identity_file: the age identities */
 };
 
 /* Built-in defaults, the last step of the precedence. */

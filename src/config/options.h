@@ -22,6 +22,13 @@ enum command {
     CMD_CHECK,
 };
 
+/* The values of an option that may be given more than once, in their order. */
+#define OPT_LIST_MAX 32
+struct opt_list {
+    const char *v[OPT_LIST_MAX];
+    int n;
+};
+
 /* Tri-state for options a user may force either way. */
 enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
 
@@ -60,6 +67,7 @@ struct options {
     const char *label;
     bool no_prune;
     bool with_owners;
+    struct opt_list encrypt_to; /* --encrypt-to, repeatable */
 
     /* restore */
     bool force; /* -f */
@@ -67,6 +75,7 @@ struct options {
     const char *target;
     bool in_place;
     bool keep_old;
+    const char *identity; /* --identity (restore, verify, import) */
 
     /* list */
     bool all_status;
