@@ -94,7 +94,7 @@ int bech32_decode5(const char *s, char *hrp, size_t hrp_cap, unsigned char *data
                    size_t *len)
 {
     char low[BECH32_MAX];
-    size_t n;
+    size_t n = 0;
     if (normalise(s, low, &n) != 0)
         return -1;
     const char *sep = memrchr(low, '1', n);
