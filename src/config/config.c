@@ -301,6 +301,7 @@ static int read_recipients_file(const char *path, struct settings *s)
     if (!f)
         return err_sys(errno, "could not open encrypt_to_file \"%s\"", path);
     char line[1024];
+    int before = s->n_encrypt_to;
     while (fgets(line, sizeof(line), f)) {
         const char *p = line + strspn(line, " \t");
         size_t len = strcspn(p, "\r\n");
@@ -311,7 +312,7 @@ static int read_recipients_file(const char *path, struct settings *s)
     }
     int rc = ferror(f) ? err_sys(errno, "could not read encrypt_to_file \"%s\"", path) : 0;
     fclose(f);
-    if (rc == 0 && s->n_encrypt_to == 0)
+    if (rc == 0 && s->n_encrypt_to == before)
         rc = err_set(ERR_USAGE, "encrypt_to_file \"%s\" names no recipient", path);
     return rc;
 }
