@@ -139,6 +139,17 @@ static int set_str(char **dst, const char *val)
     return 0;
 }
 
+/* encrypt_to may be given on several lines: each adds a recipient. */
+static int add_file_recipient(struct file_values *fv, const char *val, int line)
+{
+    if (!*val)
+        return err_set(ERR_USAGE, "empty value for \"encrypt_to\" in \"%s\" line %d", fv->origin,
+                       line);
+    fv->encrypt_to = xrealloc(fv->encrypt_to, (size_t)(fv->n_encrypt_to + 1) * sizeof(char *));
+    fv->encrypt_to[fv->n_encrypt_to++] = xstrdup(val);
+    return 0;
+}
+
 static int file_value(void *ctx, const char *key, const char *val, int line)
 {
     struct file_values *fv = ctx;
@@ -186,14 +197,8 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
                            line);
         return set_str((char **)((char *)fv + strs[i].off), val);
     }
-    if (strcmp(key, "encrypt_to") == 0) {
-        if (!*val)
-            return err_set(ERR_USAGE, "empty value for \"%s\" in \"%s\" line %d", key, fv->origin,
-                           line);
-        fv->encrypt_to = xrealloc(fv->encrypt_to, (size_t)(fv->n_encrypt_to + 1) * sizeof(char *));
-        fv->encrypt_to[fv->n_encrypt_to++] = xstrdup(val);
-        return 0;
-    }
+    if (strcmp(key, "encrypt_to") == 0)
+        return add_file_recipient(fv, val, line);
     if (strcmp(key, "compress_level") == 0)
         fv->level_line = line;
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
@@ -317,7 +322,8 @@ static int read_recipients_file(const char *path, struct settings *s)
     return rc;
 }
 
-/* The recipients: --encrypt-to replaces the file's encrypt_to and encrypt_to_file. The
+/* The recipients: --encrypt-to replaces the file's encrypt_to and encrypt_to_file, which
+ * only the commands that use recipients read (backup, and check that compares them). The
  * identity file: --identity > identity_file. */
 static int resolve_encryption(const struct options *opt, const struct file_values *fv,
                               struct settings *s)
@@ -332,7 +338,8 @@ static int resolve_encryption(const struct options *opt, const struct file_value
     }
     for (int i = 0; i < fv->n_encrypt_to; i++)
         add_recipient(s, fv->encrypt_to[i], strlen(fv->encrypt_to[i]));
-    if (fv->encrypt_to_file && read_recipients_file(fv->encrypt_to_file, s) != 0)
+    bool uses = opt->cmd == CMD_BACKUP || opt->cmd == CMD_CHECK;
+    if (uses && fv->encrypt_to_file && read_recipients_file(fv->encrypt_to_file, s) != 0)
         return err_wrap(ERR_USAGE, "\"%s\"", fv->origin);
     return 0;
 }

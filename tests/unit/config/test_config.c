@@ -403,6 +403,7 @@ static void test_encryption_keys(void)
     struct options o;
     struct settings s;
     blank_options(&o);
+    o.cmd = CMD_BACKUP;
     char *list = write_file("recipients", "# the team\n\n  age1two  \nage1three\r\n", 0644);
     char *text =
         xasprintf("encrypt_to = age1one\nencrypt_to_file = %s\nidentity_file = /k/id\n", list);
@@ -427,9 +428,14 @@ static void test_encryption_keys(void)
     CHECK_STR(s.identity_file, "/flag/id");
     settings_free(&s);
 
-    /* a missing or empty recipients file is a configuration error */
+    /* a missing or empty recipients file is a configuration error, for a backup; a
+     * command that encrypts nothing does not read it */
     blank_options(&o);
     unlink(list);
+    CHECK_INT(config_resolve(&o, env, &s), 0);
+    CHECK_INT(s.n_encrypt_to, 1);
+    settings_free(&s);
+    o.cmd = CMD_BACKUP;
     err_clear();
     CHECK_INT(config_resolve(&o, env, &s), -1);
     CHECK_INT(err_class(), ERR_USAGE);
