@@ -37,15 +37,14 @@ age-keygen -o "$work/key" 2>/dev/null
 chmod 600 "$work/key"
 recipient=$(age-keygen -y "$work/key")
 
-# secs CMD…: the wall time of one run, in seconds.
+# secs CMD…: "WALL CPU" of one run, in seconds (CPU: pgvault's own user + system time, which
+# a busy machine disturbs less than the wall time; with pg_dump's or psql's, its children).
 secs() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null
-    t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc
+    /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null
+    awk '{printf "%s %.2f\n", $1, $2 + $3}' "$work/time"
 }
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# median COLUMN: the median of that column of the lines on stdin.
+median() { awk -v c="$1" 'NF {print $c}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 declare -A backup restore
 for ((r = 1; r <= runs; r++)); do
@@ -61,9 +60,10 @@ for ((r = 1; r <= runs; r++)); do
     done
 done
 raw=$(sqlite3 "$work/repo-plain-1/catalog.db" "SELECT raw_bytes FROM backups")
-echo "realistic.sql scale $scale: $raw bytes of SQL; $runs runs each, median wall time"
-printf '| | backup -Z 6 | restore |\n|---|---:|---:|\n'
+echo "realistic.sql scale $scale: $raw bytes of SQL; $runs runs each, medians; load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| | backup -Z 6 wall | its CPU | restore wall | its CPU |\n|---|---:|---:|---:|---:|\n'
 for mode in plain age; do
-    printf '| %s | %s s | %s s |\n' "$mode" \
-        "$(printf '%s' "${backup[$mode]}" | median)" "$(printf '%s' "${restore[$mode]}" | median)"
+    b=${backup[$mode]} r=${restore[$mode]}
+    printf '| %s | %s s | %s s | %s s | %s s |\n' "$mode" "$(median 1 <<<"$b")" \
+        "$(median 2 <<<"$b")" "$(median 1 <<<"$r")" "$(median 2 <<<"$r")"
 done
