@@ -299,12 +299,24 @@ static void add_recipient(struct settings *s, const char *r, size_t len)
     s->encrypt_to[s->n_encrypt_to++] = xstrndup(r, len);
 }
 
-/* The recipients of encrypt_to_file: one a line, blank lines and "#" comments skipped. */
+/* The recipients of encrypt_to_file (a regular file of at most 1 MiB): one a line, blank
+ * lines and "#" comments skipped. */
 static int read_recipients_file(const char *path, struct settings *s)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
         return err_sys(errno, "could not open encrypt_to_file \"%s\"", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+        close(fd);
+        return err_set(ERR_USAGE, "encrypt_to_file \"%s\" is not a regular file of at most 1 MiB",
+                       path);
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return err_sys(errno, "could not open encrypt_to_file \"%s\"", path);
+    }
     char line[1024];
     int before = s->n_encrypt_to;
     while (fgets(line, sizeof(line), f)) {

@@ -444,6 +444,15 @@ static void test_encryption_keys(void)
     err_clear();
     CHECK_INT(config_resolve(&o, env, &s), -1);
     CHECK(strstr(err_msg(), "names no recipient") != NULL);
+    /* a device is no list of recipients (reading /dev/zero would never end) */
+    char *dev = write_file("dev.conf", "encrypt_to_file = /dev/zero\n", 0644);
+    char *env_dev = xasprintf("PGVAULT_CONFIG=%s", dev);
+    char *env3[] = {env_dev, NULL};
+    err_clear();
+    CHECK_INT(config_resolve(&o, env3, &s), -1);
+    CHECK(strstr(err_msg(), "\"/dev/zero\" is not a regular file") != NULL);
+    free(env_dev);
+    free(dev);
     char *empty = write_file("empty.conf", "encrypt_to =\n", 0644);
     char *env_empty = xasprintf("PGVAULT_CONFIG=%s", empty);
     char *env2[] = {env_empty, NULL};
