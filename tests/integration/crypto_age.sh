@@ -3,7 +3,8 @@
 # backed up with two --encrypt-to recipients is one .sql.gz.age file whose checksum is the
 # ciphertext's and raw checksum the dump's; verify needs no key, verify --deep and restore
 # take --identity, and the stock "age -d -i KEY | gunzip | psql" restores it too, to the
-# same pg_dump. A -n encrypted backup leaves no plaintext in the repository or TMPDIR.
+# same pg_dump. A -n encrypted backup leaves no plaintext in the repository or TMPDIR; one
+# whose dump is an exact multiple of 64 KiB is decrypted by the stock age with either key.
 # Without a usable key (none, the wrong one, one others can read) restore exits 2 with one
 # line naming the recipients, no database touched; truncated and bit-flipped files exit 3
 # on the checksum before any decryption, and with the catalog doctored to match, on the
@@ -117,6 +118,29 @@ if grep -r -a -l -F "$MARKER" "$REPO" "$SCRATCH/tmp" "$(dirname "$TESTLIB")/../.
 fi
 age -d -i "$KEYS/k1" "$REPO/$SNAME" | grep -q -F "${MARKER}4999" ||
     fail "the stock age does not give the dump of the -n backup"
+
+# 4b. A -n backup to two recipients whose dump is an exact multiple of 64 KiB (the last
+#     chunk full): padded after a first backup by what its raw size lacks; the stock age
+#     decrypts it with either key, and verify --deep with ours.
+PAD=pgv_age_pad
+create_db "$PAD"
+psql_q "$PAD" "CREATE TABLE pad (t text); INSERT INTO pad VALUES ('x')" >/dev/null
+run_pgvault backup -d "$REPO" --db "$PAD" -n --encrypt-to "$R1" --encrypt-to "$R2" --no-progress
+expect_rc 0 "first backup of $PAD"
+raw=$(catalog_q "$REPO" "SELECT raw_bytes FROM backups WHERE id = (SELECT max(id) FROM backups)")
+psql_q "$PAD" "UPDATE pad SET t = repeat('x', 1 + $(((65536 - raw % 65536) % 65536 + 3 * 65536)))" >/dev/null
+run_pgvault backup -d "$REPO" --db "$PAD" -n --encrypt-to "$R1" --encrypt-to "$R2" --no-progress
+expect_rc 0 "padded backup of $PAD"
+row=$(catalog_q "$REPO" "SELECT raw_bytes % 65536, raw_bytes, file_name, raw_checksum FROM backups
+                         WHERE id = (SELECT max(id) FROM backups)")
+IFS='|' read -r rest raw pname psum <<<"$row"
+assert_eq "$rest" 0 "raw size $raw of the padded backup is a multiple of 64 KiB"
+for k in k1 k2; do
+    assert_eq "$(age -d -i "$KEYS/$k" "$REPO/$pname" | xxh128)" "$psum" \
+        "the stock age decrypts the 64 KiB-multiple backup with $k"
+done
+run_pgvault verify -d "$REPO" --deep --identity "$KEYS/k1" latest --db "$PAD"
+expect_rc 0 "verify --deep of the 64 KiB-multiple backup"
 
 # 5. No usable key: exit 2, one line naming the recipients, nothing touched.
 FP=$(db_fingerprint "$SMALL")
