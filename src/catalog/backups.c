@@ -20,7 +20,8 @@
         &(b)->raw_checksum, &(b)->checksum_algo, &(b)->server_version, &(b)->pg_dump_version,      \
         &(b)->encoding, &(b)->collate, &(b)->ctype, &(b)->started_at, &(b)->finished_at,           \
         &(b)->status, &(b)->label, &(b)->error, &(b)->verified_at, &(b)->pruned_at,                \
-        &(b)->prune_rule, &(b)->host, &(b)->origin, &(b)->locale_provider, &(b)->icu_locale
+        &(b)->prune_rule, &(b)->host, &(b)->origin, &(b)->locale_provider, &(b)->icu_locale,       \
+        &(b)->encryption, &(b)->recipients
 
 /* Reads a row selected with BACKUP_COLUMNS. */
 static void read_backup_with(sqlite3_stmt *st, struct backup_rec *b,
@@ -63,6 +64,8 @@ static void read_backup_with(sqlite3_stmt *st, struct backup_rec *b,
     b->origin = text(st, i++);
     b->locale_provider = text(st, i++);
     b->icu_locale = text(st, i++);
+    b->encryption = text(st, i++);
+    b->recipients = text(st, i++);
 }
 
 void cat_read_backup(sqlite3_stmt *st, struct backup_rec *b)
@@ -94,18 +97,20 @@ static int bind_running(sqlite3_stmt *st, const void *arg)
            cat_bind_text(st, 5, b->started_at) || sqlite3_bind_int64(st, 6, b->pid) ||
            cat_bind_text(st, 7, b->host) || cat_bind_text(st, 8, b->label) ||
            sqlite3_bind_int(st, 9, b->with_owners) || cat_bind_text(st, 10, b->format) ||
-           cat_bind_text(st, 11, b->origin);
+           cat_bind_text(st, 11, b->origin) || cat_bind_text(st, 12, b->encryption) ||
+           cat_bind_text(st, 13, b->recipients);
 }
 
 static int insert_running(struct catalog *c, void *ctx, const char *what)
 {
     struct backup_write *w = ctx;
-    if (cat_run(c, what,
-                "INSERT INTO backups (db_name, file_name, compression, compression_level, "
-                "started_at, pid, host, label, with_owners, format, origin, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 'plain'), COALESCE(?, 'backup'), "
-                "'running')",
-                bind_running, w->b) < 0)
+    if (cat_run(
+            c, what,
+            "INSERT INTO backups (db_name, file_name, compression, compression_level, "
+            "started_at, pid, host, label, with_owners, format, origin, encryption, recipients, "
+            "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 'plain'), "
+            "COALESCE(?, 'backup'), COALESCE(?, 'none'), ?, 'running')",
+            bind_running, w->b) < 0)
         return -1;
     w->id = sqlite3_last_insert_rowid(c->db);
     return 0;
@@ -623,7 +628,8 @@ static int bind_imported(sqlite3_stmt *st, const void *arg)
            cat_bind_text(st, 15, b->started_at) || cat_bind_text(st, 16, b->finished_at) ||
            sqlite3_bind_int64(st, 17, b->duration_ms) || sqlite3_bind_int(st, 18, b->suspect) ||
            cat_bind_text(st, 19, b->label) || sqlite3_bind_int64(st, 20, b->pid) ||
-           cat_bind_text(st, 21, b->host);
+           cat_bind_text(st, 21, b->host) || cat_bind_text(st, 22, b->encryption) ||
+           cat_bind_text(st, 23, b->recipients);
 }
 
 static int insert_imported(struct catalog *c, void *ctx, const char *what)
@@ -634,9 +640,9 @@ static int insert_imported(struct catalog *c, void *ctx, const char *what)
                 "compression_level, size_bytes, raw_bytes, checksum, raw_checksum, "
                 "checksum_algo, table_count, row_count, server_version, pg_dump_version, "
                 "encoding, with_owners, started_at, finished_at, duration_ms, status, suspect, "
-                "label, pid, host, origin) VALUES (?, ?, 'plain', ?, NULLIF(?, 0), ?, ?, ?, ?, "
-                "'XXH3-128', ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1), 'complete', ?, ?, ?, ?, "
-                "'import')",
+                "label, pid, host, origin, encryption, recipients) VALUES (?, ?, 'plain', ?, "
+                "NULLIF(?, 0), ?, ?, ?, ?, 'XXH3-128', ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1), "
+                "'complete', ?, ?, ?, ?, 'import', COALESCE(?, 'none'), ?)",
                 bind_imported, w->b) < 0)
         return -1;
     w->id = sqlite3_last_insert_rowid(c->db);

@@ -58,6 +58,8 @@ struct backup_rec {
     char *origin;
     char *locale_provider; /* 'c' libc, 'i' ICU, NULL unknown */
     char *icu_locale;
+    char *encryption; /* "none", "age" (common/encryption.h's name) */
+    char *recipients; /* what it was encrypted to, one a line; NULL for none */
 };
 
 /* A row of `backup_tables`. */

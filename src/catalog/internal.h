@@ -23,7 +23,7 @@ struct catalog {
     "checksum, raw_checksum, checksum_algo, table_count, row_count, server_version, "              \
     "pg_dump_version, db_size_bytes, encoding, lc_collate, lc_ctype, with_owners, started_at, "    \
     "finished_at, duration_ms, status, pinned, suspect, label, error, verified_at, pruned_at, "    \
-    "prune_rule, pid, host, origin, locale_provider, icu_locale"
+    "prune_rule, pid, host, origin, locale_provider, icu_locale, encryption, recipients"
 
 /* Records the connection's last error as "could not <what> in catalog …" (ERR_BUSY for
  * another writer, a hint for a file that is not a database); returns -1. */

@@ -29,6 +29,7 @@
 #include "postgres/pgtools.h"
 #include "io/chain.h"
 #include "io/compress.h"
+#include "io/crypt.h"
 #include "io/filters.h"
 #include "io/hash.h"
 #include "common/proc.h"
@@ -45,8 +46,10 @@ struct backup_run {
     const struct options *opt;
     const struct settings *set;
     struct catalog *cat;
-    bool globals;   /* backup_one dumps the cluster's globals (pg_dumpall --globals-only) */
-    int json_items; /* objects printed with --json (backup --all prints a list of them) */
+    const char *encryption; /* "none", "age": what the recipients ask for */
+    char *recipients;       /* the recipients one a line, as the catalog keeps them */
+    bool globals;           /* backup_one dumps the cluster's globals (pg_dumpall --globals-only) */
+    int json_items;         /* objects printed with --json (backup --all prints a list of them) */
     struct progress *progress;     /* the progress line of the dump under way, or NULL */
     volatile sig_atomic_t *cancel; /* non-zero once a signal asks the run to stop */
     /* the backup under way, for the hooks: set once its catalog row exists */
@@ -63,7 +66,7 @@ struct backup_run {
 static int choose_file_name(struct backup_run *br, const char *db, time_t when, char **name)
 {
     for (int seq = 1; seq < 1000; seq++) {
-        char *cand = naming_backup_file(db, when, br->set->compression, seq);
+        char *cand = naming_backup_file(db, when, br->set->compression, br->encryption, seq);
         char *partial = xasprintf("%s.partial", cand);
         bool known = false;
         if (catalog_file_known(br->cat, cand, &known) != 0) {
@@ -204,6 +207,7 @@ static int stream_dump(struct backup_run *br, struct backup_job *j, int in_fd,
     chain_add(c, filter_hash_new(j->raw_checksum));
     chain_add(c, filter_progress_new(br->progress));
     compress_add(c, br->set->compression, (int)br->set->level, (int)br->set->jobs);
+    encrypt_add(c, br->encryption, br->set->encrypt_to, (size_t)br->set->n_encrypt_to);
     chain_add(c, filter_size_new(&j->out_bytes));
     chain_add(c, filter_hash_new(j->checksum));
     chain_add(c, filter_fd_new(repofile_fd(out), repofile_path(out)));
@@ -328,9 +332,10 @@ static void print_summary(struct backup_run *br, const struct backup_rec *b, uin
         json_str(stdout, b->file_name);
         printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRIu64
                ",\"checksum\":\"%s\",\"raw_checksum\":\"%s\",\"table_count\":%" PRId64
-               ",\"row_count\":%" PRId64 ",\"duration_ms\":%" PRId64 ",\"suspect\":%s",
+               ",\"row_count\":%" PRId64 ",\"duration_ms\":%" PRId64
+               ",\"suspect\":%s,\"encryption\":\"%s\"",
                b->size_bytes, raw_bytes, b->checksum, b->raw_checksum, b->table_count, b->row_count,
-               b->duration_ms, b->suspect ? "true" : "false");
+               b->duration_ms, b->suspect ? "true" : "false", b->encryption);
         print_copies(br);
         printf("}\n");
         return;
@@ -342,6 +347,9 @@ static void print_summary(struct backup_run *br, const struct backup_rec *b, uin
            fmt_size((uint64_t)b->size_bytes, sz), fmt_size(raw_bytes, raw), ratio, b->table_count,
            b->row_count);
     printf("  duration %.1f s, %s/s\n", secs, rate);
+    if (br->set->n_encrypt_to > 0)
+        printf("  encrypted with %s to %d recipient%s\n", b->encryption, br->set->n_encrypt_to,
+               br->set->n_encrypt_to == 1 ? "" : "s");
     print_copies(br);
 }
 
@@ -450,6 +458,8 @@ static int catalog_running(struct backup_run *br, struct backup_job *j)
     b->label = (char *)br->opt->label;
     b->with_owners = br->globals || !br->opt->no_owner;
     b->origin = "backup";
+    b->encryption = (char *)br->encryption;
+    b->recipients = br->recipients;
     if (catalog_backup_begin(br->cat, b) != 0)
         return -1;
     br->cur_db = xstrdup(j->db);
@@ -783,13 +793,27 @@ out:
     return rc;
 }
 
+/* The recipients one a line; NULL for none. */
+static char *recipients_lines(const struct settings *set)
+{
+    struct sbuf b = {0};
+    for (int i = 0; i < set->n_encrypt_to; i++)
+        sbuf_printf(&b, "%s\n", set->encrypt_to[i]);
+    return b.data;
+}
+
 int cmd_backup(const struct options *opt, const struct settings *set)
 {
     struct backup_run br = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
     struct repo_lock *lock = NULL;
     int rc = -1;
 
-    /* 1. the repository: create it, lock it, open its catalog */
+    /* 1. the recipients, all of one format, before anything is written */
+    if (!(br.encryption = crypt_format_of(set->encrypt_to, (size_t)set->n_encrypt_to)))
+        goto out;
+    br.recipients = recipients_lines(set);
+
+    /* 2. the repository: create it, lock it, open its catalog */
     if (fsutil_mkdir_repo(set->dir) != 0)
         goto out;
     if (repo_lock(set->dir, &lock) != 0)
@@ -800,17 +824,18 @@ int cmd_backup(const struct options *opt, const struct settings *set)
     if (recover_repository(br.cat, set->dir) != 0)
         goto out;
 
-    /* 2. the password reaches pg_dump through a 0600 passfile, never argv or environment */
+    /* 3. the password reaches pg_dump through a 0600 passfile, never argv or environment */
     if (pgtools_passfile_create(&set->conn) != 0)
         goto out;
 
-    /* 3. dump the database, or with --all the cluster's globals and every database */
+    /* 4. dump the database, or with --all the cluster's globals and every database */
     if ((opt->all ? backup_all(&br) : backup_one(&br, set->conn.dbname)) != 0)
         goto out;
     rc = 0;
 out:
-    /* 4. the metrics, whatever happened, once there is a catalog to read them from */
+    /* 5. the metrics, whatever happened, once there is a catalog to read them from */
     write_metrics(&br, rc);
+    free(br.recipients);
     metrics_run_free(&br.results);
     pgtools_passfile_remove();
     catalog_close(br.cat);

@@ -5,8 +5,10 @@
  * file is missing or has the wrong size, or the last run failed; WARNING when the newest
  * backup is suspect. Without --db, every database in the catalog, and the worst state wins.
  * WARNING too when the cluster can be reached and holds databases that restores of these
- * left behind (pgvault_tmp_…, pgvault_old_…), and with --max-test-age DAYS when no backup
- * of a database was test-restored (pgvault test-restore) within DAYS days.
+ * left behind (pgvault_tmp_…, pgvault_old_…), with --max-test-age DAYS when no backup
+ * of a database was test-restored (pgvault test-restore) within DAYS days, and when the
+ * recipients the configuration encrypts to are not those of the database's newest backup
+ * (a key rotation, intended or not).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -76,6 +78,23 @@ static time_t iso_time(const char *s)
     return t;
 }
 
+/* True if the configured recipients are not, as a set, the lines of recorded. */
+static bool recipients_differ(const struct settings *set, const char *recorded)
+{
+    int lines = 0;
+    for (const char *s = recorded ? recorded : ""; *s;) {
+        size_t n = strcspn(s, "\n");
+        bool found = false;
+        for (int i = 0; n > 0 && i < set->n_encrypt_to && !found; i++)
+            found = strlen(set->encrypt_to[i]) == n && memcmp(set->encrypt_to[i], s, n) == 0;
+        if (n > 0 && !found)
+            return true;
+        lines += n > 0;
+        s += n + (s[n] == '\n');
+    }
+    return lines != set->n_encrypt_to;
+}
+
 /* Gathers the facts about one database and judges them. */
 static int check_db(struct catalog *cat, const struct settings *set, const char *db, long max_age_s,
                     long max_test_age_s, time_t now, struct check_result *r)
@@ -114,6 +133,12 @@ static int check_db(struct catalog *cat, const struct settings *set, const char 
     /* 2. the verdict */
     r->db = xstrdup(db);
     r->state = audit_check_db(&f, now, max_age_s, &msg);
+    if (has_complete && recipients_differ(set, complete.recipients)) {
+        sbuf_printf(&msg, "; the configured encryption recipients differ from backup %" PRId64 "'s",
+                    complete.id);
+        if (r->state < CHECK_WARNING)
+            r->state = CHECK_WARNING;
+    }
     r->message = msg.data;
     msg.data = NULL;
     r->has_complete = has_complete;

@@ -4,6 +4,7 @@
  * data of the chosen table's COPY block is written as it passes, in COPY's text format,
  * or with --csv as CSV with a header line (PostgreSQL's CSV rules: NULL is an empty
  * field, an empty string is "", a field with a comma, a quote or a line break is quoted).
+ * An encrypted backup is decrypted on the way with --identity (none: exit 2 before any row).
  * The whole file is read, so that its checksum is proven: a mismatch is exit 3 after the
  * rows, which are then not to be trusted, and the message says so.
  */
@@ -22,6 +23,7 @@
 #include "common/util.h"
 #include "io/chain.h"
 #include "io/compress.h"
+#include "io/crypt.h"
 #include "io/filters.h"
 #include "io/hash.h"
 #include "postgres/dumpscan.h"
@@ -190,11 +192,18 @@ static int feed(void *ctx, const unsigned char *buf, size_t len)
 }
 
 /* The file → its checksum → decompression → the scanner, which writes the rows. */
-static int stream(const struct backup_rec *b, const char *path, struct extract *x)
+static int stream(const struct backup_rec *b, const char *path, struct crypt_keys *keys,
+                  struct extract *x)
 {
     char sum[HASH_HEX_LEN];
+    char *what = xasprintf("backup %" PRId64, b->id);
+    int unlocked = crypt_unlock(b->encryption, path, keys, what, b->recipients, NULL);
+    free(what);
+    if (unlocked != 0)
+        return -1;
     struct chain *c = chain_new();
     chain_add(c, filter_hash_new(sum));
+    decrypt_add(c, b->encryption, keys, path);
     decompress_add(c, b->compression, path);
     chain_add(c, filter_callback_new(feed, x));
     int rc = chain_pump_file(c, path, &pgvault_interrupted);
@@ -234,6 +243,7 @@ int cmd_extract(const struct options *opt, const struct settings *set)
     struct backup_rec b = {0};
     struct selection sel = {0};
     struct extract x = {.sel = &sel, .csv = opt->csv};
+    struct crypt_keys *keys = crypt_keys_new(set->identity_file);
     char *path = NULL;
     int rc = -1;
 
@@ -254,7 +264,7 @@ int cmd_extract(const struct options *opt, const struct settings *set)
     path = path_join(set->dir, b.file_name);
     x.scan = dumpscan_new();
     dumpscan_set_sink(x.scan, on_event, &x);
-    if (stream(&b, path, &x) != 0)
+    if (stream(&b, path, keys, &x) != 0)
         goto out;
     if (!x.found) {
         err_set(ERR_INTEGRITY, "backup %" PRId64 " holds no data block for table \"%s\".\"%s\"",
@@ -269,6 +279,7 @@ out:
         err_clear();
         err_set(ERR_FAILED, "extract interrupted by a signal");
     }
+    crypt_keys_free(keys);
     dumpscan_free(x.scan);
     sbuf_free(&x.line);
     selection_free(&sel);

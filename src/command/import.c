@@ -1,7 +1,7 @@
 /*
- * pgvault import: adopt plain-format dumps (.sql, gzip .sql.gz or zstd .sql.zst) named
- * <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst] — made by the origin's scripts, by
- * "pg_dump | zstd", or left behind by a
+ * pgvault import: adopt plain-format dumps (.sql, gzip .sql.gz or zstd .sql.zst, each maybe
+ * age-encrypted, .age) named <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst][.age] — made by the
+ * origin's scripts, by "pg_dump | zstd", "pg_dump | gzip | age -r …", or left behind by a
  * lost catalog (--scan). Everything recorded is computed from the file itself: checksum and
  * size, raw checksum and size, the CREATE TABLE statements and the rows of every COPY block.
  * Only a whole dump is adopted: a valid gzip or zstd stream, pg_dump's header and its "dump
@@ -31,6 +31,7 @@
 #include "common/output.h"
 #include "io/chain.h"
 #include "io/compress.h"
+#include "io/crypt.h"
 #include "io/filters.h"
 #include "io/hash.h"
 #include "command/recover.h"
@@ -56,6 +57,7 @@ struct import_run {
     const struct settings *set;
     struct catalog *cat;
     volatile sig_atomic_t *cancel; /* non-zero once a signal asks the run to stop */
+    struct crypt_keys *keys;       /* --identity, for encrypted files */
     struct import_item *items;
     size_t n, cap;
 };
@@ -248,9 +250,9 @@ static int check_whole_dump(const struct dump_header *h, struct dumpscan *scan, 
  * reason set when it is not a whole plain-format dump (for globals, a whole pg_dumpall
  * --globals-only dump).
  */
-static int examine(const char *path, const char *compression, bool globals,
-                   volatile sig_atomic_t *cancel, struct backup_rec *b, struct table_rec **tables,
-                   size_t *ntables)
+static int examine(const struct import_run *ir, const char *path, const char *compression,
+                   const char *encryption, bool globals, struct backup_rec *b,
+                   struct table_rec **tables, size_t *ntables)
 {
     struct import_scan s = {.scan = dumpscan_new(),
                             .head = xmalloc(HEAD_MAX),
@@ -261,16 +263,17 @@ static int examine(const char *path, const char *compression, bool globals,
     char checksum[HASH_HEX_LEN], raw_checksum[HASH_HEX_LEN];
     int rc = -1;
 
-    /* 1. one pass: file checksum, decompression (gzip's CRC and length, zstd's checksum
-     * checked), raw checksum, scan */
+    /* 1. one pass: file checksum, decryption (every chunk authenticated), decompression
+     * (gzip's CRC and length, zstd's checksum checked), raw checksum, scan */
     struct chain *c = chain_new();
     chain_add(c, filter_size_new(&file_bytes));
     chain_add(c, filter_hash_new(checksum));
+    decrypt_add(c, encryption, ir->keys, path);
     decompress_add(c, compression, path);
     chain_add(c, filter_size_new(&raw_bytes));
     chain_add(c, filter_hash_new(raw_checksum));
     chain_add(c, filter_callback_new(scan_sink, &s));
-    int crc = chain_pump_file(c, path, cancel);
+    int crc = chain_pump_file(c, path, ir->cancel);
     chain_free(c);
     if (crc != 0)
         goto out;
@@ -375,7 +378,9 @@ struct import_file {
     const char *name; /* its base name: the name in the repository */
     char *db;
     time_t when;
-    const char *compression; /* by its name: "gzip", "zstd" or "none" */
+    const char *compression;             /* by its name: "gzip", "zstd" or "none" */
+    const char *encryption;              /* by its name: "none" or "age" */
+    char recipient[CRYPT_RECIPIENT_MAX]; /* whose key opened it */
     bool in_repo;
     char *path;            /* the bytes examined: in place, or the copy's partial file */
     struct repofile *copy; /* a copy from elsewhere, until it is committed */
@@ -435,11 +440,17 @@ static int catalogue_import(struct import_run *ir, struct import_file *f)
     b->db_name = f->db;
     b->file_name = (char *)f->name;
     b->compression = (char *)f->compression;
+    b->encryption = (char *)f->encryption;
+    char *recipients = f->recipient[0] ? xasprintf("%s\n", f->recipient) : NULL;
+    b->recipients = recipients;
     b->started_at = time_iso_ms(&ts, f->started);
     b->duration_ms = -1;
     b->pid = getpid();
     b->host = f->host;
-    if (catalog_backup_import(ir->cat, b, f->tables, f->ntables) != 0) {
+    int rc = catalog_backup_import(ir->cat, b, f->tables, f->ntables);
+    b->recipients = NULL;
+    free(recipients);
+    if (rc != 0) {
         if (f->renamed) {
             struct err_saved cause;
             err_save(&cause);
@@ -464,6 +475,7 @@ static void record_imported(struct import_run *ir, struct import_file *f)
     it->b.db_name = xstrdup(f->db);
     it->b.file_name = xstrdup(f->name);
     it->b.compression = xstrdup(f->b.compression);
+    it->b.encryption = xstrdup(f->b.encryption);
     it->b.started_at = xstrdup(f->started);
     it->b.host = NULL;
     memset(&f->b, 0, sizeof(f->b)); /* now owned by the item */
@@ -481,10 +493,34 @@ static void import_file_free(struct import_file *f)
     repofile_abort(f->copy);
     /* b's borrowed strings are not its own; the rest is */
     f->b.db_name = f->b.file_name = f->b.compression = f->b.started_at = f->b.host = NULL;
+    f->b.encryption = NULL;
     backup_rec_free(&f->b);
     table_recs_free(f->tables, f->ntables);
     free(f->db);
     free(f->path);
+}
+
+/* The file begins as its name's encryption says (age's version line, or none), and for an
+ * encrypted one an identity of --identity opens it: its recipient is then known. */
+static int check_encryption(const struct import_run *ir, struct import_file *f)
+{
+    unsigned char head[32];
+    ssize_t n = 0;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return err_sys(errno, "could not open \"%s\"", f->path);
+    n = read(fd, head, sizeof(head));
+    close(fd);
+    if (n < 0)
+        return err_sys(errno, "could not read \"%s\"", f->path);
+    const char *found = crypt_format_of_header(head, (size_t)n);
+    if (strcmp(found, f->encryption) != 0 && strcmp(found, "none") != 0)
+        return err_set(ERR_FAILED, "it is %s-encrypted but its name does not end in .%s", found,
+                       found);
+    if (strcmp(found, f->encryption) != 0)
+        return err_set(ERR_FAILED, "it is named .%s but is not %s-encrypted", f->encryption,
+                       f->encryption);
+    return crypt_unlock(f->encryption, f->path, ir->keys, "it", NULL, f->recipient);
 }
 
 /*
@@ -499,8 +535,8 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
     int rc = 0;
 
     /* 1. the name gives the database, the time and the compression */
-    if (naming_parse_file(f.name, &f.db, &f.when, &f.compression) != 0) {
-        err_set(ERR_FAILED, "its name does not match <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst]");
+    if (naming_parse_file(f.name, &f.db, &f.when, &f.compression, &f.encryption) != 0) {
+        err_set(ERR_FAILED, "its name does not match <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst][.age]");
         goto refused;
     }
 
@@ -517,8 +553,10 @@ static int import_one(struct import_run *ir, const char *source, bool scanned)
     if ((f.in_repo ? check_in_place(ir, &f) : copy_into_repository(ir, &f)) != 0)
         goto refused;
 
-    /* 4. a whole dump, and what it holds (a message about the copy names the original) */
-    if (examine(f.path, f.compression, strcmp(f.db, NAMING_GLOBALS_DB) == 0, ir->cancel, &f.b,
+    /* 4. encrypted as its name says, with a key we hold; then a whole dump, and what it
+     *    holds (a message about the copy names the original) */
+    if (check_encryption(ir, &f) != 0 ||
+        examine(ir, f.path, f.compression, f.encryption, strcmp(f.db, NAMING_GLOBALS_DB) == 0, &f.b,
                 &f.tables, &f.ntables) != 0) {
         if (f.copy)
             rename_in_error(f.path, source);
@@ -583,7 +621,8 @@ static int scan_repository(struct import_run *ir, char ***out, size_t *n)
         time_t when;
         const char *compression;
         bool known;
-        if (e->d_name[0] == '.' || naming_parse_file(e->d_name, &db, &when, &compression) != 0)
+        if (e->d_name[0] == '.' ||
+            naming_parse_file(e->d_name, &db, &when, &compression, NULL) != 0)
             continue;
         free(db);
         if (catalog_file_known(ir->cat, e->d_name, &known) != 0) {
@@ -641,6 +680,8 @@ static void print_json(const struct import_run *ir)
             json_str(stdout, b->started_at);
             printf(",\"compression\":");
             json_str(stdout, b->compression);
+            printf(",\"encryption\":");
+            json_str(stdout, b->encryption);
             printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRId64 ",\"checksum\":",
                    b->size_bytes, b->raw_bytes);
             json_str(stdout, b->checksum);
@@ -660,7 +701,10 @@ static void print_json(const struct import_run *ir)
 
 int cmd_import(const struct options *opt, const struct settings *set)
 {
-    struct import_run ir = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
+    struct import_run ir = {.opt = opt,
+                            .set = set,
+                            .cancel = &pgvault_interrupted,
+                            .keys = crypt_keys_new(set->identity_file)};
     struct repo_lock *lock = NULL;
     char **scanned = NULL;
     size_t nscanned = 0, refused = 0;
@@ -719,6 +763,7 @@ out:
         free(scanned[i]);
     free(scanned);
     catalog_close(ir.cat);
+    crypt_keys_free(ir.keys);
     repo_unlock(lock);
     return rc;
 }

@@ -40,6 +40,10 @@ static void json_row(const struct backup_rec *r, bool first)
     printf(",\"size_bytes\":%" PRId64 ",\"raw_bytes\":%" PRId64 ",\"compression\":", r->size_bytes,
            r->raw_bytes);
     json_str_or_null(stdout, r->compression);
+    printf(",\"encryption\":");
+    json_str_or_null(stdout, r->encryption);
+    printf(",\"recipients\":");
+    json_lines(stdout, r->recipients);
     printf(",\"checksum\":");
     json_str_or_null(stdout, r->checksum);
     printf(",\"table_count\":%" PRId64 ",\"row_count\":%" PRId64

@@ -34,7 +34,7 @@ static char *partial_db(const char *name)
     char *db = NULL;
     time_t when;
     const char *compression;
-    if (naming_parse_file(stem, &db, &when, &compression) != 0) {
+    if (naming_parse_file(stem, &db, &when, &compression, NULL) != 0) {
         free(db);
         db = NULL;
     }
@@ -137,7 +137,7 @@ static void remove_if_pruned(struct catalog *cat, const char *dir, const char *n
     char *db = NULL;
     time_t when;
     const char *compression;
-    if (naming_parse_file(name, &db, &when, &compression) != 0)
+    if (naming_parse_file(name, &db, &when, &compression, NULL) != 0)
         return;
     free(db);
     struct backup_rec b;

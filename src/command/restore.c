@@ -28,6 +28,7 @@
 #include "common/progress.h"
 #include "io/chain.h"
 #include "io/compress.h"
+#include "io/crypt.h"
 #include "io/filters.h"
 #include "io/hash.h"
 #include "io/loadsink.h"
@@ -51,6 +52,7 @@ struct restore_run {
     struct repo_lock *lock;        /* the repository's */
     struct repo_lock *db_lock;     /* the backup's database's */
     struct catalog *cat;
+    struct crypt_keys *keys; /* --identity, for an encrypted backup */
     struct backup_rec b;
     bool globals;         /* b is the @globals backup: replayed into the cluster */
     char *path;           /* the backup file */
@@ -151,6 +153,15 @@ static int check_file(struct restore_run *rr)
     return 0;
 }
 
+/* 2. an encrypted backup: a key that opens it (its header, before the payload is read) */
+static int check_key(struct restore_run *rr)
+{
+    char *what = xasprintf("backup %" PRId64, rr->b.id);
+    int rc = crypt_unlock(rr->b.encryption, rr->path, rr->keys, what, rr->b.recipients, NULL);
+    free(what);
+    return rc;
+}
+
 /* A template (template0, template1, any datistemplate) is never a restore's target. */
 static int refuse_template(const struct restore_run *rr, bool is_template)
 {
@@ -209,6 +220,7 @@ static int feed_dump(struct restore_run *rr, struct loader *l)
     struct chain *c = chain_new();
     chain_add(c, filter_size_new(&size));
     chain_add(c, filter_hash_new(sum));
+    decrypt_add(c, rr->b.encryption, rr->keys, rr->path);
     decompress_add(c, rr->b.compression, rr->path);
     chain_add(c, filter_progress_new(progress));
     chain_add(c, filter_loader_new(l));
@@ -638,8 +650,9 @@ static int restore_globals(struct restore_run *rr)
     struct loader_options o = {
         .on_error = replay_error, .on_connect = replay_connect, .ctx = &rep, .cancel = rr->cancel};
     struct loader *l = loader_new(pg, &o);
-    /* the file → decompression → the loader */
+    /* the file → decryption → decompression → the loader */
     struct chain *c = chain_new();
+    decrypt_add(c, rr->b.encryption, rr->keys, rr->path);
     decompress_add(c, rr->b.compression, rr->path);
     chain_add(c, filter_loader_new(l));
     int rc = chain_pump_file(c, rr->path, rr->cancel);
@@ -876,6 +889,7 @@ static void record_finish(struct restore_run *rr, int rc)
 
 static void restore_run_free(struct restore_run *rr)
 {
+    crypt_keys_free(rr->keys);
     pgtools_passfile_remove();
     pg_identity_free(rr->identity);
     selection_free(&rr->sel);
@@ -908,7 +922,11 @@ static void test_outcome(const struct restore_run *rr, struct restore_test *t)
 static int restore_main(const struct options *opt, const struct settings *set,
                         struct restore_test *test)
 {
-    struct restore_run rr = {.opt = opt, .set = set, .cancel = &pgvault_interrupted, .test = test};
+    struct restore_run rr = {.opt = opt,
+                             .set = set,
+                             .cancel = &pgvault_interrupted,
+                             .test = test,
+                             .keys = crypt_keys_new(set->identity_file)};
     double t0 = time_mono();
     int rc = -1;
 
@@ -920,8 +938,10 @@ static int restore_main(const struct options *opt, const struct settings *set,
     if (name_databases(&rr) != 0 || record_start(&rr) != 0)
         goto out;
 
-    /* 3. the file's checksum, before any database is touched */
+    /* 3. the file's checksum, then a key that opens it, before any database is touched */
     rc = check_file(&rr);
+    if (rc == 0)
+        rc = check_key(&rr);
 
     /* 4. what will be replaced */
     if (rc == 0)

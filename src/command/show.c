@@ -13,6 +13,7 @@
 
 #include "catalog/catalog.h"
 #include "command/commands.h"
+#include "common/encryption.h"
 #include "common/err.h"
 #include "storage/fsutil.h"
 #include "common/output.h"
@@ -110,6 +111,9 @@ static void show_json(const struct show_data *d)
     json_key_str("format", b->format);
     json_key_str("compression", b->compression);
     json_key_int("compression_level", b->level);
+    json_key_str("encryption", b->encryption);
+    printf(",\"recipients\":");
+    json_lines(stdout, b->recipients);
     json_key_int("size_bytes", b->size_bytes);
     json_key_int("raw_bytes", b->raw_bytes);
     json_key_str("checksum_algo", b->checksum_algo);
@@ -197,6 +201,18 @@ static void kv(const char *key, const char *fmt, ...)
     putchar('\n');
 }
 
+/* "encryption  age to age1…, age1…" (the recipients one a line in the catalog). */
+static void show_encryption(const struct backup_rec *b)
+{
+    if (!b->encryption || strcmp(b->encryption, "none") == 0) {
+        kv("encryption", "none");
+        return;
+    }
+    char *list = encryption_recipients_joined(b->recipients);
+    kv("encryption", "%s to %s", b->encryption, list);
+    free(list);
+}
+
 /* "2026-11-25T15:27:54.123Z" → "2026-11-25 15:27:54" */
 static const char *short_time(const char *iso, char buf[20])
 {
@@ -260,6 +276,7 @@ static void show_facts(const struct show_data *d)
             kv("compression", "%s level %d", b->compression, b->level);
         else
             kv("compression", "%s", b->compression);
+        show_encryption(b);
         kv("checksum", "%s %s", or_dash(b->checksum_algo), or_dash(b->checksum));
         kv("raw checksum", "%s %s", or_dash(b->checksum_algo), or_dash(b->raw_checksum));
     }

@@ -320,10 +320,10 @@ static int collect_unknown(void *arg, const char *key, const struct remote_meta 
     const char *name = strrchr(key, '/');
     char *db;
     time_t when;
-    const char *compression;
+    const char *compression, *encryption;
     bool known = true;
     if (strncmp(key, "catalog/", 8) == 0 || !name ||
-        naming_parse_file(name + 1, &db, &when, &compression) != 0)
+        naming_parse_file(name + 1, &db, &when, &compression, &encryption) != 0)
         return 0;
     free(db);
     if (catalog_file_known(u->cat, name + 1, &known) != 0) {

@@ -1,9 +1,11 @@
 /*
  * pgvault verify: size and XXH3-128 of each backup file against the catalog, like
  * pg_verifybackup: size first, then checksum, every backup reported, exit 3 at the end if
- * any is damaged (exit 1 if one could only not be read, e.g. for its permissions). --deep also
- * decompresses the file (gzip's CRC, zstd's content checksum), checks pg_dump's trailer and the
- * raw checksum, and recounts each table's rows from the dump text.
+ * any is damaged (exit 1 if one could only not be read, e.g. for its permissions). The
+ * checksum is the stored file's, so an encrypted backup is verified without its key.
+ * --deep also decrypts (with --identity: every age chunk authenticated) and decompresses the
+ * file (gzip's CRC, zstd's content checksum), checks pg_dump's trailer and the raw checksum,
+ * and recounts each table's rows from the dump text (exit 2 when no key opens one).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +27,7 @@
 #include "common/progress.h"
 #include "io/chain.h"
 #include "io/compress.h"
+#include "io/crypt.h"
 #include "io/filters.h"
 #include "io/hash.h"
 #include "command/resolve.h"
@@ -71,16 +74,17 @@ struct read_digest {
     char raw_checksum[HASH_HEX_LEN];
 };
 
-/* The file → its checksum → (--deep: decompression → the dump's size and checksum → the
- * dump scanner) → the progress line. compression NULL: the file's bytes only. */
-static int read_file(const char *path, const char *compression, struct dumpscan *scan,
-                     struct progress *progress, volatile sig_atomic_t *cancel,
-                     struct read_digest *r)
+/* The file → its checksum → (--deep: decryption → decompression → the dump's size and
+ * checksum → the dump scanner) → the progress line. b NULL: the file's bytes only. */
+static int read_file(const char *path, const struct backup_rec *b, struct crypt_keys *keys,
+                     struct dumpscan *scan, struct progress *progress,
+                     volatile sig_atomic_t *cancel, struct read_digest *r)
 {
     struct chain *c = chain_new();
     chain_add(c, filter_hash_new(r->checksum));
-    if (compression) {
-        decompress_add(c, compression, path);
+    if (b) {
+        decrypt_add(c, b->encryption, keys, path);
+        decompress_add(c, b->compression, path);
         chain_add(c, filter_size_new(&r->raw_bytes));
         chain_add(c, filter_hash_new(r->raw_checksum));
         chain_add(c, filter_dumpscan_new(scan));
@@ -93,7 +97,8 @@ static int read_file(const char *path, const char *compression, struct dumpscan 
 
 /* Verifies one backup; returns 0, or -1 with the reason set. */
 static int verify_one(struct catalog *cat, const struct options *opt, const struct settings *set,
-                      const struct backup_rec *b, volatile sig_atomic_t *cancel)
+                      const struct backup_rec *b, struct crypt_keys *keys,
+                      volatile sig_atomic_t *cancel)
 {
     bool deep = opt->deep;
     char *path = path_join(set->dir, b->file_name);
@@ -119,7 +124,11 @@ static int verify_one(struct catalog *cat, const struct options *opt, const stru
         goto out;
     }
 
-    /* 2. the checksum of the bytes on disk (--deep: inflated, into the dump scanner), with
+    /* 2. deep: a key that opens an encrypted file */
+    if (deep && crypt_unlock(b->encryption, path, keys, "the file", b->recipients, NULL) != 0)
+        goto out;
+
+    /* 3. the checksum of the bytes on disk (--deep: inflated, into the dump scanner), with
      *    a progress line over the file's bytes (--deep: the dump's) */
     struct read_digest r;
     char *label = xasprintf("verify %" PRId64 " (%s)", b->id, b->file_name);
@@ -128,7 +137,7 @@ static int verify_one(struct catalog *cat, const struct options *opt, const stru
     free(label);
     if (deep)
         scan = dumpscan_new();
-    int rrc = read_file(path, deep ? b->compression : NULL, scan, progress, cancel, &r);
+    int rrc = read_file(path, deep ? b : NULL, keys, scan, progress, cancel, &r);
     progress_free(progress);
     if (rrc != 0)
         goto out;
@@ -138,7 +147,7 @@ static int verify_one(struct catalog *cat, const struct options *opt, const stru
         goto out;
     }
 
-    /* 3. deep: the dump inside is whole and holds the rows the catalog recorded */
+    /* 4. deep: the dump inside is whole and holds the rows the catalog recorded */
     if (deep) {
         if (b->raw_checksum && strcmp(r.raw_checksum, b->raw_checksum) != 0) {
             err_set(ERR_INTEGRITY, "raw checksum mismatch: %s, the catalog says %s", r.raw_checksum,
@@ -209,10 +218,11 @@ static int open_catalog(const struct settings *set, struct catalog **cat, bool *
  * error's class in *cls; the error is cleared either way. */
 static char *verify_backup(struct catalog *cat, const struct options *opt,
                            const struct settings *set, const struct backup_rec *b,
-                           volatile sig_atomic_t *cancel, enum err_class *cls)
+                           struct crypt_keys *keys, volatile sig_atomic_t *cancel,
+                           enum err_class *cls)
 {
     int rc = strcmp(b->status, "complete") == 0
-                 ? verify_one(cat, opt, set, b, cancel)
+                 ? verify_one(cat, opt, set, b, keys, cancel)
                  : err_set(ERR_USAGE, "backup is %s, not complete", b->status);
     char *reason = rc == 0 ? NULL : xstrdup(err_msg());
     *cls = rc == 0 ? ERR_NONE : err_class();
@@ -260,11 +270,13 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     volatile sig_atomic_t *cancel = &pgvault_interrupted;
     struct catalog *cat = NULL;
     struct backup_rec *b = NULL;
-    size_t n = 0, failed = 0, damaged = 0;
+    size_t n = 0, failed = 0, damaged = 0, keyless = 0;
     bool record = false;
     int code = -1;
     if (opt->remote)
         return copies_verify(opt, set);
+
+    struct crypt_keys *keys = crypt_keys_new(set->identity_file);
 
     /* 1. open the catalog (verify takes no repository lock: it only reads files) */
     if (fsutil_require_repo(set->dir) != 0 || open_catalog(set, &cat, &record) != 0)
@@ -285,7 +297,7 @@ int cmd_verify(const struct options *opt, const struct settings *set)
     for (size_t i = 0; i < n; i++) {
         double t0 = time_mono();
         enum err_class cls;
-        char *reason = verify_backup(cat, opt, set, &b[i], cancel, &cls);
+        char *reason = verify_backup(cat, opt, set, &b[i], keys, cancel, &cls);
         if (*cancel) {
             free(reason);
             goto out;
@@ -294,6 +306,7 @@ int cmd_verify(const struct options *opt, const struct settings *set)
         failed += reason != NULL;
         /* a file that cannot be read (permissions, I/O) is a failure, not damage */
         damaged += cls == ERR_INTEGRITY;
+        keyless += cls == ERR_USAGE;
         if (record)
             record_result(cat, opt, &b[i], reason);
         print_result(opt, &b[i], i, reason, secs);
@@ -308,7 +321,8 @@ int cmd_verify(const struct options *opt, const struct settings *set)
         goto out;
     }
     if (failed) {
-        err_set(ERR_FAILED, "%zu of %zu backups could not be verified", failed, n);
+        err_set(keyless ? ERR_USAGE : ERR_FAILED, "%zu of %zu backups could not be verified",
+                failed, n);
         goto out;
     }
     code = 0;
@@ -319,5 +333,6 @@ out:
     }
     backup_recs_free(b, n);
     catalog_close(cat);
+    crypt_keys_free(keys);
     return code;
 }

@@ -1,6 +1,7 @@
 #include "common/naming.h"
 
 #include "common/compression.h"
+#include "common/encryption.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -88,11 +89,17 @@ bad:
     return NULL;
 }
 
-char *naming_backup_file(const char *db, time_t when, const char *compression, int seq)
+char *naming_backup_file(const char *db, time_t when, const char *compression,
+                         const char *encryption, int seq)
 {
     const struct compression *c = compression_find(compression);
+    const struct encryption *e = encryption_find(encryption ? encryption : "none");
     if (!c) {
         err_set(ERR_FAILED, "unknown compression \"%s\"", compression ? compression : "");
+        return NULL;
+    }
+    if (!e) {
+        err_set(ERR_FAILED, "unknown encryption \"%s\"", encryption);
         return NULL;
     }
     struct tm tm;
@@ -105,8 +112,8 @@ char *naming_backup_file(const char *db, time_t when, const char *compression, i
     if (seq > 1)
         snprintf(suffix, sizeof(suffix), "_%d", seq);
     char *name =
-        xasprintf("%s_%04d%02d%02d_%02d%02d%02d%s.sql%s", enc, tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, suffix, c->suffix);
+        xasprintf("%s_%04d%02d%02d_%02d%02d%02d%s.sql%s%s", enc, tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, suffix, c->suffix, e->suffix);
     free(enc);
     return name;
 }
@@ -127,10 +134,12 @@ static int parse_stamp(const char *s, time_t *when)
     return time_from_utc(y, mo, d, h, mi, se, when);
 }
 
-int naming_parse_file(const char *file, char **db, time_t *when, const char **compression)
+int naming_parse_file(const char *file, char **db, time_t *when, const char **compression,
+                      const char **encryption)
 {
     size_t len;
-    const struct compression *c = compression_of_file(file, strlen(file), &len);
+    const struct encryption *e = encryption_of_file(file, strlen(file), &len);
+    const struct compression *c = compression_of_file(file, len, &len);
     if (!c)
         return -1;
 
@@ -157,6 +166,8 @@ int naming_parse_file(const char *file, char **db, time_t *when, const char **co
     *db = name;
     *when = t;
     *compression = c->name;
+    if (encryption)
+        *encryption = e->name;
     return 0;
 }
 

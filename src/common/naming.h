@@ -7,19 +7,22 @@
 #include <time.h>
 
 /*
- * Backup file names: <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst], UTC, with a
+ * Backup file names: <db>_<YYYYMMDD>_<HHMMSS>.sql[.gz|.zst][.age], UTC, with a
  * _2, _3 … suffix before the extension on a collision. In <db>, every byte outside
  * [A-Za-z0-9_.-], and a leading '.' or '-', is written %XX (uppercase hex).
  */
 char *naming_encode_db(const char *db);
 /* Inverse of naming_encode_db; NULL if s is not a valid encoding. */
 char *naming_decode_db(const char *s);
-/* seq 1 gives no suffix, 2 gives "_2" …; compression ("gzip", "zstd", "none") gives the
- * extension. */
-char *naming_backup_file(const char *db, time_t when, const char *compression, int seq);
-/* Splits a backup file name into database, time and compression (its name, as
- * common/compression.h has it: "gzip", "zstd" or "none"); -1 if it does not match. */
-int naming_parse_file(const char *file, char **db, time_t *when, const char **compression);
+/* seq 1 gives no suffix, 2 gives "_2" …; compression ("gzip", "zstd", "none") and
+ * encryption ("none", "age"; NULL is none) give the extension. */
+char *naming_backup_file(const char *db, time_t when, const char *compression,
+                         const char *encryption, int seq);
+/* Splits a backup file name into database, time, compression and encryption (their names,
+ * as common/compression.h and common/encryption.h have them; encryption may be NULL);
+ * -1 if it does not match. */
+int naming_parse_file(const char *file, char **db, time_t *when, const char **compression,
+                      const char **encryption);
 
 /* The db_name under which "backup --all" catalogues the cluster's roles and tablespaces
  * (pg_dumpall --globals-only); its files are named "%40globals_…". A database that is

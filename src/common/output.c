@@ -1,5 +1,7 @@
 #include "common/output.h"
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 void json_str(FILE *out, const char *s)
@@ -38,6 +40,24 @@ void json_str_or_null(FILE *out, const char *s)
         json_str(out, s);
     else
         fputs("null", out);
+}
+
+void json_lines(FILE *out, const char *s)
+{
+    bool first = true;
+    fputc('[', out);
+    while (s && *s) {
+        size_t n = strcspn(s, "\n");
+        if (n > 0) {
+            char *line = strndup(s, n);
+            fputs(first ? "" : ",", out);
+            json_str(out, line);
+            free(line);
+            first = false;
+        }
+        s += n + (s[n] == '\n');
+    }
+    fputc(']', out);
 }
 
 void csv_field(FILE *out, const char *s)

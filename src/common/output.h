@@ -10,6 +10,8 @@
 void json_str(FILE *out, const char *s);
 /* A JSON string, or null for NULL. */
 void json_str_or_null(FILE *out, const char *s);
+/* A JSON array of the lines of s (one string each, empty lines left out); [] for NULL. */
+void json_lines(FILE *out, const char *s);
 /* A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF. */
 void csv_field(FILE *out, const char *s);
 

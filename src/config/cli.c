@@ -60,6 +60,8 @@ enum {
     OPT_NO_COPY,
     OPT_CHECK_SQL,
     OPT_MAX_TEST_AGE,
+    OPT_ENCRYPT_TO,
+    OPT_IDENTITY,
 };
 
 #define BIT(c) (1u << (c))
@@ -165,6 +167,12 @@ static const struct optdef optdefs[] = {
      STRING(remote), "only the copies on remote NAME (remote.NAME.url)"},
     {OPT_FROM, "from", "NAME", BIT(CMD_RESTORE) | BIT(CMD_IMPORT), 0, 0, GRP_MAIN, STRING(from),
      "download the backup from remote NAME first"},
+    {OPT_ENCRYPT_TO, "encrypt-to", "RECIPIENT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, LIST(encrypt_to),
+     "encrypt to RECIPIENT (age1...); repeatable"},
+    {OPT_IDENTITY, "identity", "FILE",
+     BIT(CMD_RESTORE) | BIT(CMD_VERIFY) | BIT(CMD_IMPORT) | BIT(CMD_TEST_RESTORE) |
+         BIT(CMD_EXTRACT),
+     0, 0, GRP_MAIN, STRING(identity), "decrypt with the age identities in FILE"},
     /* restore */
     {'f', "force", NULL, BIT(CMD_RESTORE), 0, 0, GRP_MAIN, FLAG(force),
      "do not ask for confirmation"},

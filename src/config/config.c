@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -107,6 +108,9 @@ struct file_values {
     char *host, *port, *user, *dbname, *password;
     char *dir, *catalog, *pg_bindir, *metrics_file, *pre_hook, *post_hook;
     char *notify_email, *notify_on, *sendmail_path, *notify_from;
+    char *encrypt_to_file, *identity_file;
+    char **encrypt_to; /* each encrypt_to line, in order */
+    int n_encrypt_to;
     long retention_days, keep_count, level, jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
         hook_timeout, lock_wait_timeout;
     int compress;                          /* -1 unset */
@@ -305,6 +309,17 @@ static int add_addresses(struct file_values *fv, const char *val, int line)
     return 0;
 }
 
+/* encrypt_to may be given on several lines: each adds a recipient. */
+static int add_file_recipient(struct file_values *fv, const char *val, int line)
+{
+    if (!*val)
+        return err_set(ERR_USAGE, "empty value for \"encrypt_to\" in \"%s\" line %d", fv->origin,
+                       line);
+    fv->encrypt_to = xrealloc(fv->encrypt_to, (size_t)(fv->n_encrypt_to + 1) * sizeof(char *));
+    fv->encrypt_to[fv->n_encrypt_to++] = xstrdup(val);
+    return 0;
+}
+
 static int file_value(void *ctx, const char *key, const char *val, int line)
 {
     struct file_values *fv = ctx;
@@ -328,6 +343,8 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
         {"post_backup_hook", offsetof(struct file_values, post_hook), false},
         {"sendmail_path", offsetof(struct file_values, sendmail_path), true},
         {"notify_from", offsetof(struct file_values, notify_from), true},
+        {"encrypt_to_file", offsetof(struct file_values, encrypt_to_file), true},
+        {"identity_file", offsetof(struct file_values, identity_file), true},
     };
     static const struct {
         const char *key;
@@ -363,6 +380,8 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
                        CLIPPED(val), fv->origin, line);
     if (strcmp(key, "notify_on") == 0)
         return set_str(&fv->notify_on, val);
+    if (strcmp(key, "encrypt_to") == 0)
+        return add_file_recipient(fv, val, line);
     if (strcmp(key, "compress_level") == 0)
         fv->level_line = line;
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
@@ -453,14 +472,83 @@ static void file_values_free(struct file_values *fv)
     remotes_free(fv->remotes, fv->nremotes);
     fv->remotes = NULL;
     fv->nremotes = 0;
-    char **strs[] = {&fv->host,         &fv->port,          &fv->user,       &fv->dbname,
-                     &fv->password,     &fv->dir,           &fv->catalog,    &fv->pg_bindir,
-                     &fv->metrics_file, &fv->pre_hook,      &fv->post_hook,  &fv->notify_email,
-                     &fv->notify_on,    &fv->sendmail_path, &fv->notify_from};
+    char **strs[] = {&fv->host,         &fv->port,          &fv->user,        &fv->dbname,
+                     &fv->password,     &fv->dir,           &fv->catalog,     &fv->pg_bindir,
+                     &fv->metrics_file, &fv->pre_hook,      &fv->post_hook,   &fv->notify_email,
+                     &fv->notify_on,    &fv->sendmail_path, &fv->notify_from, &fv->encrypt_to_file,
+                     &fv->identity_file};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
+    for (int i = 0; i < fv->n_encrypt_to; i++)
+        free(fv->encrypt_to[i]);
+    free(fv->encrypt_to);
+    fv->encrypt_to = NULL;
+    fv->n_encrypt_to = 0;
+}
+
+static void add_recipient(struct settings *s, const char *r, size_t len)
+{
+    s->encrypt_to = xrealloc(s->encrypt_to, (size_t)(s->n_encrypt_to + 1) * sizeof(char *));
+    s->encrypt_to[s->n_encrypt_to++] = xstrndup(r, len);
+}
+
+/* The recipients of encrypt_to_file (a regular file of at most 1 MiB): one a line, blank
+ * lines and "#" comments skipped. */
+static int read_recipients_file(const char *path, struct settings *s)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return err_sys(errno, "could not open encrypt_to_file \"%s\"", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+        close(fd);
+        return err_set(ERR_USAGE, "encrypt_to_file \"%s\" is not a regular file of at most 1 MiB",
+                       path);
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return err_sys(errno, "could not open encrypt_to_file \"%s\"", path);
+    }
+    char line[1024];
+    int before = s->n_encrypt_to;
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = line + strspn(line, " \t");
+        size_t len = strcspn(p, "\r\n");
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len > 0 && p[0] != '#')
+            add_recipient(s, p, len);
+    }
+    int rc = ferror(f) ? err_sys(errno, "could not read encrypt_to_file \"%s\"", path) : 0;
+    fclose(f);
+    if (rc == 0 && s->n_encrypt_to == before)
+        rc = err_set(ERR_USAGE, "encrypt_to_file \"%s\" names no recipient", path);
+    return rc;
+}
+
+/* The recipients: --encrypt-to replaces the file's encrypt_to and encrypt_to_file, which
+ * only the commands that use recipients read (backup, and check that compares them). The
+ * identity file: --identity > identity_file. */
+static int resolve_encryption(const struct options *opt, const struct file_values *fv,
+                              struct settings *s)
+{
+    s->identity_file = opt->identity       ? xstrdup(opt->identity)
+                       : fv->identity_file ? xstrdup(fv->identity_file)
+                                           : NULL;
+    if (opt->encrypt_to.n > 0) {
+        for (int i = 0; i < opt->encrypt_to.n; i++)
+            add_recipient(s, opt->encrypt_to.v[i], strlen(opt->encrypt_to.v[i]));
+        return 0;
+    }
+    for (int i = 0; i < fv->n_encrypt_to; i++)
+        add_recipient(s, fv->encrypt_to[i], strlen(fv->encrypt_to[i]));
+    bool uses = opt->cmd == CMD_BACKUP || opt->cmd == CMD_CHECK;
+    if (uses && fv->encrypt_to_file && read_recipients_file(fv->encrypt_to_file, s) != 0)
+        return err_wrap(ERR_USAGE, "\"%s\"", fv->origin);
+    return 0;
 }
 
 /* flag > origin's variable > (libpq's variable, or a connection service, PGSERVICE: leave
@@ -597,7 +685,7 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     /* 4. policy and tuning */
     s->retention_days = pick_num(opt->retention_days, fv.retention_days, DEFAULT_RETENTION_DAYS);
     s->keep_count = pick_num(opt->keep_count, fv.keep_count, DEFAULT_KEEP_COUNT);
-    if (resolve_compression(opt, &fv, s) != 0)
+    if (resolve_compression(opt, &fv, s) != 0 || resolve_encryption(opt, &fv, s) != 0)
         goto fail;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     const struct compression *comp = compression_find(s->compression);
@@ -644,11 +732,16 @@ void settings_free(struct settings *s)
     char **strs[] = {&s->conn.host,     &s->conn.port,       &s->conn.user,        &s->conn.dbname,
                      &s->dir,           &s->catalog,         &s->config_file,      &s->pg_bindir,
                      &s->metrics_file,  &s->pre_backup_hook, &s->post_backup_hook, &s->notify_email,
-                     &s->sendmail_path, &s->notify_from};
+                     &s->sendmail_path, &s->notify_from,     &s->identity_file};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
+    for (int i = 0; i < s->n_encrypt_to; i++)
+        free(s->encrypt_to[i]);
+    free(s->encrypt_to);
+    s->encrypt_to = NULL;
+    s->n_encrypt_to = 0;
     if (s->conn.password) {
         explicit_bzero(s->conn.password, strlen(s->conn.password));
         free(s->conn.password);

@@ -58,6 +58,11 @@ struct settings {
     bool notify_always; /* notify_on = always (default failure) */
     char *sendmail_path;
     char *notify_from; /* NULL: pgvault@HOST */
+    /* the recipients a backup is encrypted to: --encrypt-to, else the file's encrypt_to
+     * and the lines of its encrypt_to_file; none: not encrypted */
+    char **encrypt_to;
+    int n_encrypt_to;
+    char *identity_file; /* --identity, else identity_file: the age identities */
 };
 
 /* Built-in defaults, the last step of the precedence. */

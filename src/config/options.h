@@ -32,6 +32,7 @@ struct optlist {
     int n;
 };
 
+
 /* Tri-state for options a user may force either way. */
 enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
 
@@ -72,6 +73,7 @@ struct options {
     bool with_owners;   /* deprecated, no effect: owners are kept unless no_owner */
     bool no_owner;      /* backup: pg_dump --no-owner; restore: skip ownership statements */
     bool no_privileges; /* backup: pg_dump --no-privileges; restore: skip GRANT/REVOKE */
+    struct optlist encrypt_to; /* --encrypt-to, repeatable */
 
     /* restore */
     bool force; /* -f */
@@ -81,6 +83,7 @@ struct options {
     bool keep_old;
     struct optlist tables;  /* --table SCHEMA.TABLE: only these tables' rows */
     struct optlist schemas; /* --schema NAME: only the rows of this schema's tables */
+    const char *identity; /* --identity (restore, verify, import) */
 
     /* list */
     bool all_status;

@@ -27,6 +27,14 @@ new_pgvault_dbs() {
         <(pgvault_dbs | LC_ALL=C sort) | grep -E "_(${tags%|})(_|\$)" || true
 }
 
+# same_dump A B WHAT: the normalized dumps of databases A and B are equal.
+same_dump() {
+    normalized_dump "$1" "$SCRATCH/a.sql"
+    normalized_dump "$2" "$SCRATCH/b.sql"
+    cmp -s "$SCRATCH/a.sql" "$SCRATCH/b.sql" || fail "$3: pg_dump of $1 and of $2 differ:
+$(diff "$SCRATCH/a.sql" "$SCRATCH/b.sql" | cut -c 1-300 | head -n 40)"
+}
+
 # expect_no_leftover_dbs WHAT: no pgvault_tmp_* / pgvault_old_* database appeared.
 expect_no_leftover_dbs() {
     local extra

@@ -56,6 +56,24 @@ psql_q "$DB" "COPY one TO STDOUT WITH (FORMAT csv, HEADER)" >"$SCRATCH/want1.csv
 "$PGVAULT_BIN" extract -d "$REPO" --db "$DB" latest --table public.one --csv -q >"$SCRATCH/got1.csv"
 cmp -s "$SCRATCH/want1.csv" "$SCRATCH/got1.csv" || fail "extract --csv of a one-column table differs"
 
+# an age-encrypted backup: decrypted on the way with --identity; without it, exit 2
+if command -v age-keygen >/dev/null 2>&1; then
+    age-keygen -o "$SCRATCH/id.key" 2>/dev/null
+    chmod 0600 "$SCRATCH/id.key"
+    recipient=$(age-keygen -y "$SCRATCH/id.key")
+    run_pgvault backup -d "$REPO" --db "$DB" --encrypt-to "$recipient" --no-prune
+    expect_rc 0 "encrypted backup"
+    eid=$(catalog_q "$REPO" "SELECT max(id) FROM backups WHERE status = 'complete'")
+    "$PGVAULT_BIN" extract -d "$REPO" "$eid" --table '"Ünï ""q"". s".Tâble' -q \
+        --identity "$SCRATCH/id.key" >"$SCRATCH/got.txt" || fail "extract of an encrypted backup failed"
+    cmp -s "$SCRATCH/want.txt" "$SCRATCH/got.txt" || fail "extract of an encrypted backup differs"
+    run_pgvault extract -d "$REPO" "$eid" --table public.other
+    expect_rc 2 "extract of an encrypted backup without an identity"
+    expect_error_line "extract of an encrypted backup without an identity"
+    [[ -z "$OUT" ]] || fail "extract without an identity wrote rows"
+    note "(a) an age-encrypted backup, with and without its identity"
+fi
+
 # (b) usage errors
 run_pgvault extract -d "$REPO" latest --db "$DB"
 expect_rc 2 "extract without --table"
@@ -68,7 +86,7 @@ expect_error_line "extract of an unknown table"
 assert_contains "$ERR" "nosuch" "the unknown table is named"
 
 # (c) a damaged file: exit 3
-id=$(catalog_q "$REPO" "SELECT max(id) FROM backups WHERE status = 'complete'")
+id=$(catalog_q "$REPO" "SELECT max(id) FROM backups WHERE status = 'complete' AND encryption = 'none'")
 file=$REPO/$(catalog_q "$REPO" "SELECT file_name FROM backups WHERE id = $id")
 size=$(stat -c %s "$file")
 printf '\x55' | dd of="$file" bs=1 seek=$((size / 2)) conv=notrunc status=none

@@ -27,14 +27,6 @@ register_db "$VIA_PGVAULT"
 register_db "$OTHER"
 register_db "$IMPORTED"
 
-# same_dump A B WHAT: the normalized dumps of databases A and B are equal.
-same_dump() {
-    normalized_dump "$1" "$SCRATCH/a.sql"
-    normalized_dump "$2" "$SCRATCH/b.sql"
-    cmp -s "$SCRATCH/a.sql" "$SCRATCH/b.sql" || fail "$3: pg_dump of $1 and of $2 differ:
-$(diff "$SCRATCH/a.sql" "$SCRATCH/b.sql" | cut -c 1-300 | head -n 40)"
-}
-
 # 1. The hostile database, backed up with zstd.
 note "building $DB"
 create_db "$DB"

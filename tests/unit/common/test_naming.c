@@ -89,14 +89,24 @@ static void test_backup_file(void)
         {"../etc x", 0, "none", 1, "%2E.%2Fetc%20x_19700101_000000.sql"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *f =
-            naming_backup_file(cases[i].db, cases[i].when, cases[i].compression, cases[i].seq);
+        char *f = naming_backup_file(cases[i].db, cases[i].when, cases[i].compression, NULL,
+                                     cases[i].seq);
         CHECK_STR(f, cases[i].expect);
         free(f);
     }
+    /* the encryption's suffix after the compression's */
+    char *f = naming_backup_file("shop", WHEN, "gzip", "age", 1);
+    CHECK_STR(f, "shop_20261125_152754.sql.gz.age");
+    free(f);
+    f = naming_backup_file("shop", WHEN, "none", "age", 2);
+    CHECK_STR(f, "shop_20261125_152754_2.sql.age");
+    free(f);
     err_clear();
-    CHECK(naming_backup_file("app", WHEN, "lz4", 1) == NULL);
+    CHECK(naming_backup_file("app", WHEN, "lz4", NULL, 1) == NULL);
     CHECK_STR(err_msg(), "unknown compression \"lz4\"");
+    err_clear();
+    CHECK(naming_backup_file("app", WHEN, "gzip", "rot13", 1) == NULL);
+    CHECK_STR(err_msg(), "unknown encryption \"rot13\"");
     err_clear();
 }
 
@@ -104,8 +114,9 @@ static void check_parse(const char *file, const char *db, time_t when, const cha
 {
     char *got = NULL;
     time_t t = 0;
-    const char *c = NULL;
-    CHECK_INT(naming_parse_file(file, &got, &t, &c), 0);
+    const char *c = NULL, *e = NULL;
+    CHECK_INT(naming_parse_file(file, &got, &t, &c, &e), 0);
+    CHECK_STR(e, strstr(file, ".age") ? "age" : "none");
     CHECK_STR(got, db);
     CHECK_INT(t, when);
     CHECK_STR(c, compression);
@@ -126,6 +137,9 @@ static void test_parse(void)
     check_parse("donn%C3%A9es_20261125_152754.sql.gz", "données", WHEN, "gzip");
     check_parse("%40globals_20240229_235959.sql.gz", "@globals", 1709251199, "gzip");
     check_parse("%40globals_20240229_235959.sql.zst", "@globals", 1709251199, "zstd");
+    check_parse("shop_20261125_152754.sql.gz.age", "shop", WHEN, "gzip");
+    check_parse("shop_20261125_152754_2.sql.zst.age", "shop", WHEN, "zstd");
+    check_parse("shop_20261125_152754.sql.age", "shop", WHEN, "none");
 }
 
 static void test_parse_round_trip(void)
@@ -144,7 +158,7 @@ static void test_parse_round_trip(void)
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
         for (int seq = 1; seq <= 3; seq++) {
             const char *c = seq == 1 ? "gzip" : seq == 2 ? "none" : "zstd";
-            char *f = naming_backup_file(dbs[i], WHEN, c, seq);
+            char *f = naming_backup_file(dbs[i], WHEN, c, NULL, seq);
             check_parse(f, dbs[i], WHEN, c);
             free(f);
         }
@@ -186,13 +200,15 @@ static void test_parse_rejects(void)
         "-x_20261125_152754.sql.gz",      /* leading dash */
         "a%00_20261125_152754.sql.gz",    /* NUL */
         "sub/app_20261125_152754.sql.gz", /* path */
+        "app_20261125_152754.sql.age.gz", /* encryption before compression */
+        "app_20261125_152754.age",        /* no .sql */
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_20261125_152754.sql",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *db = NULL;
         time_t t;
         const char *c;
-        int rc = naming_parse_file(bad[i], &db, &t, &c);
+        int rc = naming_parse_file(bad[i], &db, &t, &c, NULL);
         if (rc != -1)
             fprintf(stderr, "parsed \"%s\" unexpectedly\n", bad[i]);
         CHECK_INT(rc, -1);

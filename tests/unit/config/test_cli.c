@@ -508,6 +508,34 @@ static void test_conflicts(void)
           "SELECT 1");
 }
 
+/* --encrypt-to is repeatable, in order; --identity is for the commands that decrypt. */
+static void test_encryption_options(void)
+{
+    struct options o;
+    PARSE_OK(&o, "backup", "--encrypt-to", "age1aaa", "--encrypt-to=age1bbb", "--db", "shop");
+    CHECK_INT(o.encrypt_to.n, 2);
+    CHECK_STR(o.encrypt_to.v[0], "age1aaa");
+    CHECK_STR(o.encrypt_to.v[1], "age1bbb");
+    PARSE_OK(&o, "restore", "--identity", "/k/key.txt", "latest");
+    CHECK_STR(o.identity, "/k/key.txt");
+    PARSE_OK(&o, "verify", "--deep", "--identity=/k", "3");
+    CHECK_STR(o.identity, "/k");
+    PARSE_OK(&o, "import", "--identity", "/k", "f.sql.gz.age");
+    CHECK_STR(o.identity, "/k");
+    FAILS("option --encrypt-to requires a value", "backup", "backup", "--encrypt-to");
+    FAILS("option --encrypt-to requires a value", "backup", "backup", "--encrypt-to=");
+    FAILS("option \"--identity\" is not valid for \"backup\"", "backup", "backup", "--identity",
+          "/k");
+    FAILS("option \"--encrypt-to\" is not valid for \"restore\"", "restore", "restore",
+          "--encrypt-to", "age1x", "1");
+    char *argv[OPTLIST_MAX * 2 + 5] = {"pgvault", "backup"};
+    for (int i = 0; i <= OPTLIST_MAX; i++) {
+        argv[2 + 2 * i] = "--encrypt-to";
+        argv[3 + 2 * i] = "age1x";
+    }
+    fails(__LINE__, "option --encrypt-to is given more than 64 times", "backup", argv);
+}
+
 static void test_bad_options(void)
 {
     FAILS("unrecognized option \"--bogus\"", "backup", "backup", "--bogus");
@@ -897,6 +925,7 @@ int main(void)
     RUN(test_numeric_ranges);
     RUN(test_compression_level);
     RUN(test_conflicts);
+    RUN(test_encryption_options);
     RUN(test_bad_options);
     RUN(test_commands);
     RUN(test_help_version);

@@ -526,6 +526,78 @@ static void test_remotes(void)
     err_clear();
 }
 
+/* --encrypt-to replaces the file's encrypt_to lines and encrypt_to_file; --identity
+ * outranks identity_file. */
+static void test_encryption_keys(void)
+{
+    struct options o;
+    struct settings s;
+    blank_options(&o);
+    o.cmd = CMD_BACKUP;
+    char *list = write_file("recipients", "# the team\n\n  age1two  \nage1three\r\n", 0644);
+    char *text =
+        xasprintf("encrypt_to = age1one\nencrypt_to_file = %s\nidentity_file = /k/id\n", list);
+    char *conf = write_file("enc.conf", text, 0644);
+    char *env_var = xasprintf("PGVAULT_CONFIG=%s", conf);
+    char *env[] = {env_var, NULL};
+    CHECK_INT(config_resolve(&o, env, &s), 0);
+    CHECK_INT(s.n_encrypt_to, 3);
+    if (s.n_encrypt_to == 3) {
+        CHECK_STR(s.encrypt_to[0], "age1one");
+        CHECK_STR(s.encrypt_to[1], "age1two");
+        CHECK_STR(s.encrypt_to[2], "age1three");
+    }
+    CHECK_STR(s.identity_file, "/k/id");
+    settings_free(&s);
+    o.encrypt_to.v[0] = "age1flag";
+    o.encrypt_to.n = 1;
+    o.identity = "/flag/id";
+    CHECK_INT(config_resolve(&o, env, &s), 0);
+    CHECK_INT(s.n_encrypt_to, 1);
+    CHECK_STR(s.encrypt_to[0], "age1flag");
+    CHECK_STR(s.identity_file, "/flag/id");
+    settings_free(&s);
+
+    /* a missing or empty recipients file is a configuration error, for a backup; a
+     * command that encrypts nothing does not read it */
+    blank_options(&o);
+    unlink(list);
+    CHECK_INT(config_resolve(&o, env, &s), 0);
+    CHECK_INT(s.n_encrypt_to, 1);
+    settings_free(&s);
+    o.cmd = CMD_BACKUP;
+    err_clear();
+    CHECK_INT(config_resolve(&o, env, &s), -1);
+    CHECK_INT(err_class(), ERR_USAGE);
+    CHECK(strstr(err_msg(), "could not open encrypt_to_file") != NULL);
+    free(write_file("recipients", "# nobody\n", 0644));
+    err_clear();
+    CHECK_INT(config_resolve(&o, env, &s), -1);
+    CHECK(strstr(err_msg(), "names no recipient") != NULL);
+    /* a device is no list of recipients (reading /dev/zero would never end) */
+    char *dev = write_file("dev.conf", "encrypt_to_file = /dev/zero\n", 0644);
+    char *env_dev = xasprintf("PGVAULT_CONFIG=%s", dev);
+    char *env3[] = {env_dev, NULL};
+    err_clear();
+    CHECK_INT(config_resolve(&o, env3, &s), -1);
+    CHECK(strstr(err_msg(), "\"/dev/zero\" is not a regular file") != NULL);
+    free(env_dev);
+    free(dev);
+    char *empty = write_file("empty.conf", "encrypt_to =\n", 0644);
+    char *env_empty = xasprintf("PGVAULT_CONFIG=%s", empty);
+    char *env2[] = {env_empty, NULL};
+    err_clear();
+    CHECK_INT(config_resolve(&o, env2, &s), -1);
+    CHECK(strstr(err_msg(), "empty value for \"encrypt_to\"") != NULL);
+    err_clear();
+    free(env_empty);
+    free(empty);
+    free(env_var);
+    free(conf);
+    free(text);
+    free(list);
+}
+
 int main(void)
 {
     const char *base = getenv("PGVAULT_TEST_TMP");
@@ -548,5 +620,6 @@ int main(void)
     RUN(test_conn_string_quoting);
     RUN(test_conn_options);
     RUN(test_remotes);
+    RUN(test_encryption_keys);
     return UNIT_DONE();
 }

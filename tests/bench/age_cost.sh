@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# What age encryption costs: backup (gzip -Z 6) and restore --target of the "realistic"
+# dataset with and without --encrypt-to, side by side in one run, alternating
+# (plain, age, plain, age ...), the median of each.
+#
+#   tests/bench/age_cost.sh [SCALE [RUNS]]     (defaults 10 and 3: about 150 MB of SQL)
+#
+# PGVAULT_BIN is the pgvault to measure (default: a Release build of this tree, made in
+# the work directory). A private cluster is started with tests/harness/pg_start.sh and
+# stopped at the end. Needs age-keygen, cmake, psql.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+scale=${1:-10}
+runs=${2:-3}
+work=$(mktemp -d "${BENCH_TMP:-/tmp}/pgvault-agecost.XXXXXX")
+cleanup() {
+    bash "$root/tests/harness/pg_stop.sh" "$work/pg" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ -z "${PGVAULT_BIN:-}" ]]; then
+    cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DPGVAULT_TESTS=OFF >/dev/null
+    cmake --build "$work/build" -j2 --target pgvault >/dev/null
+    PGVAULT_BIN=$work/build/pgvault
+fi
+bash "$root/tests/harness/pg_start.sh" "$work/pg" >/dev/null
+# shellcheck source=/dev/null
+source "$work/pg/env.sh"
+PSQL=$PG_BINDIR/psql
+export PGVAULT_CONFIG=/dev/null
+"$PSQL" -X -q -d postgres -c 'CREATE DATABASE bench'
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -v scale="$scale" -d bench -f "$here/realistic.sql" >/dev/null
+age-keygen -o "$work/key" 2>/dev/null
+chmod 600 "$work/key"
+recipient=$(age-keygen -y "$work/key")
+
+# secs CMD…: "WALL CPU" of one run, in seconds (CPU: pgvault's own user + system time, which
+# a busy machine disturbs less than the wall time; with pg_dump's or psql's, its children).
+secs() {
+    /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null
+    awk '{printf "%s %.2f\n", $1, $2 + $3}' "$work/time"
+}
+# median COLUMN: the median of that column of the lines on stdin.
+median() { awk -v c="$1" 'NF {print $c}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+declare -A backup restore
+for ((r = 1; r <= runs; r++)); do
+    for mode in plain age; do
+        repo=$work/repo-$mode-$r
+        args=()
+        [[ $mode == age ]] && args=(--encrypt-to "$recipient")
+        backup[$mode]+="$(secs "$PGVAULT_BIN" backup -d "$repo" --db bench -Z 6 --no-progress \
+            --no-prune "${args[@]}")"$'\n'
+        "$PSQL" -X -q -d postgres -c 'DROP DATABASE IF EXISTS bench_restored'
+        restore[$mode]+="$(secs "$PGVAULT_BIN" restore -d "$repo" -f --target bench_restored \
+            --identity "$work/key" --no-progress latest --db bench)"$'\n'
+    done
+done
+raw=$(sqlite3 "$work/repo-plain-1/catalog.db" "SELECT raw_bytes FROM backups")
+echo "realistic.sql scale $scale: $raw bytes of SQL; $runs runs each, medians; load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| | backup -Z 6 wall | its CPU | restore wall | its CPU |\n|---|---:|---:|---:|---:|\n'
+for mode in plain age; do
+    b=${backup[$mode]} r=${restore[$mode]}
+    printf '| %s | %s s | %s s | %s s | %s s |\n' "$mode" "$(median 1 <<<"$b")" \
+        "$(median 2 <<<"$b")" "$(median 1 <<<"$r")" "$(median 2 <<<"$r")"
+done
