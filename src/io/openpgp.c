@@ -67,7 +67,7 @@ static const char *key_problem(gpgme_key_t key)
  * exact already. */
 static char *recipient_pattern(const char *r)
 {
-    if (strchr(r, '@') && r[0] != '<' && r[0] != '=')
+    if (strchr(r, '@') && !strchr(r, '<') && r[0] != '=')
         return xasprintf("<%s>", r);
     return xstrdup(r);
 }
@@ -270,25 +270,52 @@ static bool all_without_secret(gpgme_decrypt_result_t res)
     return true;
 }
 
+/* The secret key is there, but gpg-agent could not use it: no pinentry to ask for its
+ * passphrase (a batch job), the passphrase refused or the prompt cancelled. */
+static bool agent_refused(gpgme_err_code_t code)
+{
+    switch (code) {
+    case GPG_ERR_NO_PIN_ENTRY:
+    case GPG_ERR_PIN_ENTRY:
+    case GPG_ERR_BAD_PASSPHRASE:
+    case GPG_ERR_NO_PASSPHRASE:
+    case GPG_ERR_CANCELED:
+    case GPG_ERR_FULLY_CANCELED:
+    case GPG_ERR_NO_AGENT:
+    case GPG_ERR_AGENT:
+    case GPG_ERR_TIMEOUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static gpgme_error_t decrypt_run(void *op, gpgme_ctx_t ctx, gpgme_data_t in, gpgme_data_t out)
 {
     (void)op;
     return gpgme_op_decrypt(ctx, in, out);
 }
 
-/* A missing key is the user's to fix (exit 2); a message that does not decrypt or
- * authenticate is damaged (exit 3); a failure of gpg itself is neither. */
+/* A missing or locked secret key is the user's to fix (exit 2); a message that does not
+ * decrypt or authenticate is damaged (exit 3); a failure of gpg itself is neither. */
 static int decrypt_fail(void *op, gpgme_ctx_t ctx, gpgme_error_t e)
 {
     (void)op;
     gpgme_decrypt_result_t res = gpgme_op_decrypt_result(ctx);
     gpgme_err_code_t code = gpgme_err_code(e);
+    if (agent_refused(code)) {
+        err_set(ERR_USAGE, "could not decrypt: gpg-agent could not use the secret key: %s",
+                gpgme_strerror(e));
+        err_hint("a key with a passphrase needs a pinentry, or the passphrase cached in "
+                 "gpg-agent (gpg-preset-passphrase)");
+        return -1;
+    }
     if (code == GPG_ERR_NO_SECKEY || all_without_secret(res))
         return no_secret_key(res);
     if (res && res->unsupported_algorithm)
         return err_set(ERR_FAILED, "could not decrypt: unsupported OpenPGP algorithm %s",
                        res->unsupported_algorithm);
-    if (code == GPG_ERR_CANCELED || code == GPG_ERR_INV_ENGINE || code == GPG_ERR_ENOMEM)
+    if (code == GPG_ERR_INV_ENGINE || code == GPG_ERR_ENOMEM)
         return err_set(ERR_FAILED, "could not decrypt: %s", gpgme_strerror(e));
     return err_set(ERR_INTEGRITY,
                    "could not decrypt: the OpenPGP message is damaged or "

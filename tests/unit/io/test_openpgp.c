@@ -289,10 +289,11 @@ static void check_usage_error(struct filter *f, const char *expect)
     err_clear();
 }
 
-/* Unknown, ambiguous and revoked recipients are usage errors naming them. */
+/* None, unknown and ambiguous recipients are usage errors naming them. */
 static void test_bad_recipients(void)
 {
     use_home(home_main);
+    check_usage_error(filter_openpgp_encrypt_new(NULL, 0), "no OpenPGP recipient given");
     const char *unknown[] = {"alice@pgv.test", "nobody@pgv.test"};
     check_usage_error(filter_openpgp_encrypt_new(unknown, 2),
                       "no OpenPGP public key for recipient \"nobody@pgv.test\" in the keyring");
@@ -303,7 +304,13 @@ static void test_bad_recipients(void)
     char *msg = xasprintf("OpenPGP recipient \"pgv.test\" matches 2 keys (%s, %s)", fpr_a, fpr_b);
     check_usage_error(filter_openpgp_encrypt_new(ambiguous, 1), msg);
     free(msg);
+}
 
+/* An expired and a revoked key are usage errors naming the key and the recipient. */
+static void test_unusable_keys(void)
+{
+    char *msg;
+    use_home(home_main);
     /* a key made in 2020 that expired a day later */
     const char *old_key[] = {"gpg",
                              "--batch",
@@ -391,6 +398,45 @@ static void test_no_secret_key(void)
     CHECK_INT(openpgp_check_secret(both), 0);
     free(msg);
     free(both);
+}
+
+/* A secret key with a passphrase and no pinentry to ask for it (a batch job): a usage
+ * error, not a damaged message. */
+static void test_locked_key(void)
+{
+    char *home = make_home("locked");
+    char *conf = xasprintf("%s/gpg-agent.conf", home);
+    CHECK(write_test_file(conf, "pinentry-program /bin/false\n", 29));
+    use_home(home);
+    const char *gen[] = {"gpg",
+                         "--batch",
+                         "--pinentry-mode",
+                         "loopback",
+                         "--passphrase",
+                         "secret",
+                         "--quick-gen-key",
+                         "Locked <locked@pgv.test>",
+                         "future-default",
+                         "default",
+                         "never",
+                         NULL};
+    CHECK_INT(run(gen, NULL, NULL), 0);
+    char *fpr = key_fpr("locked@pgv.test");
+    const char *r[] = {"locked@pgv.test"};
+    size_t clen = 0, plen = 0;
+    unsigned char *c = encrypt_mem(r, 1, (const unsigned char *)"x", 1, 1, fpr, &clen);
+    CHECK(c && decrypt_mem(c, clen, 1000, &plen) == NULL);
+    static const char prefix[] = "could not decrypt: gpg-agent could not use the secret key: ";
+    CHECK(strncmp(err_msg(), prefix, sizeof(prefix) - 1) == 0);
+    CHECK_INT(err_class(), ERR_USAGE);
+    err_clear();
+    const char *kill[] = {"gpgconf", "--kill", "all", NULL};
+    run(kill, NULL, NULL);
+    use_home(home_main);
+    free(c);
+    free(fpr);
+    free(conf);
+    free(home);
 }
 
 static void check_integrity(const unsigned char *c, size_t len, const char *what)
@@ -639,7 +685,9 @@ int main(void)
         RUN(test_two_recipients);
         RUN(test_stock_encrypt);
         RUN(test_bad_recipients);
+        RUN(test_unusable_keys);
         RUN(test_no_secret_key);
+        RUN(test_locked_key);
         RUN(test_damaged);
         RUN(test_downstream_failure);
         RUN(test_no_plaintext_on_disk);
