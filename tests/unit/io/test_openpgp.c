@@ -89,11 +89,23 @@ static char *key_fpr(const char *uid)
     return fpr ? fpr : xstrdup("?");
 }
 
+/* A key made by gpg itself: "when" fakes the time it is made at (NULL: now). */
+static void gen_key_at(const char *uid, const char *algo, const char *expire,
+                       const char *passphrase, const char *when)
+{
+    const char *argv[16] = {"gpg",      "--batch",      "--pinentry-mode",
+                            "loopback", "--passphrase", passphrase};
+    size_t n = 6;
+    if (when)
+        argv[n++] = "--faked-system-time", argv[n++] = when;
+    const char *rest[] = {"--quick-gen-key", uid, algo, "default", expire, NULL};
+    memcpy(argv + n, rest, sizeof(rest));
+    CHECK_INT(run(argv, NULL, NULL), 0);
+}
+
 static void gen_key(const char *uid, const char *algo)
 {
-    const char *argv[] = {"gpg", "--batch", "--passphrase", "",      "--quick-gen-key",
-                          uid,   algo,      "default",      "never", NULL};
-    CHECK_INT(run(argv, NULL, NULL), 0);
+    gen_key_at(uid, algo, "never", "", NULL);
 }
 
 /* Copies the key (public, or with its secret part) of uid from home_main to home. */
@@ -312,19 +324,7 @@ static void test_unusable_keys(void)
     char *msg;
     use_home(home_main);
     /* a key made in 2020 that expired a day later */
-    const char *old_key[] = {"gpg",
-                             "--batch",
-                             "--faked-system-time",
-                             "20200101T000000",
-                             "--passphrase",
-                             "",
-                             "--quick-gen-key",
-                             "Old <old@pgv.test>",
-                             "future-default",
-                             "default",
-                             "1d",
-                             NULL};
-    CHECK_INT(run(old_key, NULL, NULL), 0);
+    gen_key_at("Old <old@pgv.test>", "future-default", "1d", "", "20200101T000000");
     char *old_fpr = key_fpr("old@pgv.test");
     const char *old[] = {"old@pgv.test"};
     msg = xasprintf("OpenPGP key %s of recipient \"old@pgv.test\" is expired", old_fpr);
@@ -408,19 +408,7 @@ static void test_locked_key(void)
     char *conf = xasprintf("%s/gpg-agent.conf", home);
     CHECK(write_test_file(conf, "pinentry-program /bin/false\n", 29));
     use_home(home);
-    const char *gen[] = {"gpg",
-                         "--batch",
-                         "--pinentry-mode",
-                         "loopback",
-                         "--passphrase",
-                         "secret",
-                         "--quick-gen-key",
-                         "Locked <locked@pgv.test>",
-                         "future-default",
-                         "default",
-                         "never",
-                         NULL};
-    CHECK_INT(run(gen, NULL, NULL), 0);
+    gen_key_at("Locked <locked@pgv.test>", "future-default", "never", "secret", NULL);
     char *fpr = key_fpr("locked@pgv.test");
     const char *r[] = {"locked@pgv.test"};
     size_t clen = 0, plen = 0;
