@@ -1,8 +1,10 @@
 #ifndef PGVAULT_TEST_MEM_SINK_H
 #define PGVAULT_TEST_MEM_SINK_H
 
-/* The memory sink the filter tests end their chains with, and a memory-to-memory run of
- * one filter. */
+/* The memory sink the filter tests end their chains with, a memory-to-memory run of one
+ * filter, and files to hand to the stock tools. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/err.h"
@@ -50,6 +52,28 @@ static __attribute__((unused)) char *filter_to_mem(struct filter *f, const unsig
     if (!m.buf.data)
         sbuf_add(&m.buf, "", 0);
     return m.buf.data;
+}
+
+/* Writes len bytes of data to path; false when it could not. */
+static __attribute__((unused)) bool write_test_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    return ok;
+}
+
+/* Appends what path holds to out (nothing when it cannot be read). */
+static __attribute__((unused)) void read_test_file(const char *path, struct sbuf *out)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sbuf_add(out, chunk, n);
+    if (f)
+        fclose(f);
 }
 
 #endif

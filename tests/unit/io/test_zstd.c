@@ -47,10 +47,7 @@ static char *unzstd_mem(const unsigned char *in, size_t len, size_t step, size_t
 static char *write_tmp(const char *name, const void *data, size_t len)
 {
     char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(data, 1, len, f) == len);
-    if (f)
-        fclose(f);
+    CHECK(write_test_file(path, data, len));
     return path;
 }
 
@@ -72,13 +69,7 @@ static int stock_unzstd(const char *path, struct sbuf *out)
     int rc = WIFEXITED(st) && WEXITSTATUS(st) == 127 ? 1
              : WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0
                                                      : -1;
-    FILE *f = fopen(dst, "rb");
-    char chunk[65536];
-    size_t n;
-    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sbuf_add(out, chunk, n);
-    if (f)
-        fclose(f);
+    read_test_file(dst, out);
     unlink(dst);
     free(dst);
     return rc;
