@@ -46,7 +46,7 @@ struct backup_run {
     const struct options *opt;
     const struct settings *set;
     struct catalog *cat;
-    const char *encryption; /* "none", "age": what the recipients ask for */
+    const char *encryption; /* "none", "age", "openpgp": what the recipients ask for */
     char *recipients;       /* the recipients one a line, as the catalog keeps them */
     bool globals;           /* backup_one dumps the cluster's globals (pg_dumpall --globals-only) */
     int json_items;         /* objects printed with --json (backup --all prints a list of them) */
@@ -793,15 +793,6 @@ out:
     return rc;
 }
 
-/* The recipients one a line; NULL for none. */
-static char *recipients_lines(const struct settings *set)
-{
-    struct sbuf b = {0};
-    for (int i = 0; i < set->n_encrypt_to; i++)
-        sbuf_printf(&b, "%s\n", set->encrypt_to[i]);
-    return b.data;
-}
-
 int cmd_backup(const struct options *opt, const struct settings *set)
 {
     struct backup_run br = {.opt = opt, .set = set, .cancel = &pgvault_interrupted};
@@ -811,7 +802,10 @@ int cmd_backup(const struct options *opt, const struct settings *set)
     /* 1. the recipients, all of one format, before anything is written */
     if (!(br.encryption = crypt_format_of(set->encrypt_to, (size_t)set->n_encrypt_to)))
         goto out;
-    br.recipients = recipients_lines(set);
+    br.recipients =
+        crypt_recipients_record(br.encryption, set->encrypt_to, (size_t)set->n_encrypt_to);
+    if (set->n_encrypt_to > 0 && !br.recipients)
+        goto out;
 
     /* 2. the repository: create it, lock it, open its catalog */
     if (fsutil_mkdir_repo(set->dir) != 0)

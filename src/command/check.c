@@ -28,6 +28,7 @@
 #include "common/output.h"
 #include "command/recover.h"
 #include "common/util.h"
+#include "io/crypt.h"
 
 #define CHECK_DEFAULT_MAX_AGE_HOURS 26
 
@@ -78,21 +79,35 @@ static time_t iso_time(const char *s)
     return t;
 }
 
-/* True if the configured recipients are not, as a set, the lines of recorded. */
-static bool recipients_differ(const struct settings *set, const char *recorded)
+/* True if some non-empty line of a is not a line of b. */
+static bool lines_missing(const char *a, const char *b)
 {
-    int lines = 0;
-    for (const char *s = recorded ? recorded : ""; *s;) {
+    for (const char *s = a ? a : ""; *s;) {
         size_t n = strcspn(s, "\n");
-        bool found = false;
-        for (int i = 0; n > 0 && i < set->n_encrypt_to && !found; i++)
-            found = strlen(set->encrypt_to[i]) == n && memcmp(set->encrypt_to[i], s, n) == 0;
-        if (n > 0 && !found)
+        bool found = n == 0;
+        for (const char *t = b ? b : ""; *t && !found;) {
+            size_t m = strcspn(t, "\n");
+            found = m == n && memcmp(s, t, n) == 0;
+            t += m + (t[m] == '\n');
+        }
+        if (!found)
             return true;
-        lines += n > 0;
         s += n + (s[n] == '\n');
     }
-    return lines != set->n_encrypt_to;
+    return false;
+}
+
+/* True if the configured recipients, as a backup would record them (OpenPGP's as their
+ * keys' fingerprints), are not, as a set, the lines of recorded. */
+static bool recipients_differ(const struct settings *set, const char *recorded)
+{
+    const char *format = crypt_format_of(set->encrypt_to, (size_t)set->n_encrypt_to);
+    char *want =
+        format ? crypt_recipients_record(format, set->encrypt_to, (size_t)set->n_encrypt_to) : NULL;
+    err_clear(); /* a recipient the keyring lacks differs from any backup's */
+    bool differ = lines_missing(want, recorded) || lines_missing(recorded, want);
+    free(want);
+    return differ;
 }
 
 /* Gathers the facts about one database and judges them. */

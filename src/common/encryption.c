@@ -7,6 +7,7 @@
 static const struct encryption encryptions[] = {
     {"none", ""},
     {"age", ".age"},
+    {"openpgp", ".gpg"},
 };
 
 #define NENCRYPTIONS (sizeof(encryptions) / sizeof(encryptions[0]))

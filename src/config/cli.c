@@ -168,7 +168,7 @@ static const struct optdef optdefs[] = {
     {OPT_FROM, "from", "NAME", BIT(CMD_RESTORE) | BIT(CMD_IMPORT), 0, 0, GRP_MAIN, STRING(from),
      "download the backup from remote NAME first"},
     {OPT_ENCRYPT_TO, "encrypt-to", "RECIPIENT", BIT(CMD_BACKUP), 0, 0, GRP_MAIN, LIST(encrypt_to),
-     "encrypt to RECIPIENT (age1...); repeatable"},
+     "encrypt to an age1... or OpenPGP key (repeatable)"},
     {OPT_IDENTITY, "identity", "FILE",
      BIT(CMD_RESTORE) | BIT(CMD_VERIFY) | BIT(CMD_IMPORT) | BIT(CMD_TEST_RESTORE) |
          BIT(CMD_EXTRACT),

@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "io/age.h"
+#include "io/openpgp.h"
 
 struct crypt_keys {
     char *identity_file;
@@ -61,8 +62,9 @@ static struct filter *age_decrypt(struct crypt_keys *k, const char *name)
     return ids ? filter_age_decrypt_new(ids, name) : NULL;
 }
 
-static int age_unlock(struct crypt_keys *k, const char *path, char *matched)
+static int age_unlock(struct crypt_keys *k, const char *path, const char *recorded, char *matched)
 {
+    (void)recorded;
     const struct age_identities *ids = keys_age(k);
     char r[AGE_RECIPIENT_MAX] = "";
     if (!ids || age_file_unlock(path, ids, r) != 0)
@@ -77,16 +79,83 @@ static int age_header(const unsigned char *buf, size_t n)
     return n > 0 && age_is_header_start(buf, n);
 }
 
+/* The recipients one a line, as given. */
+static char *lines_of(char *const *recipients, size_t n)
+{
+    struct sbuf b = {0};
+    for (size_t i = 0; i < n; i++)
+        sbuf_printf(&b, "%s\n", recipients[i]);
+    return b.data ? b.data : xstrdup("");
+}
+
+/* OpenPGP takes every recipient that is not age's: a fingerprint, a key id or an address
+ * of a key in the running user's keyring (GNUPGHOME honoured). */
+static bool pgp_owns(const char *recipient)
+{
+    return !age_owns(recipient);
+}
+
+static struct filter *pgp_encrypt(char *const *recipients, size_t n)
+{
+    return filter_openpgp_encrypt_new((const char *const *)recipients, n);
+}
+
+static struct filter *pgp_decrypt(struct crypt_keys *k, const char *name)
+{
+    (void)k;
+    struct filter *f = filter_openpgp_decrypt_new();
+    if (!f)
+        err_wrap(ERR_NONE, "could not decrypt \"%s\"", name);
+    return f;
+}
+
+/* The keys' fingerprints, which the catalog records: the recipient as the keyring
+ * resolved it, whatever name the configuration gave. */
+static char *pgp_record(char *const *recipients, size_t n)
+{
+    struct filter *f = filter_openpgp_encrypt_new((const char *const *)recipients, n);
+    if (!f)
+        return NULL;
+    char *fprs = openpgp_fingerprints(f);
+    f->ops->free ? f->ops->free(f) : free(f);
+    struct sbuf b = {0};
+    sbuf_printf(&b, "%s\n", fprs ? fprs : "");
+    free(fprs);
+    return b.data;
+}
+
+/* A secret key for one of the recorded fingerprints; an adopted file whose recipients
+ * are not known is left to the decryption itself. */
+static int pgp_unlock(struct crypt_keys *k, const char *path, const char *recorded, char *matched)
+{
+    (void)k;
+    (void)path;
+    (void)matched;
+    if (!recorded || !*recorded)
+        return 0;
+    return openpgp_check_secret(recorded);
+}
+
+static int pgp_header(const unsigned char *buf, size_t n)
+{
+    return openpgp_detect(buf, n);
+}
+
 static const struct format {
     const char *name;
     bool (*owns)(const char *recipient); /* the recipient strings that are this format's */
     int (*check)(const char *recipient); /* 0 if well-formed, else ERR_USAGE naming it */
     struct filter *(*encrypt)(char *const *recipients, size_t n);
     struct filter *(*decrypt)(struct crypt_keys *k, const char *name);
-    int (*unlock)(struct crypt_keys *k, const char *path, char *matched); /* NULL: no check */
-    int (*header)(const unsigned char *buf, size_t n); /* the file begins as this format */
+    /* 0 if k opens the file; recorded: the catalog's recipients (NULL: unknown) */
+    int (*unlock)(struct crypt_keys *k, const char *path, const char *recorded, char *matched);
+    int (*header)(const unsigned char *buf, size_t n);  /* the file begins as this format */
+    char *(*record)(char *const *recipients, size_t n); /* the catalog's recipients */
 } formats[] = {
-    {"age", age_owns, age_recipient_check, age_encrypt, age_decrypt, age_unlock, age_header},
+    /* age first: OpenPGP owns every recipient that age does not */
+    {"age", age_owns, age_recipient_check, age_encrypt, age_decrypt, age_unlock, age_header,
+     lines_of},
+    {"openpgp", pgp_owns, NULL, pgp_encrypt, pgp_decrypt, pgp_unlock, pgp_header, pgp_record},
 };
 
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))
@@ -105,8 +174,7 @@ static const struct format *owner(const char *recipient)
     for (size_t i = 0; i < NFORMATS; i++)
         if (formats[i].owns(recipient))
             return &formats[i];
-    err_set(ERR_USAGE, "recipient \"%s\" is not an age recipient (age1…)", recipient);
-    err_hint("only age recipients are supported; make a key pair with age-keygen");
+    err_set(ERR_USAGE, "recipient \"%s\" is neither age's (age1…) nor an OpenPGP key", recipient);
     return NULL;
 }
 
@@ -153,7 +221,7 @@ int crypt_unlock(const char *encryption, const char *path, struct crypt_keys *ke
     const struct format *f = find(encryption);
     if (!f)
         return -1;
-    if (!f->unlock || f->unlock(keys, path, matched) == 0)
+    if (!f->unlock || f->unlock(keys, path, recipients, matched) == 0)
         return 0;
     if (err_class() != ERR_USAGE)
         return -1;
@@ -161,6 +229,14 @@ int crypt_unlock(const char *encryption, const char *path, struct crypt_keys *ke
     err_wrap(ERR_USAGE, "%s is encrypted with %s to %s", what, f->name, list);
     free(list);
     return -1;
+}
+
+char *crypt_recipients_record(const char *encryption, char *const *recipients, size_t n)
+{
+    if (!encryption || strcmp(encryption, "none") == 0 || n == 0)
+        return NULL;
+    const struct format *f = find(encryption);
+    return f ? f->record(recipients, n) : NULL;
 }
 
 const char *crypt_format_of_header(const unsigned char *buf, size_t n)

@@ -39,6 +39,11 @@ void decrypt_add(struct chain *c, const char *encryption, struct crypt_keys *key
 int crypt_unlock(const char *encryption, const char *path, struct crypt_keys *keys,
                  const char *what, const char *recipients, char *matched);
 
+/* The recipients as the catalog records them, one a line: age's as given, OpenPGP's as
+ * the fingerprints of the keys they name. NULL with the error set when one cannot be
+ * resolved (or for none). */
+char *crypt_recipients_record(const char *encryption, char *const *recipients, size_t n);
+
 /* The encryption whose header the n bytes at buf begin with ("none" if none of theirs). */
 const char *crypt_format_of_header(const unsigned char *buf, size_t n);
 

@@ -288,11 +288,12 @@ PGVAULT_CONFIG=$SCRATCH/rotated.conf run_pgvault check -d "$REPO" --db "$SMALL"
 expect_rc 1 "check after the recipients changed"
 assert_contains "$OUT" "the configured encryption recipients differ from backup" "check's warning"
 before=$(catalog_q "$REPO" "SELECT count(*) FROM backups")
+# an OpenPGP name beside an age recipient, and an age1 string that is no key
 for bad in "ABCDEF0123456789" "someone@example.com" "age1qqqqqqqq"; do
     run_pgvault backup -d "$REPO" --db "$SMALL" --encrypt-to "$R1" --encrypt-to "$bad"
     expect_rc 2 "--encrypt-to $bad"
     expect_error_line "--encrypt-to $bad"
-    assert_contains "${ERR%%$'\n'*}" "recipient \"$bad\" is not an age" "--encrypt-to $bad"
+    assert_contains "${ERR%%$'\n'*}" "\"$bad\"" "--encrypt-to $bad is named"
 done
 assert_eq "$(catalog_q "$REPO" "SELECT count(*) FROM backups")" "$before" "no backup after a usage error"
 

@@ -34,10 +34,10 @@ in_help = set(opt.findall(helps))
 short_of = dict((l, s) for s, l in re.findall(r"(?m)^\s+-([A-Za-z]), --([a-z-]+)", helps))
 problems = []
 # options of other programs that the documentation quotes: pg_dump, pg_dumpall, psql,
-# cmake, ctest, lintian, systemctl, packaging/install-deps.sh, the benchmark, a hook
+# cmake, ctest, lintian, systemctl, gpg, packaging/install-deps.sh, the benchmark, a hook
 foreign = {"globals-only", "format", "single-transaction", "load-via-partition-root",
            "fail-on", "output-on-failure", "no-instructions", "edit", "build", "test",
-           "quick", "strict", "keep", "no-owner", "no-privileges", "now"}
+           "quick", "strict", "keep", "no-owner", "no-privileges", "now", "decrypt"}
 for name, text in (("README.md", readme), ("the manual page", man)):
     named = set(opt.findall(text))
     for o in sorted(in_help - named):
