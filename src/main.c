@@ -53,7 +53,7 @@ static const struct {
     {CMD_SHOW, cmd_show},     {CMD_VERIFY, cmd_verify},   {CMD_PRUNE, cmd_prune},
     {CMD_PIN, cmd_pin},       {CMD_UNPIN, cmd_unpin},     {CMD_LOG, cmd_log},
     {CMD_QUERY, cmd_query},   {CMD_DIFF, cmd_diff},       {CMD_IMPORT, cmd_import},
-    {CMD_CHECK, cmd_check},
+    {CMD_CHECK, cmd_check},   {CMD_REPORT, cmd_report},
 };
 
 int main(int argc, char **argv)

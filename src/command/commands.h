@@ -23,6 +23,7 @@ int cmd_query(const struct options *opt, const struct settings *set);
 int cmd_diff(const struct options *opt, const struct settings *set);
 int cmd_import(const struct options *opt, const struct settings *set);
 int cmd_check(const struct options *opt, const struct settings *set);
+int cmd_report(const struct options *opt, const struct settings *set);
 
 /* Set by main's SIGINT/SIGTERM handler; long loops poll it. */
 extern volatile sig_atomic_t pgvault_interrupted;

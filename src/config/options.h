@@ -20,6 +20,7 @@ enum command {
     CMD_DIFF,
     CMD_IMPORT,
     CMD_CHECK,
+    CMD_REPORT,
 };
 
 /* Tri-state for options a user may force either way. */
@@ -83,6 +84,9 @@ struct options {
 
     /* log */
     const char *since;
+
+    /* report */
+    const char *output; /* -o FILE, "-" for stdout */
 
     /* check */
     long max_age_hours; /* -1 unset */
