@@ -11,7 +11,7 @@ source "$TESTLIB"
 require_cmd python3 man
 
 top=$(cd "$(dirname "$TESTLIB")/../.." && pwd)
-commands=(backup restore list show verify prune pin unpin log query diff import check)
+commands=(backup restore list show verify prune pin unpin log query diff import check report)
 
 note "options: --help against README and the manual page"
 helps=$SCRATCH/helps.txt

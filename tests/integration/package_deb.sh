@@ -142,7 +142,7 @@ warnings=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -
     "$(man -w pgvault)" 2>&1 >/dev/null)
 [[ -z "$warnings" ]] || fail "the manual page has groff warnings: $warnings"
 page=$(MANWIDTH=200 man -l "$(man -w pgvault)" 2>/dev/null)
-for c in backup restore list show verify prune pin unpin log query diff import check; do
+for c in backup restore list show verify prune pin unpin log query diff import check report; do
     assert_contains "$page" "pgvault $c" "manual page synopsis"
     # every long option that "COMMAND --help" shows is in the manual page and completion
     run_pgvault "$c" --help
@@ -158,13 +158,13 @@ done
 comp_out=$(bash -c '
     source /usr/share/bash-completion/bash_completion
     source /usr/share/bash-completion/completions/pgvault
-    for c in "" backup restore list show verify prune pin unpin log query diff import check; do
+    for c in "" backup restore list show verify prune pin unpin log query diff import check report; do
         COMP_WORDS=(pgvault $c --) COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
         COMP_LINE="${COMP_WORDS[*]}" COMP_POINT=${#COMP_LINE} COMPREPLY=()
         _pgvault pgvault -- "${COMP_WORDS[COMP_CWORD - 1]}"
         printf "%s:%s\n" "${c:-none}" "$(printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " ")"
     done')
-for c in backup restore list show verify prune pin unpin log query diff import check; do
+for c in backup restore list show verify prune pin unpin log query diff import check report; do
     run_pgvault "$c" --help
     want=$(grep -o -E -- '--[a-z][a-z-]*' <<<"$OUT" | sort -u | tr '\n' ' ')
     assert_eq "$(grep "^$c:" <<<"$comp_out")" "$c:$want" "completion of the options of $c"
