@@ -616,6 +616,8 @@ static void put_lane(struct sbuf *o, const struct report_db *d, const char *labe
         sbuf_printf(o, "<title>#%" PRId64 " ", d->b[i].id);
         esc(o, short_time(d->b[i].started_at, t));
         sbuf_puts(o, " · ");
+        esc(o, label);
+        sbuf_puts(o, ": ");
         esc(o, cls + 2); /* the class names the state: "s-verified" → "verified" */
         sbuf_puts(o, "</title></rect>");
     }

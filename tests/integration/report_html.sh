@@ -5,7 +5,8 @@
 # Chromium renders. Asserted: every section is there for the database, every hostile
 # string is escaped (no script element in the rendered DOM), nothing refers outside the
 # page, the page fits a 390 px phone without horizontal scrolling, and the desktop and
-# phone screenshots (kept as artefacts, their paths printed) are not blank. Also: -o -
+# phone screenshots (kept as artefacts, their paths printed) are not blank, and printed,
+# the database's section starts a page. Also: -o -
 # writes stdout, the file is replaced atomically with the directory's read bits, the
 # empty state, and bad options (exit 2). Skipped (77) only when chromium is missing.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
@@ -206,7 +207,12 @@ chrome --screenshot="$ART/phone.png" --window-size=390,2400 "file://$PAGE" ||
 # blank or unstyled page has few colours and almost nothing drawn.
 python3 "$(dirname "$TESTLIB")/../tools/pngtool.py" check "$ART/desktop.png" "$ART/phone.png" ||
     fail "a screenshot looks blank (above)"
-echo "artefacts: $ART/desktop.png $ART/phone.png $ART/report.html"
+# Printed: the summary on the first page, the database's section from a new one.
+chrome --no-pdf-header-footer --print-to-pdf="$ART/report.pdf" "file://$PAGE" ||
+    fail "chromium --print-to-pdf failed: $(tail -5 "$SCRATCH/chrome.err")"
+pages=$(grep -a -o '/Count [0-9]*' "$ART/report.pdf" | head -1 | cut -d' ' -f2)
+((${pages:-0} >= 2)) || fail "the printed report has ${pages:-no} pages: no page break before the database"
+echo "artefacts: $ART/desktop.png $ART/phone.png $ART/report.pdf $ART/report.html"
 
 note "-o - writes the page to stdout"
 run_pgvault report --config "$SCRATCH/pgvault.conf" -d "$REPO" -o -
