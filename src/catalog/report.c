@@ -29,10 +29,14 @@ static int bind_args(sqlite3_stmt *st, const struct report_args *a)
     return rc;
 }
 
-/* Runs sql with a's parameters and appends a row to *arr for each row (see cat_collect:
- * on failure too, *arr and *n hold what was read, for the caller to free). */
+/* Frees n rows of one of the report's kinds. */
+typedef void (*release_fn)(void *rows, size_t n);
+
+/* Runs sql with a's parameters and appends a row to *arr for each row; on failure frees
+ * what was read (release) and leaves *arr NULL and *n 0. */
 static int collect(struct catalog *c, const char *what, const char *sql,
-                   const struct report_args *a, size_t elem, cat_row_fn fill, void **arr, size_t *n)
+                   const struct report_args *a, size_t elem, cat_row_fn fill, release_fn release,
+                   void **arr, size_t *n)
 {
     sqlite3_stmt *st = NULL;
     int ret = -1;
@@ -47,6 +51,11 @@ static int collect(struct catalog *c, const char *what, const char *sql,
     ret = cat_collect(c, st, what, elem, fill, arr, n);
 out:
     sqlite3_finalize(st);
+    if (ret != 0) {
+        release(*arr, *n);
+        *arr = NULL;
+        *n = 0;
+    }
     return ret;
 }
 
@@ -100,17 +109,17 @@ static void read_summary(sqlite3_stmt *st, void *row)
     };
 }
 
+static void release_summaries(void *rows, size_t n)
+{
+    report_summaries_free(rows, n);
+}
+
 int catalog_report_summaries(struct catalog *c, const char *db, const char *since,
                              struct report_summary **out, size_t *n)
 {
     struct report_args a = {.db = db, .since = since};
-    if (collect(c, "summarize the databases", summary_sql, &a, sizeof(**out), read_summary,
-                (void **)out, n) == 0)
-        return 0;
-    report_summaries_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return -1;
+    return collect(c, "summarize the databases", summary_sql, &a, sizeof(**out), read_summary,
+                   release_summaries, (void **)out, n);
 }
 
 void report_summaries_free(struct report_summary *s, size_t n)
@@ -167,17 +176,17 @@ static void read_backup(sqlite3_stmt *st, void *row)
     };
 }
 
+static void release_backups(void *rows, size_t n)
+{
+    report_backups_free(rows, n);
+}
+
 int catalog_report_backups(struct catalog *c, const char *db, const char *since,
                            struct report_backup **out, size_t *n)
 {
     struct report_args a = {.db = db, .since = since};
-    if (collect(c, "read the backups of the period", backups_sql, &a, sizeof(**out), read_backup,
-                (void **)out, n) == 0)
-        return 0;
-    report_backups_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return -1;
+    return collect(c, "read the backups of the period", backups_sql, &a, sizeof(**out), read_backup,
+                   release_backups, (void **)out, n);
 }
 
 void report_backups_free(struct report_backup *b, size_t n)
@@ -214,17 +223,17 @@ static void read_copy(sqlite3_stmt *st, void *row)
     };
 }
 
+static void release_copies(void *rows, size_t n)
+{
+    report_copies_free(rows, n);
+}
+
 int catalog_report_copies(struct catalog *c, const char *db, const char *since,
                           struct report_copy **out, size_t *n)
 {
     struct report_args a = {.db = db, .since = since};
-    if (collect(c, "read the remote copies", copies_sql, &a, sizeof(**out), read_copy, (void **)out,
-                n) == 0)
-        return 0;
-    report_copies_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return -1;
+    return collect(c, "read the remote copies", copies_sql, &a, sizeof(**out), read_copy,
+                   release_copies, (void **)out, n);
 }
 
 void report_copies_free(struct report_copy *r, size_t n)
@@ -268,17 +277,17 @@ static void read_mover(sqlite3_stmt *st, void *row)
     };
 }
 
+static void release_movers(void *rows, size_t n)
+{
+    report_movers_free(rows, n);
+}
+
 int catalog_report_movers(struct catalog *c, const char *db, const char *since, size_t limit,
                           struct report_mover **out, size_t *n)
 {
     struct report_args a = {.db = db, .since = since, .limit = (int64_t)limit};
-    if (collect(c, "compare the row counts", movers_sql, &a, sizeof(**out), read_mover,
-                (void **)out, n) == 0)
-        return 0;
-    report_movers_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return -1;
+    return collect(c, "compare the row counts", movers_sql, &a, sizeof(**out), read_mover,
+                   release_movers, (void **)out, n);
 }
 
 void report_movers_free(struct report_mover *m, size_t n)
@@ -295,6 +304,12 @@ static const char counts_sql[] =
     " ON t.backup_id = ok.id AND t.schema_name = ?3 AND t.table_name = ?4"
     " ORDER BY ok.started_at, ok.id";
 
+static void release_counts(void *rows, size_t n)
+{
+    (void)n;
+    free(rows);
+}
+
 static void read_count(sqlite3_stmt *st, void *row)
 {
     *(int64_t *)row = col_int(st, 0);
@@ -304,11 +319,6 @@ int catalog_report_table_counts(struct catalog *c, const char *db, const char *s
                                 const char *schema, const char *table, int64_t **out, size_t *n)
 {
     struct report_args a = {.db = db, .since = since, .schema = schema, .table = table};
-    if (collect(c, "read a table's row counts", counts_sql, &a, sizeof(**out), read_count,
-                (void **)out, n) == 0)
-        return 0;
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return -1;
+    return collect(c, "read a table's row counts", counts_sql, &a, sizeof(**out), read_count,
+                   release_counts, (void **)out, n);
 }
