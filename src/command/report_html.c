@@ -540,6 +540,10 @@ static void put_charts(struct sbuf *o, const struct view *v)
         {"raw", "raw size (pg_dump output)", value_raw},
     };
     static const struct series durations[] = {{"dur", "duration", value_duration}};
+    if (!newest_good(v->d)) {
+        sbuf_puts(o, "<p class=\"bad\">No backup of the period completed: nothing to chart.</p>\n");
+        return;
+    }
     sbuf_puts(o, "<div class=\"charts\">");
     put_chart(o, v, "Size", true, sizes, 2);
     put_chart(o, v, "Duration", false, durations, 1);

@@ -188,6 +188,23 @@ static void test_empty_states(void)
     free(page);
 }
 
+static void test_only_failures(void)
+{
+    struct report_db d = {.sum = &sum, .b = &backups[1], .nb = 1};
+    struct report r = {.host = "h",
+                       .repository = "/r",
+                       .generated = "2026-11-25T12:00:00.000Z",
+                       .policy = "p",
+                       .sums = &sum,
+                       .dbs = &d,
+                       .n = 1};
+    char *page = render(&r);
+    CHECK(strstr(page, "No backup of the period completed: nothing to chart."));
+    CHECK(!strstr(page, "<svg class=\"chart\""));
+    CHECK(strstr(page, "<rect class=\"s-failed\""));
+    free(page);
+}
+
 static void test_long_period(void)
 {
     enum { N = 75 };
@@ -229,6 +246,7 @@ int main(void)
     RUN(test_everything_escaped);
     RUN(test_retention_reasons);
     RUN(test_empty_states);
+    RUN(test_only_failures);
     RUN(test_long_period);
     return UNIT_DONE();
 }
