@@ -161,6 +161,18 @@ static void test_retention_reasons(void)
     free(page);
 }
 
+/* A report of one database, d, with plain header facts. */
+static struct report plain(struct report_db *d)
+{
+    return (struct report){.host = "h",
+                           .repository = "/r",
+                           .generated = "2026-11-25T12:00:00.000Z",
+                           .policy = "p",
+                           .sums = &sum,
+                           .dbs = d,
+                           .n = 1};
+}
+
 static void test_empty_states(void)
 {
     struct report r = {.host = "h",
@@ -174,14 +186,8 @@ static void test_empty_states(void)
     free(page);
 
     struct report_db d = {.sum = &sum};
-    r = (struct report){.host = "h",
-                        .repository = "/r",
-                        .generated = "2026-11-25T12:00:00.000Z",
-                        .since = "2026-11-01T00:00:00.000Z",
-                        .policy = "p",
-                        .sums = &sum,
-                        .dbs = &d,
-                        .n = 1};
+    r = plain(&d);
+    r.since = "2026-11-01T00:00:00.000Z";
     page = render(&r);
     CHECK(strstr(page, "No backups in this period."));
     CHECK(strstr(page, "<dt>Period</dt><dd>2026-11-01 00:00 UTC – now</dd>"));
@@ -191,13 +197,7 @@ static void test_empty_states(void)
 static void test_only_failures(void)
 {
     struct report_db d = {.sum = &sum, .b = &backups[1], .nb = 1};
-    struct report r = {.host = "h",
-                       .repository = "/r",
-                       .generated = "2026-11-25T12:00:00.000Z",
-                       .policy = "p",
-                       .sums = &sum,
-                       .dbs = &d,
-                       .n = 1};
+    struct report r = plain(&d);
     char *page = render(&r);
     CHECK(strstr(page, "No backup of the period completed: nothing to chart."));
     CHECK(!strstr(page, "<svg class=\"chart\""));
@@ -222,13 +222,7 @@ static void test_long_period(void)
                                       .row_count = i};
     }
     struct report_db d = {.sum = &sum, .b = b, .nb = N};
-    struct report r = {.host = "h",
-                       .repository = "/r",
-                       .generated = "2026-11-25T12:00:00.000Z",
-                       .policy = "p",
-                       .sums = &sum,
-                       .dbs = &d,
-                       .n = 1};
+    struct report r = plain(&d);
     char *page = render(&r);
     CHECK(strstr(page, "… and 15 older backups of the period"));
     size_t cells = 0;
