@@ -149,8 +149,9 @@ static const char backups_sql[] =
     "   ORDER BY r.started_at DESC, r.id DESC LIMIT 1),"
     " b.size_bytes, b.raw_bytes, b.duration_ms, b.table_count, b.row_count, b.pinned,"
     " b.suspect "
-    "FROM backups b WHERE b.db_name = ?1 AND " IN_PERIOD("b") " AND b.status <> 'running' "
-                                                              "ORDER BY b.started_at, b.id";
+    "FROM (SELECT * FROM backups b WHERE b.db_name = ?1 AND " IN_PERIOD(
+        "b") "  AND b.status <> 'running' ORDER BY b.started_at DESC, b.id DESC LIMIT ?3) b "
+             "ORDER BY b.started_at, b.id";
 
 static void read_backup(sqlite3_stmt *st, void *row)
 {
@@ -181,10 +182,10 @@ static void release_backups(void *rows, size_t n)
     report_backups_free(rows, n);
 }
 
-int catalog_report_backups(struct catalog *c, const char *db, const char *since,
+int catalog_report_backups(struct catalog *c, const char *db, const char *since, size_t limit,
                            struct report_backup **out, size_t *n)
 {
-    struct report_args a = {.db = db, .since = since};
+    struct report_args a = {.db = db, .since = since, .limit = (int64_t)limit};
     return collect(c, "read the backups of the period", backups_sql, &a, sizeof(**out), read_backup,
                    release_backups, (void **)out, n);
 }

@@ -47,8 +47,8 @@ struct report_backup {
     bool pinned, suspect;
 };
 
-/* The backups of db in the period but those still running, oldest first. */
-int catalog_report_backups(struct catalog *c, const char *db, const char *since,
+/* The newest limit backups of db in the period but those still running, oldest first. */
+int catalog_report_backups(struct catalog *c, const char *db, const char *since, size_t limit,
                            struct report_backup **out, size_t *n);
 void report_backups_free(struct report_backup *b, size_t n);
 

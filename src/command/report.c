@@ -26,6 +26,8 @@
 
 /* The tables the "biggest movers" list shows at most. */
 #define MOVERS 8
+/* The newest backups of a period that the charts and the timeline draw at most. */
+#define DRAWN 1000
 
 /* What the page is made of, and what owns it. */
 struct report_data {
@@ -84,8 +86,12 @@ static int read_database(struct catalog *cat, const struct settings *set, struct
     struct report_db *d = &rd->r.dbs[k];
     const char *since = rd->r.since, *db = rd->r.sums[k].db_name;
     d->sum = &rd->r.sums[k];
-    if (catalog_report_backups(cat, db, since, &d->b, &d->nb) != 0 ||
-        catalog_report_copies(cat, db, since, &d->copies, &d->ncopies) != 0 ||
+    if (catalog_report_backups(cat, db, since, DRAWN, &d->b, &d->nb) != 0)
+        return -1;
+    /* the copies of the backups drawn; the movers over the whole period */
+    const char *drawn = d->nb > 0 ? d->b[0].started_at : since;
+    d->omitted = d->sum->backups > (int64_t)d->nb ? (size_t)(d->sum->backups - (int64_t)d->nb) : 0;
+    if (catalog_report_copies(cat, db, drawn, &d->copies, &d->ncopies) != 0 ||
         read_movers(cat, since, d) != 0)
         return -1;
     plan_retention(set, rd->r.now, d);

@@ -23,6 +23,7 @@ struct report_db {
     const struct report_summary *sum;
     struct report_backup *b; /* the period's backups, oldest first */
     size_t nb;
+    size_t omitted;                  /* older backups of the period not drawn */
     struct retention_decision *keep; /* per backup: what retention does with it */
     char *plan_error;                /* why there is no plan (clock skew), else NULL */
     struct report_copy *copies;

@@ -206,18 +206,25 @@ static void put_header(struct sbuf *o, const struct report *r)
 
 /* --- the summary of all databases --- */
 
+/* "(6.2 h ago)", or "(in the future)" for a clock that was ahead. */
+static void put_age(struct sbuf *o, time_t seconds)
+{
+    char age[32];
+    chart_fmt_age((int64_t)seconds, age, sizeof(age));
+    sbuf_printf(o, " <span class=\"%s\">(%s%s)</span>", seconds < 0 ? "warn" : "muted", age,
+                seconds < 0 ? "" : " ago");
+}
+
 static void summary_row(struct sbuf *o, const struct report *r, size_t i)
 {
     const struct report_summary *s = &r->sums[i];
-    char age[32];
     sbuf_printf(o, "<tr><td><a href=\"#db-%zu\">", i + 1);
     esc(o, s->db_name);
     sbuf_puts(o, "</a></td><td>");
     time_t t;
     if (s->latest_id > 0 && time_parse_iso(s->latest_at, &t) == 0) {
         put_time(o, s->latest_at, "");
-        sbuf_printf(o, " <span class=\"muted\">(%s ago)</span>",
-                    chart_fmt_age((int64_t)(r->now - t), age, sizeof(age)));
+        put_age(o, r->now - t);
     } else {
         sbuf_puts(o, "<span class=\"bad\">no complete backup</span>");
     }
@@ -341,7 +348,7 @@ static void put_tiles(struct sbuf *o, const struct report *r, const struct repor
                  g->table_count == 1 ? "" : "s");
         tile(o, buf, what);
     }
-    snprintf(buf, sizeof(buf), "%zu", d->nb);
+    snprintf(buf, sizeof(buf), "%" PRId64, d->sum->backups);
     snprintf(what, sizeof(what), "backups%s", d->sum->failed ? ", " : " in the period");
     if (d->sum->failed)
         snprintf(what + strlen(what), sizeof(what) - strlen(what),
@@ -361,6 +368,9 @@ static void put_tiles(struct sbuf *o, const struct report *r, const struct repor
 #define MR 22
 #define MT 12
 #define MB 28
+
+/* Up to this many backups, each one's point is drawn (and has a tooltip). */
+#define CHART_POINTS 150
 
 /* One line of a chart: a value of each backup (-1: none). */
 struct series {
@@ -444,9 +454,11 @@ static void plot_series(struct sbuf *o, const struct plot *p, const struct serie
         first = false;
     }
     sbuf_puts(o, "\"/>");
+    /* a point per backup where they have room; suspect ones always */
+    bool room = d->nb <= CHART_POINTS;
     for (size_t i = 0; i < d->nb; i++) {
         int64_t v = s->value(&d->b[i]);
-        if (v < 0)
+        if (v < 0 || (!room && !d->b[i].suspect))
             continue;
         sbuf_printf(o, "<circle class=\"p-%s%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\">", s->cls,
                     d->b[i].suspect ? " s-suspect" : "", px(p, p->v->at[i]), py(p, (double)v));
@@ -666,8 +678,12 @@ static void put_timeline(struct sbuf *o, const struct report_db *d)
 
 /* --- the tables whose row counts moved most --- */
 
+/* At most this many points in a sparkline: a long period is sampled evenly. */
+#define SPARK_POINTS 120
+
 static void sparkline(struct sbuf *o, const int64_t *c, size_t n)
 {
+    size_t every = n / SPARK_POINTS + 1;
     int64_t lo = -1, hi = -1;
     for (size_t i = 0; i < n; i++)
         if (c[i] >= 0) {
@@ -678,7 +694,7 @@ static void sparkline(struct sbuf *o, const int64_t *c, size_t n)
     double x = 0, y = 0;
     bool first = true;
     for (size_t i = 0; i < n; i++) {
-        if (c[i] < 0)
+        if (c[i] < 0 || (i % every != 0 && i != n - 1))
             continue;
         x = chart_scale((double)i, 0, (double)(n - 1), 3, 117);
         y = chart_scale((double)c[i], (double)lo, (double)hi, 25, 3);
@@ -852,12 +868,12 @@ static void put_backups(struct sbuf *o, const struct report_db *d)
     for (size_t i = d->nb; i-- > 0 && shown < TABLE_ROWS; shown++)
         backup_row(o, d, i);
     sbuf_puts(o, "</tbody></table></div>\n");
-    if (d->nb > shown)
+    if (d->nb + d->omitted > shown)
         sbuf_printf(o,
                     "<p class=\"muted\">… and %zu older backups of the period (the charts "
-                    "and the timeline show them all; <code>--since</code> narrows the "
+                    "and the timeline show the newest %zu; <code>--since</code> narrows the "
                     "period).</p>\n",
-                    d->nb - shown);
+                    d->nb + d->omitted - shown, d->nb);
 }
 
 static void put_database(struct sbuf *o, const struct report *r, size_t k)
@@ -872,6 +888,12 @@ static void put_database(struct sbuf *o, const struct report *r, size_t k)
     }
     struct view v;
     view_init(&v, d);
+    if (d->omitted > 0)
+        sbuf_printf(o,
+                    "<p class=\"muted\">The charts and the timeline show the newest %zu "
+                    "backups of the period; %zu older ones are left out "
+                    "(<code>--since</code> narrows the period).</p>\n",
+                    d->nb, d->omitted);
     put_tiles(o, r, d);
     put_charts(o, &v);
     put_timeline(o, d);

@@ -91,7 +91,7 @@ static void test_backups(void)
 {
     struct report_backup *b = NULL;
     size_t n = 0;
-    CHECK_INT(catalog_report_backups(c, "shop", NULL, &b, &n), 0);
+    CHECK_INT(catalog_report_backups(c, "shop", NULL, 100, &b, &n), 0);
     CHECK_INT(n, 4); /* not the running one; oldest first */
     CHECK_INT(b[0].id, 1);
     CHECK_INT(b[3].id, 4);
@@ -107,8 +107,14 @@ static void test_backups(void)
     CHECK(b[3].test_status == NULL);
     report_backups_free(b, n);
 
-    CHECK_INT(catalog_report_backups(c, "shop", "2026-11-04T00:00:00.000Z", &b, &n), 0);
+    CHECK_INT(catalog_report_backups(c, "shop", "2026-11-04T00:00:00.000Z", 100, &b, &n), 0);
     CHECK_INT(n, 1);
+    report_backups_free(b, n);
+    /* the newest two, oldest first */
+    CHECK_INT(catalog_report_backups(c, "shop", NULL, 2, &b, &n), 0);
+    CHECK_INT(n, 2);
+    CHECK_INT(b[0].id, 3);
+    CHECK_INT(b[1].id, 4);
     report_backups_free(b, n);
 }
 

@@ -224,7 +224,14 @@ static void test_long_period(void)
     struct report_db d = {.sum = &sum, .b = b, .nb = N};
     struct report r = plain(&d);
     char *page = render(&r);
-    CHECK(strstr(page, "… and 15 older backups of the period"));
+    CHECK(strstr(page, "… and 15 older backups of the period (the charts and the timeline show "
+                       "the newest 75;"));
+    CHECK(!strstr(page, "older ones are left out"));
+    d.omitted = 5;
+    free(page);
+    page = render(&r);
+    CHECK(strstr(page, "… and 20 older backups"));
+    CHECK(strstr(page, "the newest 75 backups of the period; 5 older ones are left out"));
     size_t cells = 0;
     for (const char *p = page; (p = strstr(p, "<rect ")); p++)
         cells++;
