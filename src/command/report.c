@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "policy/audit.h"
 #include "policy/retention.h"
+#include "command/prune.h"
 #include "storage/fsutil.h"
 
 /* The tables the "biggest movers" list shows at most. */
@@ -37,30 +38,58 @@ struct report_data {
     char *repository, *policy;
 };
 
-/* Decides the period's backups as prune would (the plan's ranks count from the newest,
- * which the period always holds, so older backups change nothing). */
-static void plan_retention(const struct settings *set, time_t now, struct report_db *d)
+/* Orders decisions by backup id, for bsearch. */
+struct decided {
+    int64_t id;
+    const struct retention_decision *dec;
+};
+
+static int cmp_decided(const void *x, const void *y)
 {
-    struct retention_policy pol;
-    retention_policy_from(set, &pol);
-    struct retention_backup *rb = xcalloc(d->nb + 1, sizeof(*rb));
+    int64_t a = ((const struct decided *)x)->id, b = ((const struct decided *)y)->id;
+    return a < b ? -1 : a > b;
+}
+
+/* Gives d's backups the decisions of rows (dec[i] is rows[i]'s). */
+static void keep_decisions(struct report_db *d, const struct retention_row *rows,
+                           const struct retention_decision *dec, size_t n)
+{
+    struct decided *by_id = xcalloc(n + 1, sizeof(*by_id));
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = (struct decided){rows[i].id, &dec[i]};
+    qsort(by_id, n, sizeof(*by_id), cmp_decided);
     d->keep = xcalloc(d->nb + 1, sizeof(*d->keep));
     for (size_t i = 0; i < d->nb; i++) {
-        const struct report_backup *b = &d->b[i];
-        rb[i] = (struct retention_backup){.id = b->id,
-                                          .complete = strcmp(b->status, "complete") == 0,
-                                          .pinned = b->pinned,
-                                          .suspect = b->suspect};
-        if (time_parse_iso(b->started_at, &rb[i].started) != 0)
-            rb[i].complete = false; /* a time it cannot read: not decided */
+        struct decided key = {.id = d->b[i].id};
+        const struct decided *f = bsearch(&key, by_id, n, sizeof(*by_id), cmp_decided);
+        if (f)
+            d->keep[i] = *f->dec;
     }
-    if (retention_plan(d->sum->db_name, rb, d->nb, &pol, now, d->keep) != 0) {
+    free(by_id);
+}
+
+/* What prune would do now with each of d's backups: its plan over all the database's
+ * backups, with the configured policy. A plan that is refused (clock skew) is kept as
+ * its reason. */
+static int plan_retention(struct catalog *cat, const struct settings *set, time_t now,
+                          struct report_db *d)
+{
+    struct retention_row *rows = NULL;
+    size_t n = 0;
+    if (catalog_retention_rows(cat, d->sum->db_name, &rows, &n) != 0)
+        return -1;
+    struct retention_policy pol;
+    retention_policy_from(set, &pol);
+    struct retention_decision *dec = xcalloc(n + 1, sizeof(*dec));
+    if (retention_plan_rows(rows, n, &pol, now, dec) == 0) {
+        keep_decisions(d, rows, dec, n);
+    } else {
         d->plan_error = xstrdup(err_msg());
         err_clear();
-        free(d->keep);
-        d->keep = NULL;
     }
-    free(rb);
+    free(dec);
+    retention_rows_free(rows, n);
+    return 0;
 }
 
 /* The movers of d and each one's counts over the period. */
@@ -94,8 +123,7 @@ static int read_database(struct catalog *cat, const struct settings *set, struct
     if (catalog_report_copies(cat, db, drawn, &d->copies, &d->ncopies) != 0 ||
         read_movers(cat, since, d) != 0)
         return -1;
-    plan_retention(set, rd->r.now, d);
-    return 0;
+    return plan_retention(cat, set, rd->r.now, d);
 }
 
 static void report_data_free(struct report_data *rd)
