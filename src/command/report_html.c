@@ -140,16 +140,26 @@ static void put_size(struct sbuf *o, int64_t bytes)
         sbuf_puts(o, fmt_size((uint64_t)bytes, buf));
 }
 
-/* The fixed class of a backup's status (suspect: a complete backup flagged so). */
+/* The fixed class of a backup's or a copy's status word; s-other for one it does not
+ * know (the catalog's text never reaches a class attribute). */
+static const char *class_of(const char *status)
+{
+    static const char *const map[][2] = {
+        {"complete", "s-complete"}, {"failed", "s-failed"},   {"pruned", "s-pruned"},
+        {"missing", "s-missing"},   {"running", "s-running"},
+    };
+    for (size_t k = 0; status && k < sizeof(map) / sizeof(map[0]); k++)
+        if (strcmp(status, map[k][0]) == 0)
+            return map[k][1];
+    return "s-other";
+}
+
+/* The class of a backup's status (suspect: a complete backup flagged so). */
 static const char *status_class(const struct report_backup *b)
 {
-    static const char *const known[] = {"complete", "failed", "pruned", "missing"};
     if (b->suspect && b->status && strcmp(b->status, "complete") == 0)
         return "s-suspect";
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (b->status && strcmp(b->status, known[i]) == 0)
-            return i == 0 ? "s-complete" : i == 1 ? "s-failed" : i == 2 ? "s-pruned" : "s-missing";
-    return "s-other";
+    return class_of(b->status);
 }
 
 /* A status word from the catalog as a coloured badge. */
@@ -597,17 +607,10 @@ static const struct report_copy *copy_of(const struct report_db *d, size_t i, co
     return NULL;
 }
 
+/* A copy's status: complete means copied. */
 static const char *copy_class(const char *status)
 {
-    static const char *const map[][2] = {{"complete", "s-copied"},
-                                         {"failed", "s-failed"},
-                                         {"running", "s-running"},
-                                         {"pruned", "s-pruned"},
-                                         {"missing", "s-missing"}};
-    for (size_t k = 0; status && k < sizeof(map) / sizeof(map[0]); k++)
-        if (strcmp(status, map[k][0]) == 0)
-            return map[k][1];
-    return "s-other";
+    return status && strcmp(status, "complete") == 0 ? "s-copied" : class_of(status);
 }
 
 static const char *lane_copy(const struct report_db *d, size_t i, const char *remote)
