@@ -61,6 +61,7 @@ static const struct {
     {CMD_DIFF, cmd_diff},     {CMD_EXTRACT, cmd_extract},
     {CMD_IMPORT, cmd_import}, {CMD_CHECK, cmd_check},
     {CMD_PUSH, cmd_push},     {CMD_TEST_RESTORE, cmd_test_restore},
+    {CMD_REPORT, cmd_report},
 };
 
 /* The commands after which the catalog's snapshot goes to the remotes when they changed

@@ -26,6 +26,7 @@ int cmd_import(const struct options *opt, const struct settings *set);
 int cmd_check(const struct options *opt, const struct settings *set);
 int cmd_push(const struct options *opt, const struct settings *set);
 int cmd_test_restore(const struct options *opt, const struct settings *set);
+int cmd_report(const struct options *opt, const struct settings *set);
 
 /* Set by main's SIGINT/SIGTERM handler; long loops poll it. */
 extern volatile sig_atomic_t pgvault_interrupted;

@@ -295,19 +295,24 @@ void metrics_render_copies(FILE *out, const struct copy_rec *c, size_t n)
     free(s);
 }
 
-/* Only a regular file (or nothing) at path may be replaced: never a device, a FIFO or a
- * symlink, which the rename would turn into a regular file (lstat: a link is not followed). */
-static int check_replaceable(const char *path)
+/* What fsutil_replace_file writes. */
+struct metrics_ctx {
+    const struct catalog_db_summary *dbs;
+    size_t n;
+    const struct metrics_run *run;
+    int run_exit_code;
+    const struct copy_rec *copies;
+    size_t ncopies;
+};
+
+static int write_metrics(FILE *f, void *arg)
 {
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        return err_sys(errno, "could not stat metrics file \"%s\"", path);
-    }
-    if (!S_ISREG(st.st_mode))
-        return err_set(ERR_FAILED,
-                       "metrics file \"%s\" is not a regular file; refusing to replace it", path);
+    const struct metrics_ctx *m = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    metrics_render(f, m->dbs, m->n, m->run, m->run_exit_code,
+                   (double)now.tv_sec + (double)now.tv_nsec / 1e9);
+    metrics_render_copies(f, m->copies, m->ncopies);
     return 0;
 }
 
@@ -317,62 +322,16 @@ int metrics_write(struct catalog *cat, const char *path, const struct metrics_ru
     struct catalog_db_summary *dbs = NULL;
     struct copy_rec *copies = NULL;
     size_t n = 0, ncopies = 0;
-    FILE *f = NULL;
-    int fd = -1, rc = -1;
-    const char *slash = strrchr(path, '/');
-    char *dir = path_dir(path);
-    char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
-
-    if (check_replaceable(path) != 0 || catalog_db_summaries(cat, &dbs, &n) != 0 ||
-        catalog_copies(cat, NULL, NULL, &copies, &ncopies) != 0)
-        goto out;
-
-    /* a temporary file beside the target, so that the rename is atomic */
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        err_sys(errno, "could not create a temporary file beside metrics file \"%s\"", path);
-        goto out;
+    if (catalog_db_summaries(cat, &dbs, &n) != 0)
+        return -1;
+    if (catalog_copies(cat, NULL, NULL, &copies, &ncopies) != 0) {
+        catalog_db_summaries_free(dbs, n);
+        return -1;
     }
-    if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "w"))) {
-        err_sys(errno, "could not write metrics file \"%s\"", tmp);
-        goto out_unlink;
-    }
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    metrics_render(f, dbs, n, run, run_exit_code, (double)now.tv_sec + (double)now.tv_nsec / 1e9);
-    metrics_render_copies(f, copies, ncopies);
-    if (fflush(f) != 0 || ferror(f)) {
-        err_sys(errno, "could not write metrics file \"%s\"", tmp);
-        goto out_unlink;
-    }
-    if (fsutil_fsync(fd, tmp) != 0)
-        goto out_unlink;
-    fclose(f);
-    f = NULL;
-    fd = -1;
-
-    /* then it replaces the old one at once, and durably (checked again: it may have
-     * changed while the file was written) */
-    if (check_replaceable(path) != 0)
-        goto out_unlink;
-    if (rename(tmp, path) != 0) {
-        err_sys(errno, "could not rename metrics file \"%s\" to \"%s\"", tmp, path);
-        goto out_unlink;
-    }
-    if (fsutil_fsync_dir(dir) != 0)
-        goto out;
-    rc = 0;
-    goto out;
-
-out_unlink:
-    unlink(tmp);
-out:
-    if (f)
-        fclose(f);
-    else if (fd >= 0)
-        close(fd);
+    struct metrics_ctx m = {dbs, n, run, run_exit_code, copies, ncopies};
+    /* mode 0644, so that node_exporter can read it */
+    int rc = fsutil_replace_file(path, 0644, "metrics file", write_metrics, &m);
     catalog_db_summaries_free(dbs, n);
     copy_recs_free(copies, ncopies);
-    free(tmp);
-    free(dir);
     return rc;
 }

@@ -98,16 +98,16 @@ static bool file_present(const char *dir, const char *name)
     return present;
 }
 
-/* Decides the rows rows[from..to) of one database. */
-static int plan_database(struct plan *pl, const struct retention_policy *pol, size_t from,
-                         size_t to, time_t now)
+int retention_plan_rows(const struct retention_row *rows, size_t n,
+                        const struct retention_policy *pol, time_t now,
+                        struct retention_decision *out)
 {
-    const char *db = pl->rows[from].db_name;
-    struct retention_backup *rb = xcalloc(to - from + 1, sizeof(*rb));
+    const char *db = n > 0 ? rows[0].db_name : "";
+    struct retention_backup *rb = xcalloc(n + 1, sizeof(*rb));
     int rc = -1;
-    for (size_t i = from; i < to; i++) {
-        const struct retention_row *r = &pl->rows[i];
-        struct retention_backup *x = &rb[i - from];
+    for (size_t i = 0; i < n; i++) {
+        const struct retention_row *r = &rows[i];
+        struct retention_backup *x = &rb[i];
         x->id = r->id;
         x->complete = r->complete;
         x->pinned = r->pinned;
@@ -120,10 +120,17 @@ static int plan_database(struct plan *pl, const struct retention_policy *pol, si
             goto out;
         }
     }
-    rc = retention_plan(db, rb, to - from, pol, now, &pl->dec[from]);
+    rc = retention_plan(db, rb, n, pol, now, out);
 out:
     free(rb);
     return rc;
+}
+
+/* Decides the rows rows[from..to) of one database. */
+static int plan_database(struct plan *pl, const struct retention_policy *pol, size_t from,
+                         size_t to, time_t now)
+{
+    return retention_plan_rows(&pl->rows[from], to - from, pol, now, &pl->dec[from]);
 }
 
 /*

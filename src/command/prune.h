@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "config/config.h"
+#include "policy/retention.h"
 
 /* What retention_apply did to one repository. */
 struct retention_result {
@@ -22,6 +23,16 @@ struct retention_result {
     size_t leftovers;    /* files of failed backups removed */
     int64_t freed_bytes;
 };
+
+/*
+ * Decides the rows of one database as prune does (rows as catalog_retention_rows returns
+ * them, of one database): out[i] is rows[i]'s decision. Returns 0, or -1 with the error
+ * set, deciding nothing, when a start time cannot be read or the plan is refused (the
+ * newest backup dated in the future).
+ */
+int retention_plan_rows(const struct retention_row *rows, size_t n,
+                        const struct retention_policy *pol, time_t now,
+                        struct retention_decision *out);
 
 /*
  * Applies retention to database db (NULL: every database in the catalog) of the

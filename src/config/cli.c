@@ -71,7 +71,7 @@ enum {
     (BIT(CMD_BACKUP) | BIT(CMD_RESTORE) | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) |        \
      BIT(CMD_PRUNE) | BIT(CMD_PIN) | BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_QUERY) |              \
      BIT(CMD_DIFF) | BIT(CMD_IMPORT) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT) | BIT(CMD_PUSH) |         \
-     BIT(CMD_TEST_RESTORE))
+     BIT(CMD_TEST_RESTORE) | BIT(CMD_REPORT))
 #define COMMON (GLOBAL | ALL_CMDS)
 /* commands that connect to the server (check and prune only to report pgvault's own
  * leftover databases) */
@@ -81,7 +81,7 @@ enum {
 #define SELECTS_DB                                                                                 \
     (CONNECTS | BIT(CMD_LIST) | BIT(CMD_SHOW) | BIT(CMD_VERIFY) | BIT(CMD_PRUNE) | BIT(CMD_PIN) |  \
      BIT(CMD_UNPIN) | BIT(CMD_LOG) | BIT(CMD_DIFF) | BIT(CMD_CHECK) | BIT(CMD_EXTRACT) |           \
-     BIT(CMD_PUSH))
+     BIT(CMD_PUSH) | BIT(CMD_REPORT))
 /* commands that write Prometheus metrics */
 #define WRITES_METRICS BIT(CMD_BACKUP)
 /* commands that print a listing, where --csv makes sense ("restore" only with -l) */
@@ -206,8 +206,11 @@ static const struct optdef optdefs[] = {
     {OPT_DRY_RUN, "dry-run", NULL, BIT(CMD_PRUNE), 0, 0, GRP_MAIN, FLAG(dry_run),
      "print the plan and its reasons; change nothing"},
     /* log */
-    {OPT_SINCE, "since", "WHEN", BIT(CMD_LOG), 0, 0, GRP_MAIN, STRING(since),
+    {OPT_SINCE, "since", "WHEN", BIT(CMD_LOG) | BIT(CMD_REPORT), 0, 0, GRP_MAIN, STRING(since),
      "only events since WHEN"},
+    /* report */
+    {'o', "output", "FILE", BIT(CMD_REPORT), 0, 0, GRP_MAIN, STRING(output),
+     "write the HTML page to FILE (\"-\": standard output, the default)"},
     /* check */
     {OPT_MAX_AGE, "max-age", "HOURS", BIT(CMD_CHECK), 1, 876000, GRP_MAIN, NUMBER(max_age_hours),
      "critical if no complete backup in HOURS hours"},
@@ -262,6 +265,8 @@ static const struct {
     {CMD_CHECK, OPT_DB, "check database NAME only"},
     {CMD_TEST_RESTORE, OPT_DB, "database that \"latest\" refers to"},
     {CMD_LOG, OPT_DB, "only events of database NAME's backups"},
+    {CMD_REPORT, OPT_DB, "report on database NAME only"},
+    {CMD_REPORT, OPT_SINCE, "only backups since WHEN (default: all)"},
     {CMD_RESTORE, OPT_DB, "database that \"latest\" refers to"},
     {CMD_SHOW, OPT_DB, "database that \"latest\" refers to"},
     {CMD_VERIFY, OPT_DB, "database that \"latest\" refers to"},
@@ -335,6 +340,10 @@ static const struct {
      "Restores a backup (default: latest) into a scratch database through the\n"
      "normal restore path (checksum, load, row counts), runs the --check-sql\n"
      "statements on it, then drops it and records the test in the catalog."},
+    {"report", CMD_REPORT, "[OPTION]... [-o FILE]", "write an HTML report of the backups",
+     "Writes one self-contained HTML page about the backups of each database: sizes\n"
+     "and durations over time, a status timeline, the tables that moved, and the\n"
+     "retention rule that keeps each backup."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -735,6 +744,7 @@ static void validate(struct parse *p)
     case CMD_PRUNE:
     case CMD_LOG:
     case CMD_CHECK:
+    case CMD_REPORT:
         want_args(p, 0, NULL);
         break;
     default:

@@ -23,6 +23,7 @@ enum command {
     CMD_EXTRACT,
     CMD_PUSH,
     CMD_TEST_RESTORE,
+    CMD_REPORT,
 };
 
 /* A repeatable option's values, in the order given. */
@@ -100,6 +101,9 @@ struct options {
 
     /* log */
     const char *since;
+
+    /* report */
+    const char *output; /* -o FILE, "-" for stdout */
 
     /* check */
     long max_age_hours; /* -1 unset */

@@ -219,3 +219,80 @@ char *path_join(const char *dir, const char *name)
         n--;
     return xasprintf("%.*s%s%s", (int)n, dir, dir[n - 1] == '/' ? "" : "/", name);
 }
+
+/* Only a regular file (or nothing) at path may be replaced: never a device, a FIFO or a
+ * symlink, which the rename would turn into a regular file (lstat: a link is not followed). */
+static int check_replaceable(const char *path, const char *what)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return err_sys(errno, "could not stat %s \"%s\"", what, path);
+    }
+    if (!S_ISREG(st.st_mode))
+        return err_set(ERR_FAILED, "%s \"%s\" is not a regular file; refusing to replace it", what,
+                       path);
+    return 0;
+}
+
+/* Writes the temporary file open at fd (named tmp) and closes it. */
+static int write_temporary(int fd, const char *tmp, mode_t mode, const char *what,
+                           int (*write)(FILE *f, void *ctx), void *ctx)
+{
+    FILE *f = NULL;
+    int rc = -1;
+    if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "w"))) {
+        err_sys(errno, "could not write %s \"%s\"", what, tmp);
+        goto out;
+    }
+    if (write(f, ctx) != 0)
+        goto out;
+    if (fflush(f) != 0 || ferror(f)) {
+        err_sys(errno, "could not write %s \"%s\"", what, tmp);
+        goto out;
+    }
+    rc = fsutil_fsync(fd, tmp);
+out:
+    if (f)
+        fclose(f);
+    else
+        close(fd);
+    return rc;
+}
+
+int fsutil_replace_file(const char *path, mode_t mode, const char *what,
+                        int (*write)(FILE *f, void *ctx), void *ctx)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = path_dir(path);
+    char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
+    int fd = -1, rc = -1;
+
+    if (check_replaceable(path, what) != 0)
+        goto out;
+    /* a temporary file beside the target, so that the rename is atomic */
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        err_sys(errno, "could not create a temporary file beside %s \"%s\"", what, path);
+        goto out;
+    }
+    if (write_temporary(fd, tmp, mode, what, write, ctx) != 0)
+        goto out_unlink;
+    /* then it replaces the old one at once, and durably (checked again: it may have
+     * changed while the file was written) */
+    if (check_replaceable(path, what) != 0)
+        goto out_unlink;
+    if (rename(tmp, path) != 0) {
+        err_sys(errno, "could not rename %s \"%s\" to \"%s\"", what, tmp, path);
+        goto out_unlink;
+    }
+    rc = fsutil_fsync_dir(dir);
+    goto out;
+
+out_unlink:
+    unlink(tmp);
+out:
+    free(tmp);
+    free(dir);
+    return rc;
+}

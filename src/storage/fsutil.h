@@ -2,6 +2,8 @@
 #define PGVAULT_FSUTIL_H
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 /* Creates the repository directory (and parents) if missing; a directory it creates is
  * mode 0700. Fails if path exists and is not a directory. */
@@ -40,6 +42,17 @@ bool fsutil_exists(const char *dir, const char *name);
  * of directory dir unless that is root, so that files created in a repository that
  * belongs to another user (the packaged postgres) stay readable by that user. */
 int fsutil_own_like_dir(int fd, const char *dir, const char *path);
+
+/*
+ * Replaces the file at path at once: write(f, ctx) fills a temporary file beside it
+ * (mkstemp, then mode), which is fsynced and renamed over path, and the directory
+ * fsynced. Only a regular file (or nothing) at path is replaced: a device, FIFO or
+ * symlink is refused and left as it is. what names the file in errors ("metrics
+ * file"). write returns 0, or -1 with the error set. Returns 0, or -1 with the error
+ * set and the temporary file removed.
+ */
+int fsutil_replace_file(const char *path, mode_t mode, const char *what,
+                        int (*write)(FILE *f, void *ctx), void *ctx);
 
 /* Joins dir and name with one '/'; caller frees. */
 char *path_join(const char *dir, const char *name);

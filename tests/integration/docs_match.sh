@@ -12,7 +12,7 @@ require_cmd python3 man
 
 top=$(cd "$(dirname "$TESTLIB")/../.." && pwd)
 commands=(backup restore list show verify prune pin unpin log query diff import extract check push
-    test-restore)
+    test-restore report)
 
 note "options: --help against README and the manual page"
 helps=$SCRATCH/helps.txt
