@@ -8,8 +8,6 @@
 # Two restores of one target never run at once, even from two repositories.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
-# shellcheck source=SCRIPTDIR/../harness/restore_helpers.sh
-source "$(dirname "$TESTLIB")/restore_helpers.sh"
 require_cmd sqlite3 flock
 
 DB=pgv_lock
@@ -127,7 +125,7 @@ expect_rc 0 "pin after the lock was released"
 note "(d) two restores of one target from two repositories"
 TGT=pgv_lock_target
 create_db "$TGT"
-psql_q "$TGT" "CREATE TABLE r AS SELECT generate_series(1, 300000) AS a" >/dev/null
+psql_q "$TGT" "CREATE TABLE r AS SELECT generate_series(1, 2000000) AS a" >/dev/null
 REPO1=$SCRATCH/repo_r1
 REPO2=$SCRATCH/repo_r2
 run_pgvault backup -d "$REPO1" --db "$TGT"
@@ -145,8 +143,13 @@ register_db "$TMPDB"
 tmp_exists() {
     [[ $(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$TMPDB'") == 1 ]]
 }
-wait_for_load "$TGT" 60 >/dev/null
-loader=$(psql_q postgres "SELECT pid FROM pg_catalog.pg_stat_progress_copy WHERE datname = '$TMPDB'")
+# its loading session: the one connected to the temporary database (2 million rows take
+# seconds to load, so it is stopped well before the end)
+loader_pid() {
+    loader=$(psql_q postgres "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = '$TMPDB' AND backend_type = 'client backend'")
+    [[ "$loader" =~ ^[0-9]+$ ]]
+}
+wait_until "the first restore's load" loader_pid
 [[ "$loader" =~ ^[0-9]+$ ]] || fail "(d) no loading session of $TMPDB: $loader"
 kill -STOP "$loader"
 t0=$(date +%s%N)
@@ -164,7 +167,7 @@ assert_eq "$tmp_left" 1 "(d) the first restore's temporary database $TMPDB, afte
 rc=0
 wait "$first" || rc=$?
 assert_eq "$rc" 0 "exit code of the first restore (stderr: $(cat "$SCRATCH/r1.err"))"
-assert_eq "$(psql_q "$TGT" "SELECT count(*) FROM r")" 300000 "(d) rows of $TGT after the first restore"
+assert_eq "$(psql_q "$TGT" "SELECT count(*) FROM r")" 2000000 "(d) rows of $TGT after the first restore"
 tmp_exists && fail "(d) $TMPDB left behind"
 # the lock goes with the restore: the next one goes through
 run_pgvault restore -d "$REPO2" -f --db "$TGT" latest
