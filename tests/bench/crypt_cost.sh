@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# What age encryption costs: backup (gzip -Z 6) and restore --target of the "realistic"
-# dataset with and without --encrypt-to, side by side in one run, alternating
-# (plain, age, plain, age ...), the median of each.
+# What encryption costs: backup (gzip -Z 6) and restore --target of the "realistic"
+# dataset without encryption, with age and with OpenPGP (--encrypt-to an age1 key, and
+# a key of a throwaway GNUPGHOME), side by side in one run, alternating (plain, age,
+# openpgp, plain, age, openpgp ...), the median of each.
 #
-#   tests/bench/age_cost.sh [SCALE [RUNS]]     (defaults 10 and 3: about 150 MB of SQL)
+#   tests/bench/crypt_cost.sh [SCALE [RUNS]]   (defaults 10 and 3: about 150 MB of SQL)
 #
 # PGVAULT_BIN is the pgvault to measure (default: a Release build of this tree, made in
-# the work directory). A private cluster is started with tests/harness/pg_start.sh and
-# stopped at the end. Needs age-keygen, cmake, psql.
+# the work directory). A private cluster with production durability is started with
+# tests/harness/pg_start.sh (PG_DURABLE=1) and
+# stopped at the end. Needs age-keygen, gpg, cmake, psql.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +19,8 @@ runs=${2:-3}
 work=$(mktemp -d "${BENCH_TMP:-/tmp}/pgvault-agecost.XXXXXX")
 cleanup() {
     bash "$root/tests/harness/pg_stop.sh" "$work/pg" >/dev/null 2>&1 || true
+    [[ -z "${GNUPGHOME:-}" ]] || gpgconf --kill all 2>/dev/null || true
+    [[ -z "${GNUPGHOME:-}" ]] || rm -rf "$GNUPGHOME"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -26,7 +30,7 @@ if [[ -z "${PGVAULT_BIN:-}" ]]; then
     cmake --build "$work/build" -j2 --target pgvault >/dev/null
     PGVAULT_BIN=$work/build/pgvault
 fi
-bash "$root/tests/harness/pg_start.sh" "$work/pg" >/dev/null
+PG_DURABLE=1 bash "$root/tests/harness/pg_start.sh" "$work/pg" >/dev/null
 # shellcheck source=/dev/null
 source "$work/pg/env.sh"
 PSQL=$PG_BINDIR/psql
@@ -36,6 +40,9 @@ export PGVAULT_CONFIG=/dev/null
 age-keygen -o "$work/key" 2>/dev/null
 chmod 600 "$work/key"
 recipient=$(age-keygen -y "$work/key")
+GNUPGHOME=$(mktemp -d /tmp/pgv-bench-gpg.XXXXXX)
+export GNUPGHOME
+gpg --batch --quiet --passphrase '' --quick-gen-key 'bench <bench@pgv.test>' future-default default never 2>/dev/null
 
 # secs CMD…: "WALL CPU" of one run, in seconds (CPU: pgvault's own user + system time, which
 # a busy machine disturbs less than the wall time; with pg_dump's or psql's, its children).
@@ -48,10 +55,11 @@ median() { awk -v c="$1" 'NF {print $c}' | sort -n | awk '{v[NR] = $1} END {prin
 
 declare -A backup restore
 for ((r = 1; r <= runs; r++)); do
-    for mode in plain age; do
+    for mode in plain age openpgp; do
         repo=$work/repo-$mode-$r
         args=()
         [[ $mode == age ]] && args=(--encrypt-to "$recipient")
+        [[ $mode == openpgp ]] && args=(--encrypt-to bench@pgv.test)
         backup[$mode]+="$(secs "$PGVAULT_BIN" backup -d "$repo" --db bench -Z 6 --no-progress \
             --no-prune "${args[@]}")"$'\n'
         "$PSQL" -X -q -d postgres -c 'DROP DATABASE IF EXISTS bench_restored'
@@ -62,7 +70,7 @@ done
 raw=$(sqlite3 "$work/repo-plain-1/catalog.db" "SELECT raw_bytes FROM backups")
 echo "realistic.sql scale $scale: $raw bytes of SQL; $runs runs each, medians; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| | backup -Z 6 wall | its CPU | restore wall | its CPU |\n|---|---:|---:|---:|---:|\n'
-for mode in plain age; do
+for mode in plain age openpgp; do
     b=${backup[$mode]} r=${restore[$mode]}
     printf '| %s | %s s | %s s | %s s | %s s |\n' "$mode" "$(median 1 <<<"$b")" \
         "$(median 2 <<<"$b")" "$(median 1 <<<"$r")" "$(median 2 <<<"$r")"
