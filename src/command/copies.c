@@ -59,6 +59,7 @@ int copies_open(const struct remote_settings *rs, struct remote_handle *h)
         .identity_file = rs->identity_file,
         .known_hosts = rs->known_hosts,
         .part_size = rs->part_size > 0 ? rs->part_size : 0,
+        .io_timeout = rs->io_timeout > 0 ? (int)rs->io_timeout : 0,
     };
     h->r = NULL;
     return remote_open(&h->conf, &h->r);

@@ -179,7 +179,8 @@ static struct remote_settings *remote_section(struct file_values *fv, const char
             return &fv->remotes[i];
     fv->remotes = xrealloc(fv->remotes, (fv->nremotes + 1) * sizeof(*fv->remotes));
     struct remote_settings *r = &fv->remotes[fv->nremotes++];
-    *r = (struct remote_settings){.name = xstrndup(name, len), .line = line, .part_size = -1};
+    *r = (struct remote_settings){
+        .name = xstrndup(name, len), .line = line, .part_size = -1, .io_timeout = -1};
     long *unset[] = {&r->retention_days, &r->keep_count,   &r->keep_daily,
                      &r->keep_weekly,    &r->keep_monthly, &r->min_keep};
     for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
@@ -214,6 +215,7 @@ static const struct {
     {"keep_monthly", offsetof(struct remote_settings, keep_monthly), 0, 100000},
     /* 5 MiB (S3's smallest part) .. 5 GiB (its largest) */
     {"part_size", offsetof(struct remote_settings, part_size), 5L << 20, 5L << 30},
+    {"io_timeout", offsetof(struct remote_settings, io_timeout), 1, 86400},
 };
 
 /* The section NAME of "NAME.KEY" (NAME of letters, digits, _ and -); *k is KEY. */

@@ -26,7 +26,8 @@ struct remote_settings {
     char *endpoint, *region, *access_key, *secret_key_file; /* S3 */
     char *identity_file, *known_hosts;                      /* SFTP */
     bool path_style;
-    long part_size; /* S3 multipart part size in bytes, -1: the backend's choice */
+    long part_size;  /* S3 multipart part size in bytes, -1: the backend's choice */
+    long io_timeout; /* SFTP: seconds without an answer before giving up, -1: 120 */
     long retention_days, keep_count, keep_daily, keep_weekly, keep_monthly, min_keep;
     int line; /* where the section starts, for messages */
 };

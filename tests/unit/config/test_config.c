@@ -484,7 +484,8 @@ static void test_remotes(void)
                            "remote.s3.url = s3://bucket/prefix\n"
                            "remote.s3.path_style = yes\n"
                            "remote.s3.secret_key_file = %s/secret\n"
-                           "remote.s3.part_size = 8388608\n",
+                           "remote.s3.part_size = 8388608\n"
+                           "remote.nas.io_timeout = 30\n",
                            tmpdir);
     o.config_file = cfg = write_file("remotes.conf", text, 0600);
     free(text);
@@ -498,6 +499,8 @@ static void test_remotes(void)
     CHECK_INT(s.remotes[0].retention_days, -1);
     CHECK(s.remotes[1].path_style);
     CHECK_INT(s.remotes[1].part_size, 8388608);
+    CHECK_INT(s.remotes[0].io_timeout, 30);
+    CHECK_INT(s.remotes[1].io_timeout, -1);
     settings_free(&s);
 
     static const char *const bad[][2] = {
@@ -506,6 +509,7 @@ static void test_remotes(void)
         {"remote..url = file:///x\n", "invalid remote setting"},
         {"remote.nas.url = file:///x\nremote.nas.path_style = maybe\n", "path_style"},
         {"remote.nas.url = file:///x\nremote.nas.part_size = 10\n", "part_size"},
+        {"remote.nas.url = file:///x\nremote.nas.io_timeout = 0\n", "io_timeout"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         o.config_file = cfg = write_file("bad-remote.conf", bad[i][0], 0600);
