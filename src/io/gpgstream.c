@@ -61,6 +61,7 @@ static ssize_t write_cb(void *handle, const void *buffer, size_t size)
         size_t k = size < OUT_CAP - s->out_len ? size : OUT_CAP - s->out_len;
         memcpy(s->out + s->out_len, buffer, k);
         s->out_len += k;
+        s->produced += k;
         if (s->out_len >= OUT_HALF)
             pthread_cond_signal(&s->to_chain);
         n = (ssize_t)k;

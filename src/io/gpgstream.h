@@ -4,6 +4,7 @@
 #include <gpgme.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "io/chain.h"
@@ -57,6 +58,7 @@ struct gpg_stream {
     unsigned char *out, *spare; /* the worker fills out; spare is being pushed */
     size_t out_len;
     bool done, cancel;
+    uint64_t produced;    /* bytes of output GPGME has written so far */
     int rc;               /* the worker's result: 0 or -1 with err set */
     struct err_saved err; /* the worker's error, carried to the chain's thread */
 };

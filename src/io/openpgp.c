@@ -300,10 +300,15 @@ static gpgme_error_t decrypt_run(void *op, gpgme_ctx_t ctx, gpgme_data_t in, gpg
  * decrypt or authenticate is damaged (exit 3); a failure of gpg itself is neither. */
 static int decrypt_fail(void *op, gpgme_ctx_t ctx, gpgme_error_t e)
 {
-    (void)op;
+    struct gpg_stream *s = op;
     gpgme_decrypt_result_t res = gpgme_op_decrypt_result(ctx);
     gpgme_err_code_t code = gpgme_err_code(e);
-    if (agent_refused(code)) {
+    /* once plaintext has come out, the agent had opened the session key: a failure after
+     * that (gpg reports trailing garbage as a cancelled operation at times) is damage */
+    pthread_mutex_lock(&s->mu);
+    bool produced = s->produced > 0;
+    pthread_mutex_unlock(&s->mu);
+    if (agent_refused(code) && !produced) {
         err_set(ERR_USAGE, "could not decrypt: gpg-agent could not use the secret key: %s",
                 gpgme_strerror(e));
         err_hint("a key with a passphrase needs a pinentry, or the passphrase cached in "
