@@ -33,7 +33,6 @@ struct optlist {
     int n;
 };
 
-
 /* Tri-state for options a user may force either way. */
 enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
 
@@ -71,9 +70,9 @@ struct options {
     bool all;                /* --all (backup, verify) */
     const char *label;
     bool no_prune;
-    bool with_owners;   /* deprecated, no effect: owners are kept unless no_owner */
-    bool no_owner;      /* backup: pg_dump --no-owner; restore: skip ownership statements */
-    bool no_privileges; /* backup: pg_dump --no-privileges; restore: skip GRANT/REVOKE */
+    bool with_owners;          /* deprecated, no effect: owners are kept unless no_owner */
+    bool no_owner;             /* backup: pg_dump --no-owner; restore: skip ownership statements */
+    bool no_privileges;        /* backup: pg_dump --no-privileges; restore: skip GRANT/REVOKE */
     struct optlist encrypt_to; /* --encrypt-to, repeatable */
 
     /* restore */
@@ -84,7 +83,7 @@ struct options {
     bool keep_old;
     struct optlist tables;  /* --table SCHEMA.TABLE: only these tables' rows */
     struct optlist schemas; /* --schema NAME: only the rows of this schema's tables */
-    const char *identity; /* --identity (restore, verify, import) */
+    const char *identity;   /* --identity (restore, verify, import) */
 
     /* list */
     bool all_status;
@@ -106,7 +105,7 @@ struct options {
     const char *output; /* -o FILE, "-" for stdout */
 
     /* check */
-    long max_age_hours; /* -1 unset */
+    long max_age_hours;     /* -1 unset */
     long max_test_age_days; /* -1 unset */
 
     /* test-restore */

@@ -139,7 +139,8 @@ struct pg_check_result {
     char *first; /* owned */
 };
 /* Runs one statement (no parameters; a string holding several is refused by the
- * server) with the search_path of the database and role, and reads its result into r. -1 with the server's message on an error. */
+ * server) with the search_path of the database and role, and reads its result into r. -1 with the
+ * server's message on an error. */
 int pg_run_check(struct pg *pg, const char *sql, struct pg_check_result *r);
 
 /* Asks the server to cancel the statement pg_run_check is waiting for, if any: safe in a

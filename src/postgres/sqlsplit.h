@@ -13,8 +13,8 @@ struct sql_stmt {
  * Splits SQL text into statements at the semicolons that end them, as the server reads
  * it: a ";" inside a quoted string ('…', E'…' with backslash escapes), a quoted
  * identifier ("…"), a dollar-quoted string ($$…$$, $tag$…$tag$) or a comment ("--" to
- * the end of the line, or a nested C-style block) does not end a statement. Statements that hold only blanks and
- * comments are left out. Returns 0, or -1 with ERR_USAGE naming origin and the line
+ * the end of the line, or a nested C-style block) does not end a statement. Statements that hold
+ * only blanks and comments are left out. Returns 0, or -1 with ERR_USAGE naming origin and the line
  * where an unterminated string, identifier or comment starts; *out is then NULL.
  */
 int sql_split(const char *text, const char *origin, struct sql_stmt **out, size_t *n);
