@@ -40,11 +40,6 @@ void remote_close(struct remote *r)
         r->ops->close(r);
 }
 
-const char *remote_name(const struct remote *r)
-{
-    return r->conf->name;
-}
-
 int remote_put_file(struct remote *r, const char *path, const char *key,
                     const struct remote_meta *meta, remote_progress_fn progress, void *arg,
                     volatile sig_atomic_t *cancel)

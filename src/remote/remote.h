@@ -82,7 +82,6 @@ struct remote_ops {
 /* Opens the remote described by conf with the backend its URL's scheme names. */
 int remote_open(const struct remote_conf *conf, struct remote **out);
 void remote_close(struct remote *r);
-const char *remote_name(const struct remote *r);
 
 int remote_put_file(struct remote *r, const char *path, const char *key,
                     const struct remote_meta *meta, remote_progress_fn progress, void *arg,
