@@ -2,7 +2,7 @@
 # The Debian package: built from the working tree with
 # packaging/build-deb.sh, clean for lintian (errors and warnings) and for
 # systemd-analyze verify, installed with dpkg -i on this machine, its pgvault run as
-# postgres against the test cluster (through the packaged configuration, and through an
+# postgres against a cluster of its own (through the packaged configuration, and through an
 # instance configuration /etc/pgvault/NAME.conf as the instance units run it: backup, then
 # the monthly test restore), then purged: the purge must leave /var/lib/pgvault and its
 # backups in place.
@@ -18,6 +18,10 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 require_cmd dpkg-buildpackage dh lintian systemd-analyze man runuser sqlite3
 [[ -f /usr/share/bash-completion/bash_completion ]] || fail "bash-completion is not installed"
+# the instance units back up and test-restore every database of the cluster they are
+# given (backup --all, test-restore --all): a cluster of its own, so that other tests'
+# databases, made and dropped meanwhile, are not theirs
+private_cluster
 
 top=$(cd "$(dirname "$TESTLIB")/../.." && pwd)
 repo=/var/lib/pgvault
