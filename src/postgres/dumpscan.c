@@ -94,6 +94,9 @@ enum stmt {
     SK_AT_NAME, /* ALTER TABLE [ONLY] [IF EXISTS]: parsing the name */
     SK_AT_REST, /* ALTER TABLE name …: looking for REFERENCES at the top level */
     SK_AT_REF,  /* … REFERENCES: parsing the referenced table's name */
+    SK_SELECT,  /* SELECT: parsing a function's name (set_config, setval) */
+    SK_CI_REST, /* CREATE [UNIQUE] INDEX …: looking for ON at the top level */
+    SK_CI_NAME, /* … ON [ONLY]: parsing the indexed table's name */
 };
 
 enum namep { NP_IDENT, NP_DOT, NP_DONE, NP_FAIL };
@@ -153,6 +156,8 @@ struct dumpscan {
     unsigned char kind;
     bool is_alter;
     unsigned char owner_seq;  /* ALTER: 1 after OWNER, 2 after OWNER TO, 3 after its role */
+    unsigned char add_seq;    /* ALTER TABLE name: 1 after ADD, 2 after CONSTRAINT, 3 after
+                               * its name, 4 after PRIMARY, UNIQUE or EXCLUDE */
     char alt[2][TOK_CAP + 1]; /* ALTER TABLE's table: schema (may be ""), name */
     char ref[2][TOK_CAP + 1]; /* REFERENCES' table */
     char **cols;              /* COPY's column list */
@@ -268,6 +273,25 @@ static void owner_step(struct dumpscan *s, int kind, const char *t, size_t n)
         s->owner_seq = word && s->paren == 0 && kw(t, n, "owner") ? 1 : 0;
 }
 
+/* ALTER TABLE name ADD CONSTRAINT name PRIMARY KEY | UNIQUE | EXCLUDE: an index-backed
+ * constraint (a foreign key's REFERENCES, seen later, makes it one of those instead). */
+static void add_constraint_step(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    bool word = kind == T_WORD;
+    if (s->add_seq == 0 && word && kw(t, n, "add"))
+        s->add_seq = 1;
+    else if (s->add_seq == 1 && word && kw(t, n, "constraint"))
+        s->add_seq = 2;
+    else if (s->add_seq == 2 && (word || kind == T_QIDENT))
+        s->add_seq = 3;
+    else if (s->add_seq == 3 && word &&
+             (kw(t, n, "primary") || kw(t, n, "unique") || kw(t, n, "exclude"))) {
+        s->add_seq = 4;
+        s->kind = DSK_CONSTRAINT;
+    } else if (s->add_seq < 4)
+        s->add_seq = 0;
+}
+
 /* ALTER: TABLE (a foreign key may follow), DEFAULT PRIVILEGES, or anything else. */
 static void parse_alter(struct dumpscan *s, int kind, const char *t, size_t n)
 {
@@ -286,11 +310,14 @@ static void parse_alter(struct dumpscan *s, int kind, const char *t, size_t n)
         if (s->np == NP_DONE) {
             name_keep(s, s->alt);
             s->sk = SK_AT_REST;
+            add_constraint_step(s, kind, t, n); /* the token after the name: ADD? */
         } else if (s->np == NP_FAIL) {
             s->sk = SK_OTHER;
         }
         return;
     case SK_AT_REST:
+        if (s->paren == 0)
+            add_constraint_step(s, kind, t, n);
         if (word && s->paren == 0 && kw(t, n, "references")) {
             name_reset(s);
             s->sk = SK_AT_REF;
@@ -324,6 +351,10 @@ static void parse_first(struct dumpscan *s, int kind, const char *t, size_t n)
         s->sk = SK_CREATE;
     } else if (kw(t, n, "set")) {
         s->sk = SK_SET;
+        s->kind = DSK_SET;
+    } else if (kw(t, n, "select")) {
+        s->sk = SK_SELECT;
+        name_reset(s);
     } else if (kw(t, n, "reset")) {
         s->sk = SK_RESET;
     } else if (kw(t, n, "alter")) {
@@ -331,6 +362,38 @@ static void parse_first(struct dumpscan *s, int kind, const char *t, size_t n)
         s->is_alter = true;
     } else if (kw(t, n, "grant") || kw(t, n, "revoke")) {
         s->kind = DSK_ACL;
+    }
+}
+
+/* SELECT [pg_catalog.]set_config( or setval(, and CREATE INDEX … ON [ONLY] table. */
+static void parse_function_or_index(struct dumpscan *s, int kind, const char *t, size_t n)
+{
+    bool word = kind == T_WORD;
+    if (s->sk == SK_CI_REST) {
+        if (word && s->paren == 0 && kw(t, n, "on")) {
+            s->sk = SK_CI_NAME;
+            name_reset(s);
+        }
+        return;
+    }
+    if (s->sk == SK_CI_NAME && s->nparts == 0 && word && kw(t, n, "only"))
+        return;
+    name_token(s, kind, t, n);
+    if (s->np == NP_FAIL) {
+        s->sk = SK_OTHER;
+    } else if (s->np == NP_DONE && s->sk == SK_CI_NAME) {
+        name_keep(s, s->alt);
+        s->kind = DSK_INDEX;
+        s->sk = SK_OTHER;
+    } else if (s->np == NP_DONE) {
+        bool call = kind == T_OP && n == 1 && t[0] == '(';
+        bool catalog = s->nparts == 1 || (s->nparts == 2 && strcmp(s->parts[0], "pg_catalog") == 0);
+        const char *fn = s->parts[s->nparts - 1];
+        if (call && catalog && strcmp(fn, "set_config") == 0)
+            s->kind = DSK_SET;
+        else if (call && catalog && strcmp(fn, "setval") == 0)
+            s->kind = DSK_SEQUENCE_SET;
+        s->sk = SK_OTHER;
     }
 }
 
@@ -379,11 +442,13 @@ static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
         parse_alter(s, kind, t, n);
         return;
     case SK_CREATE:
-        if (word && kw(t, n, "unlogged"))
+        if (word && (kw(t, n, "unlogged") || kw(t, n, "unique")))
             return;
         if (word && kw(t, n, "table")) {
             s->sk = SK_CT_IF;
             name_reset(s);
+        } else if (word && kw(t, n, "index")) {
+            s->sk = SK_CI_REST;
         } else {
             s->sk = SK_OTHER; /* TEMP, FOREIGN, INDEX, VIEW, OR REPLACE, ... */
         }
@@ -419,6 +484,11 @@ static void parse_token(struct dumpscan *s, int kind, const char *t, size_t n)
         } else {
             s->sk = SK_CT_REST;
         }
+        return;
+    case SK_SELECT:
+    case SK_CI_REST:
+    case SK_CI_NAME:
+        parse_function_or_index(s, kind, t, n);
         return;
     case SK_SET:
         if (word && (kw(t, n, "session") || kw(t, n, "local")))
@@ -563,10 +633,12 @@ static void statement_event(struct dumpscan *s)
         st->table = &s->copies.v[s->copies.n - 1];
         st->columns = s->cols;
         st->ncolumns = s->ncols;
-    } else if (st->kind == DSK_FOREIGN_KEY) {
+    } else if (st->kind == DSK_FOREIGN_KEY || st->kind == DSK_INDEX || st->kind == DSK_CONSTRAINT) {
         s->stmt_table = (struct dumpscan_table){.schema = s->alt[0], .name = s->alt[1]};
-        s->stmt_ref = (struct dumpscan_table){.schema = s->ref[0], .name = s->ref[1]};
         st->table = &s->stmt_table;
+    }
+    if (st->kind == DSK_FOREIGN_KEY) {
+        s->stmt_ref = (struct dumpscan_table){.schema = s->ref[0], .name = s->ref[1]};
         st->ref = &s->stmt_ref;
     }
     s->sink(s->sink_ctx, DS_STMT_END, NULL, 0);
@@ -608,6 +680,7 @@ static void end_statement(struct dumpscan *s)
     s->kind = DSK_OTHER;
     s->is_alter = false;
     s->owner_seq = 0;
+    s->add_seq = 0;
     columns_clear(s);
     s->ntok = 0;
     s->paren = 0;

@@ -50,11 +50,16 @@ enum dumpscan_kind {
     DSK_ACL,          /* GRANT, REVOKE, ALTER DEFAULT PRIVILEGES */
     DSK_SESSION_AUTH, /* SET / RESET SESSION AUTHORIZATION */
     DSK_FOREIGN_KEY,  /* ALTER TABLE name … REFERENCES name: table and ref set */
+    DSK_SET,          /* SET (not SESSION AUTHORIZATION), SELECT pg_catalog.set_config(…) */
+    DSK_SEQUENCE_SET, /* SELECT pg_catalog.setval(…) */
+    DSK_INDEX,        /* CREATE [UNIQUE] INDEX … ON [ONLY] name: table set */
+    DSK_CONSTRAINT, /* ALTER TABLE name ADD CONSTRAINT … PRIMARY KEY|UNIQUE|EXCLUDE: table set */
 };
 
 struct dumpscan_stmt {
     enum dumpscan_kind kind;
-    const struct dumpscan_table *table; /* COPY's, or the altered table of a foreign key */
+    const struct dumpscan_table *table; /* COPY's, the altered table of a foreign key or a
+                                         * constraint, the indexed table of an index */
     const struct dumpscan_table *ref;   /* the table a foreign key references */
     char **columns;                     /* COPY's column list (unquoted), ncolumns of them */
     size_t ncolumns;

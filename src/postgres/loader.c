@@ -258,9 +258,15 @@ static void statement_end(struct loader *l)
 {
     const struct dumpscan_stmt *st = dumpscan_statement(l->scan);
     bool copy = st->kind == DSK_COPY;
-    if (skipped(l, st)) {
+    const char *sql = l->stmt.data ? l->stmt.data : "";
+    int where = skipped(l, st) ? 1
+                : l->o.route   ? l->o.route(l->o.route_ctx, st, sql, l->stmt_line)
+                               : 0;
+    if (where < 0) {
+        stop(l);
+    } else if (where > 0) {
         l->copy_skip = copy;
-    } else if (run_sql(l, l->stmt.data ? l->stmt.data : "", l->stmt_line, copy) == 1) {
+    } else if (run_sql(l, sql, l->stmt_line, copy) == 1) {
         copy_begin(l, st->table);
         return; /* the statement stays for the messages of its data */
     }
@@ -467,6 +473,11 @@ int loader_feed(struct loader *l, const char *buf, size_t len)
     line_at(l, l->chunk_end);
     l->cursor = l->chunk_end = NULL;
     return l->failed ? -1 : 0;
+}
+
+void loader_set_line(struct loader *l, long line)
+{
+    l->line = line;
 }
 
 int loader_finish(struct loader *l)

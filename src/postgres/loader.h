@@ -18,6 +18,7 @@
  * A loader owns one connection, so several loaders may load one database at once, one
  * per session.
  */
+struct dumpscan_stmt;
 struct pg;
 struct loader;
 
@@ -42,6 +43,10 @@ struct loader_options {
     /* \connect DB: sets *pg to the connection to go on with, or fails (NULL: refused). */
     int (*on_connect)(void *ctx, const char *dbname, struct pg **pg);
     void *ctx;
+    /* Each statement the options keep, before it runs: 0 runs it here; 1 means the owner
+     * runs it elsewhere (a COPY's data is then skipped); -1 stops the load (error set). */
+    int (*route)(void *route_ctx, const struct dumpscan_stmt *st, const char *sql, long line);
+    void *route_ctx;
     volatile sig_atomic_t *cancel; /* stops the load ("interrupted") when non-zero */
 };
 
@@ -50,6 +55,9 @@ struct loader *loader_new(struct pg *pg, const struct loader_options *o);
 
 /* The next chunk of the dump; 0, or -1 once a statement failed (error set). */
 int loader_feed(struct loader *l, const char *buf, size_t len);
+
+/* The line of the dump the next chunk starts on (a loader fed a part of a dump). */
+void loader_set_line(struct loader *l, long line);
 
 /* End of the dump: refuses one that ends inside a statement or a COPY block, then
  * commits (single_transaction). 0 or -1. */

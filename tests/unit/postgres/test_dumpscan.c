@@ -1134,7 +1134,7 @@ static void test_events(void)
                                "SELECT 1 \\; SELECT 2;\n"
                                "\\unrestrict K1\n";
     static const char want[] =
-        "Mrestrict K1|S\nSET x = 1;;<0>S\nALTER TABLE public.t OWNER TO bob;;<2>"
+        "Mrestrict K1|S\nSET x = 1;;<6>S\nALTER TABLE public.t OWNER TO bob;;<2>"
         "S\nCOPY public.t (a, \"B c\") FROM stdin;;<1 public.t c:a c:B c>"
         "D1\t\\.\n\\\n\\.x\n.SGRANT SELECT ON public.t TO PUBLIC;;<3>"
         "S\nALTER TABLE ONLY public.a\n    ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES "
@@ -1151,9 +1151,48 @@ static void test_events(void)
     }
 }
 
+/* Only the "<kind table>" notes of a transcript. */
+static char *kinds_of(const char *text)
+{
+    char *t = transcript_of(text, 7);
+    struct sbuf b = {0};
+    for (const char *p = strchr(t, '<'); p; p = strchr(p + 1, '<'))
+        sbuf_add(&b, p, strcspn(p, ">") + 1);
+    sbuf_puts(&b, "");
+    free(t);
+    return b.data;
+}
+
+/* The statements a parallel load treats apart: session settings, sequence values, index
+ * builds and index-backed constraints, each with its table. */
+static void test_statement_kinds(void)
+{
+    static const char dump[] =
+        "SELECT pg_catalog.set_config('search_path', '', false);\n"
+        "SET default_tablespace = '';\n"
+        "SELECT pg_catalog.setval('public.s', 42, true);\n"
+        "SELECT setval_other(1);\n"
+        "SELECT x.setval(1);\n"
+        "CREATE INDEX i ON public.t USING btree (a);\n"
+        "CREATE UNIQUE INDEX \"I\" ON ONLY \"Sch\".\"T\" USING btree (a);\n"
+        "CREATE INDEX \"on\" ON t (a);\n"
+        "ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n"
+        "ALTER TABLE ONLY public.t\n    ADD CONSTRAINT \"T u\" UNIQUE (a);\n"
+        "ALTER TABLE public.t ADD CONSTRAINT x EXCLUDE USING gist (r WITH &&);\n"
+        "ALTER TABLE ONLY public.t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;\n"
+        "ALTER TABLE ONLY public.t ALTER COLUMN exclude SET DEFAULT 1;\n"
+        "ALTER TABLE ONLY public.a ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES public.b(id);\n"
+        "CREATE VIEW v AS SELECT 1;\n";
+    char *k = kinds_of(dump);
+    CHECK_STR(k, "<6><6><7><0><0><8 public.t><8 Sch.T><8 .t><9 public.t><9 public.t>"
+                 "<9 public.t><0><0><5 public.a -><0>");
+    free(k);
+}
+
 int main(void)
 {
     RUN(test_events);
+    RUN(test_statement_kinds);
     RUN(test_real_sample);
     RUN(test_real_sample_truncated);
     RUN(test_zero_column_table);
