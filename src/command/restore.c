@@ -32,6 +32,7 @@
 #include "io/filters.h"
 #include "io/hash.h"
 #include "io/loadsink.h"
+#include "io/pload.h"
 #include "command/recover.h"
 #include "storage/repo.h"
 #include "command/resolve.h"
@@ -68,6 +69,9 @@ struct restore_run {
     int sessions;
     int64_t restore_id;
     int64_t tables_checked, rows_checked;
+    struct pload_times times; /* of the load; the checks, the swap and the drop after it */
+    double check_secs, swap_secs, drop_secs;
+    int jobs; /* loading sessions */
     char **replication; /* what dropping the replaced database would destroy or be refused for */
     int nreplication;
     /* a test restore: into a scratch database (target), checked, then dropped */
@@ -276,30 +280,68 @@ static bool load_wants(void *ctx, const char *schema, const char *name)
     return selection_wants(ctx, schema, name);
 }
 
-/*
- * 3. load the dump into db over libpq, in one transaction. If reading or inflating fails
- * mid-way, or on a signal, the transaction is never committed: the connection closes with
- * a COPY unfinished, which the server rolls back.
- */
-static int load(struct restore_run *rr, const char *db)
+/* The loader of the main session; with more than one session, out of a transaction. */
+static struct loader *main_loader(struct restore_run *rr, struct pg *pg, struct pload *pl)
 {
-    struct pg *pg = NULL;
-    if (pg_connect(&rr->set->conn, db, &pg) != 0)
-        return -1;
     struct loader_options o = {
-        .single_transaction = true,
+        .single_transaction = rr->jobs <= 1,
         .no_owner = rr->opt->no_owner,
         .no_privileges = rr->opt->no_privileges,
         .want_table = selection_empty(&rr->sel) ? NULL : load_wants,
         .on_error = load_failed,
         .ctx = &rr->sel,
+        .route = pload_route,
+        .route_ctx = pl,
         .cancel = rr->cancel,
     };
-    struct loader *l = loader_new(pg, &o);
-    int rc = feed_dump(rr, l);
+    return loader_new(pg, &o);
+}
+
+/*
+ * 3. load the dump into db over libpq. With one session, in one transaction: if reading
+ * or inflating fails mid-way, or on a signal, it is never committed. With several (the
+ * parallel load of io/pload.h), out of a transaction, synchronous_commit off: the
+ * database is new and dropped on any failure, and the swap's commit makes it durable.
+ */
+static int load(struct restore_run *rr, const char *db)
+{
+    struct access_point *pts = NULL;
+    size_t npts = 0;
+    struct pg *pg = NULL;
+    if ((rr->jobs > 1 && catalog_access_points(rr->cat, rr->b.id, &pts, &npts) != 0) ||
+        pg_connect(&rr->set->conn, db, &pg) != 0) {
+        access_points_free(pts, npts);
+        return -1;
+    }
+    struct pload_config pc = {
+        .conn = &rr->set->conn,
+        .db = db,
+        .jobs = rr->jobs,
+        .path = rr->path,
+        .compression = rr->b.compression,
+        .encryption = rr->b.encryption,
+        .keys = rr->keys,
+        .points = pts,
+        .npoints = npts,
+        .want_table = selection_empty(&rr->sel) ? NULL : load_wants,
+        .want_ctx = &rr->sel,
+        .cancel = rr->cancel,
+        .on_error = load_failed,
+    };
+    struct pload *pl = pload_new(&pc);
+    struct loader *l = main_loader(rr, pg, pl);
+    static const char async[] = "SET synchronous_commit = off;\n";
+    int rc = rr->jobs > 1 ? loader_feed(l, async, sizeof(async) - 1) : 0;
+    if (rc == 0)
+        rc = feed_dump(rr, l);
     if (rc == 0)
         rc = loader_finish(l);
+    if (rc == 0)
+        rc = pload_finish(pl);
+    pload_times(pl, &rr->times);
     loader_free(l);
+    pload_free(pl);
+    access_points_free(pts, npts);
     if (*rr->cancel) {
         err_clear();
         return err_set(ERR_FAILED, "restore interrupted by a signal");
@@ -315,6 +357,7 @@ static int check_counts(struct restore_run *rr, const char *db)
     struct pg_dbinfo info = {0};
     size_t n = 0;
     int rc = -1;
+    double t0 = time_mono();
     if (pg_connect(&rr->set->conn, db, &pg) != 0 || pg_dbinfo_read(pg, &info) != 0)
         goto out;
     if (catalog_backup_tables(rr->cat, rr->b.id, &t, &n) != 0)
@@ -377,6 +420,7 @@ out:
     table_recs_free(t, n);
     pg_dbinfo_free(&info);
     pg_free(pg);
+    rr->check_secs = time_mono() - t0;
     return rc;
 }
 
@@ -435,9 +479,12 @@ static int restore_swap(struct restore_run *rr)
         apply_settings(rr, rr->fresh) != 0)
         goto fail;
     /* the new database is proven: put it in place */
+    double t0 = time_mono();
     if (pg_swap_databases(rr->admin, rr->target, rr->fresh, rr->old, rr->identity, &terminated) !=
         0)
         goto fail;
+    rr->swap_secs = time_mono() - t0;
+    t0 = time_mono();
     if (rr->target_exists) {
         if (rr->opt->keep_old)
             log_info("the replaced database was kept as \"%s\"", rr->old);
@@ -447,6 +494,7 @@ static int restore_swap(struct restore_run *rr)
                      rr->old, err_msg());
             err_clear();
         }
+        rr->drop_secs = time_mono() - t0;
     }
     if (terminated)
         log_info("terminated %d session%s connected to \"%s\"", terminated,
@@ -677,8 +725,12 @@ static void print_result(const struct restore_run *rr, bool ok, double secs)
         printf(",\"target_db\":");
         json_str(stdout, rr->target);
         printf(",\"mode\":\"%s\",\"tables_checked\":%" PRId64 ",\"rows_checked\":%" PRId64
-               ",\"duration_ms\":%.0f,\"kept_old\":",
-               rr->mode, rr->tables_checked, rr->rows_checked, secs * 1000);
+               ",\"duration_ms\":%.0f,\"jobs\":%d,\"timings\":{\"pre_data_s\":%.3f,"
+               "\"data_s\":%.3f,\"post_data_s\":%.3f,\"check_s\":%.3f,\"swap_s\":%.3f,"
+               "\"drop_s\":%.3f},\"kept_old\":",
+               rr->mode, rr->tables_checked, rr->rows_checked, secs * 1000, rr->jobs,
+               rr->times.pre_data, rr->times.data, rr->times.post_data, rr->check_secs,
+               rr->swap_secs, rr->drop_secs);
         json_str_or_null(stdout, rr->target_exists && rr->opt->keep_old ? rr->old : NULL);
         printf(",\"replication\":[");
         for (int i = 0; i < rr->nreplication; i++) {
@@ -926,7 +978,8 @@ static int restore_main(const struct options *opt, const struct settings *set,
                              .set = set,
                              .cancel = &pgvault_interrupted,
                              .test = test,
-                             .keys = crypt_keys_new(set->identity_file)};
+                             .keys = crypt_keys_new(set->identity_file),
+                             .jobs = (int)set->restore_jobs};
     double t0 = time_mono();
     int rc = -1;
 

@@ -111,7 +111,7 @@ struct file_values {
     char *encrypt_to_file, *identity_file;
     char **encrypt_to; /* each encrypt_to line, in order */
     int n_encrypt_to;
-    long retention_days, keep_count, level, jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
+    long retention_days, keep_count, level, jobs, restore_jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
         hook_timeout, lock_wait_timeout;
     int compress;                          /* -1 unset */
     const struct compression *compression; /* NULL unset */
@@ -358,6 +358,7 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
         /* the widest range; resolve_compression checks the file's compression's */
         {"compress_level", offsetof(struct file_values, level), 1, 19},
         {"jobs", offsetof(struct file_values, jobs), 1, 256},
+        {"restore_jobs", offsetof(struct file_values, restore_jobs), 1, 256},
         {"min_keep", offsetof(struct file_values, min_keep), 0, 1000000},
         {"keep_daily", offsetof(struct file_values, keep_daily), 0, 100000},
         {"keep_weekly", offsetof(struct file_values, keep_weekly), 0, 100000},
@@ -626,6 +627,7 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
                              .keep_count = -1,
                              .level = -1,
                              .jobs = -1,
+                             .restore_jobs = -1,
                              .min_keep = -1,
                              .keep_daily = -1,
                              .keep_weekly = -1,
@@ -692,7 +694,9 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     const struct compression *comp = compression_find(s->compression);
     bool all_cores = comp && s->level >= comp->all_cores_from_level;
-    s->jobs = pick_num(opt->jobs, fv.jobs, all_cores && ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1);
+    long cores = ncpu > 256 ? 256 : ncpu > 0 ? ncpu : 1;
+    s->jobs = pick_num(opt->jobs, fv.jobs, all_cores ? cores : 1);
+    s->restore_jobs = pick_num(opt->jobs, fv.restore_jobs, cores);
     s->min_keep = pick_num(opt->min_keep, fv.min_keep, DEFAULT_MIN_KEEP);
     s->keep_daily = pick_num(opt->keep_daily, fv.keep_daily, 0);
     s->keep_weekly = pick_num(opt->keep_weekly, fv.keep_weekly, 0);

@@ -149,7 +149,8 @@ static int stop(struct loader *l)
 
 static bool cancelled(struct loader *l)
 {
-    if (!l->o.cancel || !*l->o.cancel)
+    /* another thread may set it (a parallel load stopping): read it atomically */
+    if (!l->o.cancel || !__atomic_load_n(l->o.cancel, __ATOMIC_RELAXED))
         return false;
     err_set(ERR_FAILED, "interrupted");
     return true;
