@@ -25,6 +25,14 @@ int filter_push(struct filter *f, const unsigned char *buf, size_t len)
     return f->ops->process(f, buf, len);
 }
 
+int filter_mark(struct filter *f, size_t id)
+{
+    for (; f; f = f->next)
+        if (f->ops->mark)
+            return f->ops->mark(f, id);
+    return 0;
+}
+
 struct chain *chain_new(void)
 {
     return xcalloc(1, sizeof(struct chain));

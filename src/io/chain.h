@@ -29,10 +29,19 @@ struct filter_ops {
     int (*finish)(struct filter *f);
     /* Frees f and what it owns (never f->next). NULL: free(f). */
     void (*free)(struct filter *f);
+    /* An access point numbered id falls between the bytes pushed so far and the next
+     * ones: a compressor ends what it holds so that decoding can start at the next byte
+     * it writes (a full flush, a new frame), then passes the mark on with filter_mark(
+     * f->next, id), once the bytes before it are on their way. NULL: passed on as it is. */
+    int (*mark)(struct filter *f, size_t id);
 };
 
 /* Hands buf to filter f (a filter's f->next); nothing to do when f is NULL or len 0. */
 int filter_push(struct filter *f, const unsigned char *buf, size_t len);
+
+/* Hands the mark of access point id to filter f, or to the first one after it that
+ * handles marks; nothing to do when none does. */
+int filter_mark(struct filter *f, size_t id);
 
 struct chain;
 

@@ -57,13 +57,24 @@ struct filter *filter_progress_new(struct progress *p)
 struct dumpscan_filter {
     struct filter base;
     struct dumpscan *scan;
+    uint64_t fed; /* bytes before this buffer */
 };
 
+/* Passes the buffer on in pieces, marking the access points the scanner found in it. */
 static int dumpscan_process(struct filter *f, const unsigned char *buf, size_t len)
 {
     struct dumpscan_filter *s = (struct dumpscan_filter *)f;
+    size_t first = dumpscan_point_count(s->scan);
     dumpscan_feed(s->scan, (const char *)buf, len);
-    return filter_push(f->next, buf, len);
+    size_t done = 0;
+    for (size_t i = first; i < dumpscan_point_count(s->scan); i++) {
+        size_t at = (size_t)(dumpscan_point(s->scan, i)->raw_offset - s->fed);
+        if (filter_push(f->next, buf + done, at - done) != 0 || filter_mark(f->next, i) != 0)
+            return -1;
+        done = at;
+    }
+    s->fed += len;
+    return filter_push(f->next, buf + done, len - done);
 }
 
 struct filter *filter_dumpscan_new(struct dumpscan *scan)
@@ -73,6 +84,55 @@ struct filter *filter_dumpscan_new(struct dumpscan *scan)
     s->base.ops = &ops;
     s->scan = scan;
     return &s->base;
+}
+
+struct offsets_filter {
+    struct filter base;
+    uint64_t passed;
+    struct mark_offsets *out;
+};
+
+static int offsets_process(struct filter *f, const unsigned char *buf, size_t len)
+{
+    struct offsets_filter *s = (struct offsets_filter *)f;
+    s->passed += len;
+    return filter_push(f->next, buf, len);
+}
+
+static int offsets_mark(struct filter *f, size_t id)
+{
+    struct offsets_filter *s = (struct offsets_filter *)f;
+    struct mark_offsets *m = s->out;
+    if (id >= m->n) {
+        size_t n = id + 1 > 2 * m->n ? id + 1 : 2 * m->n;
+        m->at = xrealloc(m->at, n * sizeof(*m->at));
+        for (size_t i = m->n; i < n; i++)
+            m->at[i] = UINT64_MAX;
+        m->n = n;
+    }
+    m->at[id] = s->passed;
+    return filter_mark(f->next, id);
+}
+
+struct filter *filter_mark_offsets_new(struct mark_offsets *out)
+{
+    static const struct filter_ops ops = {.process = offsets_process, .mark = offsets_mark};
+    struct offsets_filter *s = xcalloc(1, sizeof(*s));
+    s->base.ops = &ops;
+    s->out = out;
+    *out = (struct mark_offsets){0};
+    return &s->base;
+}
+
+uint64_t mark_offset(const struct mark_offsets *m, size_t id)
+{
+    return id < m->n ? m->at[id] : UINT64_MAX;
+}
+
+void mark_offsets_free(struct mark_offsets *m)
+{
+    free(m->at);
+    *m = (struct mark_offsets){0};
 }
 
 struct fd_filter {

@@ -56,6 +56,24 @@ static int gzip_finish(struct filter *f)
     return g->pd ? pdeflate_finish(g->pd) : deflate_out(g, NULL, 0, Z_FINISH);
 }
 
+/* An access point: a full flush (byte-aligned, no reference back across it), or with
+ * the parallel deflate the end of its block, reported when that block is written. */
+static int gzip_mark(struct filter *f, size_t id)
+{
+    struct gzip_filter *g = (struct gzip_filter *)f;
+    if (g->pd)
+        return pdeflate_mark(g->pd, id);
+    if (deflate_out(g, NULL, 0, Z_FULL_FLUSH) != 0)
+        return -1;
+    return filter_mark(f->next, id);
+}
+
+static int pdeflate_marked(void *ctx, size_t id)
+{
+    struct gzip_filter *g = ctx;
+    return filter_mark(g->base.next, id);
+}
+
 static void gzip_free(struct filter *f)
 {
     struct gzip_filter *g = (struct gzip_filter *)f;
@@ -69,13 +87,14 @@ static void gzip_free(struct filter *f)
 struct filter *filter_gzip_new(int level, int jobs)
 {
     static const struct filter_ops ops = {
-        .process = gzip_process, .finish = gzip_finish, .free = gzip_free};
+        .process = gzip_process, .finish = gzip_finish, .free = gzip_free, .mark = gzip_mark};
     struct gzip_filter *g = xcalloc(1, sizeof(*g));
     g->base.ops = &ops;
     if (jobs > 1) {
         /* deflate on all cores, still one standard gzip member */
         if (!(g->pd = pdeflate_new(level, jobs, pdeflate_out, g)))
             goto fail;
+        pdeflate_on_mark(g->pd, pdeflate_marked);
         return &g->base;
     }
     /* windowBits 15 + 16: a gzip wrapper, as gzip(1) writes */

@@ -10,7 +10,9 @@
 
 /* Deflates into one standard gzip member at level 1..9: with zlib on the chain's thread
  * when jobs <= 1 (byte for byte what gzip(1)'s zlib writes), else with the parallel
- * deflate of io/pdeflate.h on jobs threads. */
+ * deflate of io/pdeflate.h on jobs threads. At an access point's mark the deflate stream
+ * is flushed so that raw inflate can start at the next byte (zlib: a full flush; the
+ * parallel deflate: the end of a block, and a fresh stream without dictionary). */
 struct filter *filter_gzip_new(int level, int jobs);
 
 /* Inflates every member of a gzip stream (concatenated members are valid gzip); zlib

@@ -30,11 +30,14 @@ struct slot {
     uLong crc;
     bool failed;
     bool by_worker;
+    bool marked; /* an access point follows the block: mark_id goes to on_mark */
+    size_t mark_id;
 };
 
 struct pdeflate {
     int level;
     pdeflate_sink sink;
+    pdeflate_mark_sink on_mark;
     void *ctx;
     pthread_mutex_t mu;
     pthread_cond_t work_ready; /* a slot was queued, or stopping */
@@ -176,6 +179,8 @@ static int drain(struct pdeflate *p, bool wait)
             rc = err_set(ERR_FAILED, "could not compress: zlib error");
         else if (s->out_len)
             rc = p->sink(p->ctx, s->out, s->out_len);
+        if (rc == 0 && s->marked && p->on_mark)
+            rc = p->on_mark(p->ctx, s->mark_id);
         if (s->by_worker) /* how compressible the stream is now */
             p->inline_next = s->in_len >= INLINE_RATIO * s->out_len;
         p->crc = crc32_combine(p->crc, s->crc, (z_off_t)s->in_len);
@@ -206,6 +211,7 @@ static void start_block(struct pdeflate *p)
     s->state = SLOT_FILLING;
     s->seq = p->next_seq++;
     s->in_len = 0;
+    s->marked = false;
     p->filling = s;
     pthread_mutex_unlock(&p->mu);
 }
@@ -275,6 +281,27 @@ int pdeflate_write(struct pdeflate *p, const unsigned char *buf, size_t len)
         if (s->in_len == BLOCK_SIZE && submit(p, false) != 0)
             return -1;
     }
+    return 0;
+}
+
+void pdeflate_on_mark(struct pdeflate *p, pdeflate_mark_sink fn)
+{
+    p->on_mark = fn;
+}
+
+int pdeflate_mark(struct pdeflate *p, size_t id)
+{
+    if (!p->header_done && write_header(p) != 0)
+        return -1;
+    if (!p->filling)
+        start_block(p);
+    p->filling->marked = true;
+    p->filling->mark_id = id;
+    if (submit(p, false) != 0)
+        return -1;
+    /* the next block refers to nothing before it */
+    p->prev_tail_len = 0;
+    p->prev_inline = false;
     return 0;
 }
 

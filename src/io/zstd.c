@@ -44,6 +44,14 @@ static int zstd_finish(struct filter *f)
     return compress_out((struct zstd_filter *)f, NULL, 0, ZSTD_e_end);
 }
 
+/* An access point: the frame ends here, the next bytes start a new one. */
+static int zstd_mark(struct filter *f, size_t id)
+{
+    if (compress_out((struct zstd_filter *)f, NULL, 0, ZSTD_e_end) != 0)
+        return -1;
+    return filter_mark(f->next, id);
+}
+
 static void zstd_free(struct filter *f)
 {
     struct zstd_filter *z = (struct zstd_filter *)f;
@@ -66,7 +74,7 @@ static void set_workers(ZSTD_CCtx *cctx, int jobs)
 struct filter *filter_zstd_new(int level, int jobs)
 {
     static const struct filter_ops ops = {
-        .process = zstd_process, .finish = zstd_finish, .free = zstd_free};
+        .process = zstd_process, .finish = zstd_finish, .free = zstd_free, .mark = zstd_mark};
     struct zstd_filter *z = xcalloc(1, sizeof(*z));
     z->base.ops = &ops;
     if (!(z->cctx = ZSTD_createCCtx()) ||

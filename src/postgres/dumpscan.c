@@ -176,6 +176,19 @@ struct dumpscan {
     size_t restlen;
     bool rest_skip;
     char rest[REST_CAP];
+
+    /* each COPY block's statement, rebuilt (dumpscan_copy_statement) */
+    char **stmts;
+
+    /* access points (dumpscan_set_interval) */
+    uint64_t interval;    /* 0: none recorded */
+    uint64_t fed;         /* bytes fed before the buffer being fed */
+    const char *feed_buf; /* that buffer */
+    uint64_t lines;       /* newlines before the position scanned */
+    uint64_t next_point;  /* a row starting at or after this offset makes a point */
+    bool point_open;      /* the last point's part has not ended */
+    struct dumpscan_point *points;
+    size_t npoints, cappoints;
 };
 
 /* Case-insensitive comparison of a token with a lowercase keyword. */
@@ -663,13 +676,43 @@ static void end_substatement(struct dumpscan *s)
     name_reset(s);
 }
 
+/* Appends name double-quoted, its quotes doubled. */
+static void quoted_name(struct sbuf *b, const char *name)
+{
+    sbuf_add(b, "\"", 1);
+    for (const char *p = name; *p; p++)
+        sbuf_add(b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+    sbuf_add(b, "\"", 1);
+}
+
+/* A COPY block starts: its table, and its statement rebuilt from the table and columns. */
+static void copy_push(struct dumpscan *s)
+{
+    tab_push(&s->copies, s);
+    const struct dumpscan_table *t = &s->copies.v[s->copies.n - 1];
+    struct sbuf b = {0};
+    sbuf_puts(&b, "COPY ");
+    if (t->schema) {
+        quoted_name(&b, t->schema);
+        sbuf_add(&b, ".", 1);
+    }
+    quoted_name(&b, t->name);
+    for (size_t i = 0; i < s->ncols; i++) {
+        sbuf_puts(&b, i ? ", " : " (");
+        quoted_name(&b, s->cols[i]);
+    }
+    sbuf_puts(&b, s->ncols ? ") FROM stdin;" : " FROM stdin;");
+    s->stmts = xrealloc(s->stmts, s->copies.cap * sizeof(*s->stmts));
+    s->stmts[s->copies.n - 1] = b.data;
+}
+
 /* A semicolon that psql sends the statement at; COPY FROM STDIN enters COPY mode. */
 static void end_statement(struct dumpscan *s)
 {
     s->trailer_ok = false;
     end_substatement(s);
     if (s->copy_pending)
-        tab_push(&s->copies, s);
+        copy_push(s);
     statement_event(s);
     if (s->copy_pending) {
         s->st = L_COPY_EOL;
@@ -1255,6 +1298,40 @@ static void copy_flush(struct dumpscan *s, const char *p0, const char *stop, boo
         sink_event(s, DS_COPY_DATA, p0, (size_t)(stop - p0));
 }
 
+/* The offset in the bytes fed of p, a position in the buffer being fed. */
+static uint64_t feed_offset(const struct dumpscan *s, const char *p)
+{
+    return s->fed + (uint64_t)(p - s->feed_buf);
+}
+
+/* The part of the last point, if still open, ends at offset at. */
+static void point_close(struct dumpscan *s, uint64_t at)
+{
+    if (!s->point_open)
+        return;
+    struct dumpscan_point *pt = &s->points[s->npoints - 1];
+    pt->raw_bytes = at - pt->raw_offset;
+    pt->rows = s->copies.v[pt->copy].rows - pt->rows_before;
+    s->point_open = false;
+}
+
+/* A point at offset at, a row boundary of the block being read. */
+static void point_add(struct dumpscan *s, uint64_t at)
+{
+    point_close(s, at);
+    if (s->npoints == s->cappoints) {
+        s->cappoints = s->cappoints ? s->cappoints * 2 : 64;
+        s->points = xrealloc(s->points, s->cappoints * sizeof(*s->points));
+    }
+    size_t copy = s->copies.n - 1;
+    s->points[s->npoints++] = (struct dumpscan_point){.copy = copy,
+                                                      .raw_offset = at,
+                                                      .line = s->lines + 1,
+                                                      .rows_before = s->copies.v[copy].rows};
+    s->point_open = true;
+    s->next_point = at + s->interval;
+}
+
 /* Counts COPY data lines from p until end or the "\." line; returns where it stopped. */
 static const char *copy_feed(struct dumpscan *s, const char *p, const char *end)
 {
@@ -1313,8 +1390,45 @@ static const char *copy_feed(struct dumpscan *s, const char *p, const char *end)
     if (done)
         sink_event(s, DS_COPY_END, NULL, 0);
     s->copies.v[s->copies.n - 1].rows += rows;
+    s->lines += rows + done;
+    if (done) /* the part ends where the "\." (or "\.\r") line starts */
+        point_close(s, feed_offset(s, p) - (cm == CM_DOTCR ? 4 : 3));
     s->cm = cm;
     return p;
+}
+
+/* Feeds COPY data from p, cut where an access point falls due: at the first row that
+ * starts interval bytes or more after the block's previous point. */
+static const char *copy_feed_points(struct dumpscan *s, const char *p, const char *end)
+{
+    if (!s->interval)
+        return copy_feed(s, p, end);
+    uint64_t at = feed_offset(s, p);
+    if (at >= s->next_point && s->cm != CM_BOL) {
+        /* inside a row: up to its end (or the block's, or the buffer's) */
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        return copy_feed(s, p, nl ? nl + 1 : end);
+    }
+    if (at >= s->next_point)
+        point_add(s, at);
+    uint64_t room = s->next_point - at;
+    return copy_feed(s, p, room < (uint64_t)(end - p) ? p + room : end);
+}
+
+/* Counts the newlines of SQL text fed, for the lines of the access points. */
+static void sql_lines(struct dumpscan *s, const char *p, const char *end)
+{
+    if (!s->interval)
+        return;
+    for (; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        s->lines++;
+}
+
+/* After SQL: if it started a COPY block, its data starts at p (the block's first point). */
+static void copy_started(struct dumpscan *s, const char *p)
+{
+    if (s->in_copy && s->interval)
+        point_add(s, feed_offset(s, p));
 }
 
 /* After a block, runs the SQL that followed "FROM stdin;" on its line, as psql does. */
@@ -1384,6 +1498,10 @@ void dumpscan_free(struct dumpscan *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->copies.n; i++)
+        free(s->stmts[i]);
+    free(s->stmts);
+    free(s->points);
     tablist_free(&s->copies);
     tablist_free(&s->creates);
     columns_clear(s);
@@ -1396,15 +1514,22 @@ void dumpscan_feed(struct dumpscan *s, const char *buf, size_t len)
 {
     const char *p = buf, *end = buf + len;
 
+    s->feed_buf = buf;
     while (p < end) {
         if (s->in_copy) {
-            p = copy_feed(s, p, end);
-            if (!s->in_copy && s->restlen > 0)
+            p = copy_feed_points(s, p, end);
+            if (!s->in_copy && s->restlen > 0) {
                 replay_rest(s);
+                copy_started(s, p);
+            }
         } else {
-            p = sql_feed(s, p, end);
+            const char *q = sql_feed(s, p, end);
+            sql_lines(s, p, q);
+            copy_started(s, q);
+            p = q;
         }
     }
+    s->fed += len;
 }
 
 /*
@@ -1459,6 +1584,26 @@ size_t dumpscan_copy_count(const struct dumpscan *s)
 const struct dumpscan_table *dumpscan_copy(const struct dumpscan *s, size_t i)
 {
     return i < s->copies.n ? &s->copies.v[i] : NULL;
+}
+
+char *dumpscan_copy_statement(const struct dumpscan *s, size_t i)
+{
+    return i < s->copies.n ? xstrdup(s->stmts[i]) : NULL;
+}
+
+void dumpscan_set_interval(struct dumpscan *s, uint64_t interval)
+{
+    s->interval = interval;
+}
+
+size_t dumpscan_point_count(const struct dumpscan *s)
+{
+    return s->npoints;
+}
+
+const struct dumpscan_point *dumpscan_point(const struct dumpscan *s, size_t i)
+{
+    return i < s->npoints ? &s->points[i] : NULL;
 }
 
 size_t dumpscan_create_count(const struct dumpscan *s)

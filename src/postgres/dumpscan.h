@@ -76,6 +76,33 @@ int dumpscan_finish(struct dumpscan *s);
 size_t dumpscan_copy_count(const struct dumpscan *s);
 const struct dumpscan_table *dumpscan_copy(const struct dumpscan *s, size_t i);
 
+/* The COPY statement of block i (dumpscan_copy's), as a new string rebuilt from its table
+ * and columns with every name double-quoted: COPY "s"."t" ("a", "b") FROM stdin; */
+char *dumpscan_copy_statement(const struct dumpscan *s, size_t i);
+
+/*
+ * Access points, for a backup that records where a reader may start decompressing: with
+ * an interval > 0 the scanner records a point where a COPY block's data starts (the byte
+ * after the newline of its "COPY … FROM stdin;" line) and, inside the data, at the start
+ * of the first row that begins at least interval bytes after the block's previous point.
+ * Offsets count the bytes fed (a point at the end of one buffer is the first byte of the
+ * next). A point's part is whole rows: it ends at the next point of its block or where
+ * the block's "\." line starts. A part without a row (an empty table, a point right
+ * before the "\." line) keeps rows 0, for the caller to drop.
+ */
+struct dumpscan_point {
+    size_t copy;          /* its COPY block: dumpscan_copy(s, copy) */
+    uint64_t raw_offset;  /* the part's first byte */
+    uint64_t raw_bytes;   /* its length, set when it ends */
+    uint64_t line;        /* the line (1-based) of its first byte */
+    uint64_t rows_before; /* rows of the block before the part */
+    uint64_t rows;        /* rows in the part, set when it ends */
+};
+/* Call before the first feed; 0 (the default): no points. */
+void dumpscan_set_interval(struct dumpscan *s, uint64_t interval);
+size_t dumpscan_point_count(const struct dumpscan *s);
+const struct dumpscan_point *dumpscan_point(const struct dumpscan *s, size_t i);
+
 /* Tables seen in CREATE [UNLOGGED] TABLE statements (rows field unused). */
 size_t dumpscan_create_count(const struct dumpscan *s);
 const struct dumpscan_table *dumpscan_create(const struct dumpscan *s, size_t i);

@@ -1,0 +1,188 @@
+#include "io/access.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+
+#define ACCESS_IN (256u << 10)
+
+enum access_kind { AK_NONE, AK_GZIP, AK_ZSTD };
+
+struct access_reader {
+    enum access_kind kind;
+    int fd;
+    char *path;
+    unsigned char *in; /* compressed bytes read, in[pos..len) not yet decoded */
+    size_t len, pos;
+    bool eof;      /* the file was read to its end */
+    bool done;     /* gzip: the deflate stream's final block ended */
+    bool in_frame; /* zstd: inside a frame */
+    z_stream z;
+    bool z_ready;
+    ZSTD_DCtx *dctx;
+};
+
+/* More compressed input when all of it was used; false once there is none (or -1 on a
+ * read error, returned through *rc). */
+static bool fill(struct access_reader *r, int *rc)
+{
+    if (r->pos < r->len)
+        return true;
+    if (r->eof)
+        return false;
+    ssize_t n;
+    do
+        n = read(r->fd, r->in, ACCESS_IN);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        *rc = err_sys(errno, "could not read file \"%s\"", r->path);
+        return false;
+    }
+    r->eof = n == 0;
+    r->len = (size_t)n;
+    r->pos = 0;
+    return n > 0;
+}
+
+static ssize_t truncated(const struct access_reader *r, const char *what)
+{
+    err_set(ERR_INTEGRITY, "file \"%s\" is truncated: the %s stream does not end", r->path, what);
+    return -1;
+}
+
+static ssize_t read_gzip(struct access_reader *r, unsigned char *buf, size_t cap)
+{
+    if (cap > (1u << 30))
+        cap = 1u << 30;
+    r->z.next_out = buf;
+    r->z.avail_out = (uInt)cap;
+    while (!r->done && r->z.avail_out == (uInt)cap) {
+        int rc = 0;
+        if (!fill(r, &rc))
+            return rc ? -1 : truncated(r, "gzip");
+        r->z.next_in = r->in + r->pos;
+        r->z.avail_in = (uInt)(r->len - r->pos);
+        int zrc = inflate(&r->z, Z_NO_FLUSH);
+        r->pos = r->len - r->z.avail_in;
+        if (zrc == Z_STREAM_END)
+            r->done = true;
+        else if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+            return err_set(ERR_INTEGRITY, "file \"%s\" is not valid gzip data: %s", r->path,
+                           r->z.msg ? r->z.msg : "data error");
+    }
+    return (ssize_t)(cap - r->z.avail_out);
+}
+
+static ssize_t read_zstd(struct access_reader *r, unsigned char *buf, size_t cap)
+{
+    ZSTD_outBuffer out = {buf, cap, 0};
+    while (out.pos == 0) {
+        int rc = 0;
+        if (!fill(r, &rc)) {
+            if (rc)
+                return -1;
+            return r->in_frame ? truncated(r, "zstd") : 0;
+        }
+        ZSTD_inBuffer in = {r->in, r->len, r->pos};
+        size_t left = ZSTD_decompressStream(r->dctx, &out, &in);
+        r->pos = in.pos;
+        if (ZSTD_isError(left))
+            return err_set(ERR_INTEGRITY, "file \"%s\" is not valid zstd data: %s", r->path,
+                           ZSTD_getErrorName(left));
+        r->in_frame = left != 0;
+    }
+    return (ssize_t)out.pos;
+}
+
+ssize_t access_read(struct access_reader *r, void *buf, size_t cap)
+{
+    if (cap == 0)
+        return 0;
+    if (r->kind == AK_GZIP)
+        return read_gzip(r, buf, cap);
+    if (r->kind == AK_ZSTD)
+        return read_zstd(r, buf, cap);
+    ssize_t n;
+    do
+        n = read(r->fd, buf, cap);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return err_sys(errno, "could not read file \"%s\"", r->path);
+    return n;
+}
+
+/* The decoder for compression, ready to start at a point. */
+static int start_decoder(struct access_reader *r, const char *compression)
+{
+    if (strcmp(compression, "none") == 0) {
+        r->kind = AK_NONE;
+        return 0;
+    }
+    r->in = xmalloc_io(ACCESS_IN);
+    if (strcmp(compression, "gzip") == 0) {
+        r->kind = AK_GZIP;
+        /* raw deflate: the point is inside the member, past its header */
+        if (inflateInit2(&r->z, -15) != Z_OK)
+            return err_set(ERR_FAILED, "could not initialise zlib");
+        r->z_ready = true;
+        return 0;
+    }
+    if (strcmp(compression, "zstd") == 0) {
+        r->kind = AK_ZSTD;
+        if (!(r->dctx = ZSTD_createDCtx()))
+            return err_set(ERR_FAILED, "could not initialise zstd");
+        return 0;
+    }
+    return err_set(ERR_FAILED, "unknown compression \"%s\"", compression);
+}
+
+struct access_reader *access_open(const char *path, const char *compression, const char *encryption,
+                                  const struct crypt_keys *keys, uint64_t comp_offset)
+{
+    (void)keys;
+    if (encryption && strcmp(encryption, "none") != 0) {
+        err_set(ERR_FAILED,
+                "file \"%s\" is encrypted with %s and cannot be read from an access point", path,
+                encryption);
+        return NULL;
+    }
+    struct access_reader *r = xcalloc(1, sizeof(*r));
+    r->path = xstrdup(path);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (r->fd < 0) {
+        err_sys(errno, "could not open file \"%s\"", path);
+        goto fail;
+    }
+    if (comp_offset > INT64_MAX || lseek(r->fd, (off_t)comp_offset, SEEK_SET) < 0) {
+        err_sys(comp_offset > INT64_MAX ? EINVAL : errno, "could not seek in file \"%s\"", path);
+        goto fail;
+    }
+    if (start_decoder(r, compression ? compression : "") != 0)
+        goto fail;
+    return r;
+fail:
+    access_close(r);
+    return NULL;
+}
+
+void access_close(struct access_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->z_ready)
+        inflateEnd(&r->z);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->in);
+    free(r->path);
+    free(r);
+}

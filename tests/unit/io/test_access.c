@@ -1,0 +1,291 @@
+/* Access points end to end: a synthetic dump through the backup's stream (dump scanner,
+ * compressor, the offsets filter) with a small interval, then the seekable reader at
+ * every point the scanner recorded, for each compression and thread count a backup uses.
+ * The whole output must still decompress as one stream to the original bytes. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "io/access.h"
+#include "io/chain.h"
+#include "io/compress.h"
+#include "io/filters.h"
+#include "mem_sink.h"
+#include "postgres/dumpscan.h"
+#include "unit.h"
+
+#define INTERVAL 1000
+
+static char tmpdir[256];
+
+/* A plain dump: a table of rows of varied lengths (some starting with a backslash, one
+ * long), an empty table, and a table with quoted names, between the usual SQL. */
+static char *make_dump(size_t *len)
+{
+    struct sbuf d = {0};
+    sbuf_puts(&d, "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n"
+                  "CREATE TABLE public.t (id integer, v text);\n\n"
+                  "COPY public.t (id, v) FROM stdin;\n");
+    unsigned x = 7;
+    for (int i = 0; i < 3000; i++) {
+        x = x * 1103515245u + 12345u;
+        if (i % 97 == 5)
+            sbuf_printf(&d, "\\N\trow %d starts with a backslash\n", i);
+        else if (i == 1500)
+            for (int k = 0; k < 300; k++)
+                sbuf_printf(&d, "%s%u", k ? "," : "1500\tlong ", x + (unsigned)k);
+        else
+            sbuf_printf(&d, "%d\tvalue %u of row %d\n", i, x >> (i % 20), i % 13);
+        if (i == 1500)
+            sbuf_puts(&d, "\n");
+    }
+    sbuf_puts(&d, "\\.\n\n\nCOPY public.empty (a) FROM stdin;\n\\.\n\n"
+                  "COPY \"odd \"\"s\"\"\".\"T b\" (x) FROM stdin;\n");
+    for (int i = 0; i < 500; i++)
+        sbuf_printf(&d, "quoted table row %d\n", i);
+    sbuf_puts(&d, "\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n");
+    *len = d.len;
+    return d.data;
+}
+
+struct run {
+    struct dumpscan *scan;
+    struct mark_offsets marks;
+    struct mem_sink out;
+    size_t boundary_hits; /* points that fell at the start of a buffer fed */
+};
+
+/* The dump through the backup's chain, in chunks of the sizes steps gives in turn (0 ends
+ * the list and starts it again). */
+static int run_chain(struct run *r, const char *compression, int jobs, const char *dump, size_t len,
+                     const size_t *steps)
+{
+    r->scan = dumpscan_new();
+    dumpscan_set_interval(r->scan, INTERVAL);
+    struct chain *c = chain_new();
+    chain_add(c, filter_dumpscan_new(r->scan));
+    compress_add(c, compression, strcmp(compression, "zstd") == 0 ? 3 : 6, jobs);
+    chain_add(c, filter_mark_offsets_new(&r->marks));
+    chain_add(c, filter_callback_new(mem_write, &r->out));
+    int rc = 0;
+    size_t k = 0;
+    for (size_t off = 0; off < len && rc == 0;) {
+        if (!steps[k])
+            k = 0;
+        size_t n = steps[k++] < len - off ? steps[k - 1] : len - off;
+        rc = chain_write(c, (const unsigned char *)dump + off, n);
+        off += n;
+        for (size_t i = 0; i < dumpscan_point_count(r->scan); i++)
+            r->boundary_hits += dumpscan_point(r->scan, i)->raw_offset == off;
+    }
+    if (rc == 0)
+        rc = chain_finish(c);
+    chain_free(c);
+    return rc == 0 ? dumpscan_finish(r->scan) : -1;
+}
+
+static void run_free(struct run *r)
+{
+    dumpscan_free(r->scan);
+    mark_offsets_free(&r->marks);
+    sbuf_free(&r->out.buf);
+}
+
+/* The whole output decompresses, as one gzip member or one zstd stream, to the dump. */
+static void check_whole(const char *compression, const struct sbuf *out, const char *dump,
+                        size_t len)
+{
+    unsigned char *plain = xmalloc(len + 16);
+    size_t got = 0;
+    if (strcmp(compression, "gzip") == 0) {
+        z_stream z = {0};
+        CHECK(inflateInit2(&z, 15 + 16) == Z_OK);
+        z.next_in = (unsigned char *)out->data;
+        z.avail_in = (uInt)out->len;
+        z.next_out = plain;
+        z.avail_out = (uInt)(len + 16);
+        CHECK_INT(inflate(&z, Z_FINISH), Z_STREAM_END);
+        CHECK_INT(z.avail_in, 0); /* one member, nothing after it */
+        got = len + 16 - z.avail_out;
+        inflateEnd(&z);
+    } else if (strcmp(compression, "zstd") == 0) {
+        got = ZSTD_decompress(plain, len + 16, out->data, out->len);
+        CHECK(!ZSTD_isError(got));
+    } else {
+        got = out->len;
+        memcpy(plain, out->data, got < len + 16 ? got : len + 16);
+    }
+    CHECK_INT(got, len);
+    CHECK(got == len && memcmp(plain, dump, len) == 0);
+    free(plain);
+}
+
+static size_t count_nl(const char *p, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += p[i] == '\n';
+    return k;
+}
+
+/* The reader at the point gives the part's bytes; the part is whole rows as recorded. */
+static void check_point(const char *path, const char *compression, const struct run *r, size_t i,
+                        const char *dump)
+{
+    const struct dumpscan_point *pt = dumpscan_point(r->scan, i);
+    uint64_t off = mark_offset(&r->marks, i);
+    CHECK(off != UINT64_MAX);
+    CHECK(pt->raw_offset > 0 && dump[pt->raw_offset - 1] == '\n');
+    CHECK_INT(pt->line, count_nl(dump, pt->raw_offset) + 1);
+    CHECK_INT(pt->rows, count_nl(dump + pt->raw_offset, pt->raw_bytes));
+    if (strcmp(compression, "none") == 0)
+        CHECK_INT(off, pt->raw_offset);
+    struct access_reader *a = access_open(path, compression, "none", NULL, off);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    char *got = xmalloc(pt->raw_bytes + 1);
+    size_t have = 0;
+    while (have < pt->raw_bytes) {
+        /* odd sizes, so that a read ends anywhere */
+        size_t want = pt->raw_bytes - have < 777 ? pt->raw_bytes - have : 777;
+        ssize_t n = access_read(a, got + have, want);
+        CHECK(n > 0);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    CHECK(have == pt->raw_bytes && memcmp(got, dump + pt->raw_offset, have) == 0);
+    free(got);
+    access_close(a);
+}
+
+/* Each block's parts follow one another, add up to its rows and end at its "\." line. */
+static void check_blocks(const struct run *r, const char *dump)
+{
+    for (size_t i = 0; i < dumpscan_point_count(r->scan); i++) {
+        const struct dumpscan_point *pt = dumpscan_point(r->scan, i);
+        const struct dumpscan_point *next = dumpscan_point(r->scan, i + 1);
+        uint64_t end = pt->raw_offset + pt->raw_bytes;
+        if (next && next->copy == pt->copy) {
+            CHECK_INT(next->raw_offset, end);
+            CHECK_INT(next->rows_before, pt->rows_before + pt->rows);
+            CHECK(pt->raw_bytes >= INTERVAL);
+        } else {
+            CHECK(memcmp(dump + end, "\\.\n", 3) == 0);
+            CHECK_INT(pt->rows_before + pt->rows, dumpscan_copy(r->scan, pt->copy)->rows);
+        }
+    }
+}
+
+static void check_config(const char *compression, int jobs, const size_t *steps, bool boundary)
+{
+    int before = unit_failed_checks;
+    size_t len = 0;
+    char *dump = make_dump(&len);
+    struct run r = {0};
+    CHECK_INT(run_chain(&r, compression, jobs, dump, len, steps), 0);
+    check_whole(compression, &r.out.buf, dump, len);
+    char *path = xasprintf("%s/dump.%s.%d", tmpdir, compression, jobs);
+    CHECK(write_test_file(path, r.out.buf.data, r.out.buf.len));
+    size_t n = dumpscan_point_count(r.scan), with_rows = 0;
+    CHECK(n > 20);
+    for (size_t i = 0; i < n; i++) {
+        with_rows += dumpscan_point(r.scan, i)->rows > 0;
+        check_point(path, compression, &r, i, dump);
+    }
+    CHECK_INT(n - with_rows, 1); /* the empty table's */
+    check_blocks(&r, dump);
+    if (boundary)
+        CHECK(r.boundary_hits > 0);
+    if (unit_failed_checks != before)
+        fprintf(stderr, "  (compression %s, jobs %d)\n", compression, jobs);
+    unlink(path);
+    free(path);
+    run_free(&r);
+    free(dump);
+}
+
+static void test_points_every_compression(void)
+{
+    static const size_t odd[] = {1, 4093, 0};
+    static const char *const comps[] = {"gzip", "zstd", "none"};
+    for (size_t c = 0; c < 3; c++)
+        for (int jobs = 1; jobs <= 2; jobs++)
+            check_config(comps[c], jobs, odd, false);
+}
+
+/* A point at the very first byte of a buffer: the COPY line ends one buffer exactly. */
+static void test_point_at_buffer_start(void)
+{
+    size_t len = 0;
+    char *dump = make_dump(&len);
+    const char *copy = strstr(dump, "FROM stdin;\n");
+    size_t head = (size_t)(copy - dump) + strlen("FROM stdin;\n");
+    free(dump);
+    size_t steps[] = {head, 4093, 0};
+    check_config("gzip", 1, steps, true);
+    check_config("gzip", 2, steps, true);
+    check_config("zstd", 1, steps, true);
+}
+
+static void test_statements(void)
+{
+    size_t len = 0;
+    char *dump = make_dump(&len);
+    struct dumpscan *s = dumpscan_new();
+    dumpscan_feed(s, dump, len);
+    CHECK_INT(dumpscan_finish(s), 0);
+    char *a = dumpscan_copy_statement(s, 0), *b = dumpscan_copy_statement(s, 2);
+    CHECK_STR(a, "COPY \"public\".\"t\" (\"id\", \"v\") FROM stdin;");
+    CHECK_STR(b, "COPY \"odd \"\"s\"\"\".\"T b\" (\"x\") FROM stdin;");
+    CHECK_INT(dumpscan_point_count(s), 0); /* no interval: no points */
+    free(a);
+    free(b);
+    dumpscan_free(s);
+    free(dump);
+}
+
+/* Damage after the point is ERR_INTEGRITY naming the file; encryption is refused. */
+static void test_reader_errors(void)
+{
+    err_clear();
+    char *path = xasprintf("%s/garbage", tmpdir);
+    CHECK(write_test_file(path, "\xff\xff\xff\xff\xff\xff\xff\xff", 8));
+    char buf[64];
+    struct access_reader *a = access_open(path, "gzip", "none", NULL, 2);
+    CHECK(a && access_read(a, buf, sizeof(buf)) == -1 && err_class() == ERR_INTEGRITY);
+    CHECK(strstr(err_msg(), "garbage") != NULL);
+    access_close(a);
+    err_clear();
+    a = access_open(path, "zstd", "none", NULL, 0);
+    CHECK(a && access_read(a, buf, sizeof(buf)) == -1 && err_class() == ERR_INTEGRITY);
+    access_close(a);
+    err_clear();
+    CHECK(access_open(path, "gzip", "age", NULL, 0) == NULL);
+    CHECK(err_class() == ERR_FAILED && strstr(err_msg(), "cannot be read from an access point"));
+    err_clear();
+    unlink(path);
+    free(path);
+}
+
+int main(void)
+{
+    const char *base = getenv("PGVAULT_TEST_TMP");
+    if (!base)
+        base = "/tmp";
+    mkdir(base, 0700);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/access-XXXXXX", base);
+    if (!mkdtemp(tmpdir))
+        return 2;
+    RUN(test_points_every_compression);
+    RUN(test_point_at_buffer_start);
+    RUN(test_statements);
+    RUN(test_reader_errors);
+    rmdir(tmpdir);
+    return UNIT_DONE();
+}
