@@ -86,6 +86,7 @@ struct backup_write {
     size_t ntables;
     char *const *settings;
     int nsettings;
+    const struct backup_points *points; /* NULL: none */
     int64_t id;
 };
 
@@ -125,55 +126,46 @@ int catalog_backup_begin(struct catalog *c, struct backup_rec *b)
     return 0;
 }
 
+/* The rows a backup's result writes besides its own: tables, settings. */
+struct rows_of {
+    int64_t id;
+    const struct table_rec *t;
+    char *const *settings;
+};
+
+static int bind_table(sqlite3_stmt *st, size_t i, const void *arg)
+{
+    const struct rows_of *w = arg;
+    const struct table_rec *t = &w->t[i];
+    char relkind[2] = {t->relkind ? t->relkind : 'r', '\0'};
+    return sqlite3_bind_int64(st, 1, w->id) || cat_bind_text(st, 2, t->schema_name) ||
+           cat_bind_text(st, 3, t->table_name) || cat_bind_text(st, 4, relkind) ||
+           sqlite3_bind_int64(st, 5, t->row_count);
+}
+
 static int store_tables(struct catalog *c, int64_t id, const struct table_rec *t, size_t n,
                         const char *what)
 {
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    if (cat_prepare(c,
-                    "INSERT INTO backup_tables (backup_id, schema_name, table_name, relkind, "
-                    "row_count) VALUES (?, ?, ?, ?, ?)",
-                    &st, what) < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        char relkind[2] = {t[i].relkind ? t[i].relkind : 'r', '\0'};
-        sqlite3_reset(st);
-        if (sqlite3_bind_int64(st, 1, id) || cat_bind_text(st, 2, t[i].schema_name) ||
-            cat_bind_text(st, 3, t[i].table_name) || cat_bind_text(st, 4, relkind) ||
-            sqlite3_bind_int64(st, 5, t[i].row_count)) {
-            cat_fail(c, what);
-            goto out;
-        }
-        if (cat_step_done(c, st, what) < 0)
-            goto out;
-    }
-    ret = 0;
-out:
-    sqlite3_finalize(st);
-    return ret;
+    struct rows_of w = {.id = id, .t = t};
+    return cat_insert_each(c, what,
+                           "INSERT INTO backup_tables (backup_id, schema_name, table_name, "
+                           "relkind, row_count) VALUES (?, ?, ?, ?, ?)",
+                           n, bind_table, &w);
+}
+
+static int bind_setting(sqlite3_stmt *st, size_t i, const void *arg)
+{
+    const struct rows_of *w = arg;
+    return sqlite3_bind_int64(st, 1, w->id) || cat_bind_text(st, 2, w->settings[i]);
 }
 
 static int store_settings(struct catalog *c, int64_t id, char *const *settings, int n,
                           const char *what)
 {
-    sqlite3_stmt *st = NULL;
-    int ret = -1;
-    if (cat_prepare(c, "INSERT INTO backup_settings (backup_id, setting) VALUES (?, ?)", &st,
-                    what) < 0)
-        goto out;
-    for (int i = 0; i < n; i++) {
-        sqlite3_reset(st);
-        if (sqlite3_bind_int64(st, 1, id) || cat_bind_text(st, 2, settings[i])) {
-            cat_fail(c, what);
-            goto out;
-        }
-        if (cat_step_done(c, st, what) < 0)
-            goto out;
-    }
-    ret = 0;
-out:
-    sqlite3_finalize(st);
-    return ret;
+    struct rows_of w = {.id = id, .settings = settings};
+    return cat_insert_each(c, what,
+                           "INSERT INTO backup_settings (backup_id, setting) VALUES (?, ?)",
+                           n > 0 ? (size_t)n : 0, bind_setting, &w);
 }
 
 /* The row the last statement changed was backup id; else "backup N not found". */
@@ -217,6 +209,8 @@ static int update_result(struct catalog *c, void *ctx, const char *what)
     if (store_tables(c, w->b->id, w->tables, w->ntables, what) < 0 ||
         store_settings(c, w->b->id, w->settings, w->nsettings, what) < 0)
         return -1;
+    if (w->points && cat_store_points(c, w->b->id, w->points->v, w->points->n, what) < 0)
+        return -1;
     return 0;
 }
 
@@ -224,8 +218,20 @@ int catalog_backup_finish(struct catalog *c, const struct backup_rec *b,
                           const struct table_rec *tables, size_t ntables, char *const *settings,
                           int nsettings)
 {
-    struct backup_write w = {
-        .b = b, .tables = tables, .ntables = ntables, .settings = settings, .nsettings = nsettings};
+    return catalog_backup_finish_points(c, b, tables, ntables, settings, nsettings, NULL);
+}
+
+int catalog_backup_finish_points(struct catalog *c, const struct backup_rec *b,
+                                 const struct table_rec *tables, size_t ntables,
+                                 char *const *settings, int nsettings,
+                                 const struct backup_points *points)
+{
+    struct backup_write w = {.b = b,
+                             .tables = tables,
+                             .ntables = ntables,
+                             .settings = settings,
+                             .nsettings = nsettings,
+                             .points = points};
     return cat_tx(c, "record the backup result", update_result, &w);
 }
 
@@ -454,32 +460,20 @@ static void read_table(sqlite3_stmt *st, void *row)
 
 int catalog_backup_tables(struct catalog *c, int64_t id, struct table_rec **out, size_t *n)
 {
-    const char *what = "read the tables of a backup";
-    sqlite3_stmt *st = NULL;
     struct table_rec *arr = NULL;
     size_t len = 0;
-    int ret = -1;
     *out = NULL;
     *n = 0;
-    if (cat_prepare(c,
-                    "SELECT schema_name, table_name, relkind, row_count FROM backup_tables "
-                    "WHERE backup_id = ? ORDER BY schema_name, table_name",
-                    &st, what) < 0)
-        goto out;
-    if (sqlite3_bind_int64(st, 1, id)) {
-        cat_fail(c, what);
-        goto out;
+    if (cat_collect_id(c, "read the tables of a backup",
+                       "SELECT schema_name, table_name, relkind, row_count FROM backup_tables "
+                       "WHERE backup_id = ? ORDER BY schema_name, table_name",
+                       id, sizeof(*arr), read_table, (void **)&arr, &len) != 0) {
+        table_recs_free(arr, len);
+        return -1;
     }
-    if (cat_collect(c, st, what, sizeof(*arr), read_table, (void **)&arr, &len) != 0)
-        goto out;
     *out = arr;
     *n = len;
-    arr = NULL;
-    ret = 0;
-out:
-    table_recs_free(arr, len);
-    sqlite3_finalize(st);
-    return ret;
+    return 0;
 }
 
 int catalog_backup_settings(struct catalog *c, int64_t id, char ***out, int *n)

@@ -70,6 +70,19 @@ struct table_rec {
     int64_t row_count;
 };
 
+/* A row of `access_points`: where a reader can start decompressing the backup file (the
+ * part of a table's data from raw_offset, raw_bytes long, whole rows). */
+struct access_point {
+    char *schema_name; /* NULL if the COPY named no schema */
+    char *table_name;
+    char *statement; /* "COPY … FROM stdin;" */
+    int64_t raw_offset, raw_bytes, comp_offset, line, rows_before, rows;
+};
+/* The backup's access points in file order (none: *n = 0, *out NULL). */
+int catalog_access_points(struct catalog *c, int64_t backup_id, struct access_point **out,
+                          size_t *n);
+void access_points_free(struct access_point *p, size_t n);
+
 int catalog_open(const char *path, int flags, struct catalog **out);
 void catalog_close(struct catalog *c);
 /* Overrides CATALOG_BUSY_TIMEOUT_MS for this connection (tests). */
@@ -84,6 +97,15 @@ int catalog_backup_begin(struct catalog *c, struct backup_rec *b);
 int catalog_backup_finish(struct catalog *c, const struct backup_rec *b,
                           const struct table_rec *tables, size_t ntables, char *const *settings,
                           int nsettings);
+/* The same, with the backup's access points in file order, in the same transaction. */
+struct backup_points {
+    const struct access_point *v;
+    size_t n;
+};
+int catalog_backup_finish_points(struct catalog *c, const struct backup_rec *b,
+                                 const struct table_rec *tables, size_t ntables,
+                                 char *const *settings, int nsettings,
+                                 const struct backup_points *points);
 
 /* Marks row id 'failed' with finished_at and error text. */
 int catalog_backup_fail(struct catalog *c, int64_t id, const char *finished_at, const char *error);

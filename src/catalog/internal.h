@@ -65,8 +65,19 @@ typedef void (*cat_row_fn)(sqlite3_stmt *st, void *row);
  * hold the rows read, for the caller to keep or free. */
 int cat_collect(struct catalog *c, sqlite3_stmt *st, const char *what, size_t elem, cat_row_fn fill,
                 void **arr, size_t *n);
+/* Runs the insert sql n times, bind(st, i, arg) binding row i's parameters (non-zero: an
+ * SQLite error), inside the caller's transaction. */
+int cat_insert_each(struct catalog *c, const char *what, const char *sql, size_t n,
+                    int (*bind)(sqlite3_stmt *st, size_t i, const void *arg), const void *arg);
+/* cat_collect over sql with the one parameter ?1 = id (a backup's), *arr and *n empty. */
+int cat_collect_id(struct catalog *c, const char *what, const char *sql, int64_t id, size_t elem,
+                   cat_row_fn fill, void **arr, size_t *n);
 /* The text of the first column of every row of sql (no parameters). */
 int cat_text_column(struct catalog *c, const char *what, const char *sql, char ***out, size_t *n);
+
+/* Inserts the n access points of backup id, seq 0.. in their order (points.c). */
+int cat_store_points(struct catalog *c, int64_t id, const struct access_point *p, size_t n,
+                     const char *what);
 
 /* Reads a row selected with BACKUP_COLUMNS into b (owned copies). */
 void cat_read_backup(sqlite3_stmt *st, struct backup_rec *b);

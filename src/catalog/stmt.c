@@ -131,6 +131,45 @@ int cat_collect(struct catalog *c, sqlite3_stmt *st, const char *what, size_t el
     return rc == SQLITE_DONE ? 0 : cat_fail(c, what);
 }
 
+int cat_collect_id(struct catalog *c, const char *what, const char *sql, int64_t id, size_t elem,
+                   cat_row_fn fill, void **arr, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (cat_prepare(c, sql, &st, what) < 0)
+        return -1;
+    if (sqlite3_bind_int64(st, 1, id))
+        cat_fail(c, what);
+    else
+        rc = cat_collect(c, st, what, elem, fill, arr, n);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int cat_insert_each(struct catalog *c, const char *what, const char *sql, size_t n,
+                    int (*bind)(sqlite3_stmt *st, size_t i, const void *arg), const void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (n == 0)
+        return 0;
+    if (cat_prepare(c, sql, &st, what) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        if (bind(st, i, arg)) {
+            cat_fail(c, what);
+            goto out;
+        }
+        if (cat_step_done(c, st, what) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
 static void read_text(sqlite3_stmt *st, void *row)
 {
     *(char **)row = cat_col_text(st, 0);

@@ -191,6 +191,7 @@ struct backup_job {
     uint64_t raw_bytes, out_bytes;
     char checksum[HASH_HEX_LEN], raw_checksum[HASH_HEX_LEN];
     struct dumpscan *scan;
+    struct mark_offsets marks; /* the compressed offset of each access point */
     double t0, secs;
 };
 
@@ -202,11 +203,13 @@ static int stream_dump(struct backup_run *br, struct backup_job *j, int in_fd,
                        const struct repofile *out)
 {
     struct chain *c = chain_new();
+    dumpscan_set_interval(j->scan, (uint64_t)br->set->access_point_interval);
     chain_add(c, filter_size_new(&j->raw_bytes));
     chain_add(c, filter_dumpscan_new(j->scan));
     chain_add(c, filter_hash_new(j->raw_checksum));
     chain_add(c, filter_progress_new(br->progress));
     compress_add(c, br->set->compression, (int)br->set->level, (int)br->set->jobs);
+    chain_add(c, filter_mark_offsets_new(&j->marks));
     encrypt_add(c, br->encryption, br->set->encrypt_to, (size_t)br->set->n_encrypt_to);
     chain_add(c, filter_size_new(&j->out_bytes));
     chain_add(c, filter_hash_new(j->checksum));
@@ -488,6 +491,32 @@ static int write_backup_file(struct backup_run *br, struct backup_job *j, const 
     return repofile_commit(out);
 }
 
+/* The access points to record: those whose part holds rows, with the compressed offset
+ * the chain measured for each. */
+static struct access_point *collect_points(const struct backup_job *j, struct backup_points *bp)
+{
+    size_t total = dumpscan_point_count(j->scan), n = 0;
+    struct access_point *v = xcalloc(total + 1, sizeof(*v));
+    for (size_t i = 0; i < total; i++) {
+        const struct dumpscan_point *p = dumpscan_point(j->scan, i);
+        uint64_t comp = mark_offset(&j->marks, i);
+        if (p->rows == 0 || comp == UINT64_MAX)
+            continue;
+        const struct dumpscan_table *t = dumpscan_copy(j->scan, p->copy);
+        v[n++] = (struct access_point){.schema_name = t->schema ? xstrdup(t->schema) : NULL,
+                                       .table_name = xstrdup(t->name),
+                                       .statement = dumpscan_copy_statement(j->scan, p->copy),
+                                       .raw_offset = (int64_t)p->raw_offset,
+                                       .raw_bytes = (int64_t)p->raw_bytes,
+                                       .comp_offset = (int64_t)comp,
+                                       .line = (int64_t)p->line,
+                                       .rows_before = (int64_t)p->rows_before,
+                                       .rows = (int64_t)p->rows};
+    }
+    *bp = (struct backup_points){.v = v, .n = n};
+    return v;
+}
+
 /* Catalogues the backup complete, with its per-table row counts; a file the catalog cannot
  * hold is removed rather than left an orphan. */
 static int catalog_complete(struct backup_run *br, struct backup_job *j)
@@ -517,8 +546,11 @@ static int catalog_complete(struct backup_run *br, struct backup_job *j)
     b->duration_ms = (int64_t)(j->secs * 1000);
     b->status = "complete";
     b->suspect = is_suspect(br->cat, j->db, b->raw_bytes);
-    int rc =
-        catalog_backup_finish(br->cat, b, tables, ntables, j->info.settings, j->info.nsettings);
+    struct backup_points bp;
+    struct access_point *points = collect_points(j, &bp);
+    int rc = catalog_backup_finish_points(br->cat, b, tables, ntables, j->info.settings,
+                                          j->info.nsettings, &bp);
+    access_points_free(points, bp.n);
     table_recs_free(tables, ntables);
     if (rc != 0) {
         fsutil_unlink(br->set->dir, j->file);
@@ -580,6 +612,7 @@ static void backup_job_free(struct backup_job *j)
 {
     repo_unlock(j->db_lock);
     dumpscan_free(j->scan);
+    mark_offsets_free(&j->marks);
     pg_dbinfo_free(&j->info);
     free(j->pg_dump);
     free(j->pg_dump_version);

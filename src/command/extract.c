@@ -5,8 +5,13 @@
  * or with --csv as CSV with a header line (PostgreSQL's CSV rules: NULL is an empty
  * field, an empty string is "", a field with a comma, a quote or a line break is quoted).
  * An encrypted backup is decrypted on the way with --identity (none: exit 2 before any row).
- * The whole file is read, so that its checksum is proven: a mismatch is exit 3 after the
- * rows, which are then not to be trusted, and the message says so.
+ * When the backup recorded access points for the table (and is not encrypted), reading
+ * starts at the table's first point and stops at the end of its data, so that a large
+ * backup is not read from the start: the scanner is given the point's COPY statement,
+ * then the stream. The file's checksum is then not proven; the proof is the row count,
+ * which must equal the catalog's for the table (else exit 3: the rows written are not to
+ * be trusted). A backup without points (taken before them, imported) is read whole, so
+ * that its checksum is proven: a mismatch is exit 3 after the rows, likewise.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +30,7 @@
 #include "io/compress.h"
 #include "io/crypt.h"
 #include "io/filters.h"
+#include "io/access.h"
 #include "io/hash.h"
 #include "postgres/dumpscan.h"
 #include "storage/fsutil.h"
@@ -35,9 +41,11 @@ struct extract {
     struct dumpscan *scan;
     bool in_table; /* the COPY block being read is the chosen table's */
     bool found;    /* its COPY block was seen */
+    bool ended;    /* and its end */
     uint64_t rows;
-    struct sbuf line; /* --csv: the part of a row read so far */
-    int write_errno;  /* stdout failed (a closed pipe): the chain stops */
+    int64_t want_rows; /* the catalog's count for the table */
+    struct sbuf line;  /* --csv: the part of a row read so far */
+    int write_errno;   /* stdout failed (a closed pipe): the chain stops */
 };
 
 /* COPY text's escapes: \b \f \n \r \t \v, \\, \NNN octal, \xHH hex, \c for c. */
@@ -178,6 +186,7 @@ static void on_event(void *ctx, enum dumpscan_event ev, const char *buf, size_t 
         else
             put(x, buf, len);
     } else if (ev == DS_COPY_END) {
+        x->ended |= x->in_table;
         x->in_table = false;
     }
 }
@@ -221,9 +230,68 @@ static int stream(const struct backup_rec *b, const char *path, struct crypt_key
     return rc;
 }
 
-/* The one table asked for, and that the backup has it. */
+/* The point's part onward: the decompressed stream from its offset, fed to the scanner
+ * after the point's COPY statement, up to the end of the table's data. */
+static int stream_from_point(const struct backup_rec *b, const char *path,
+                             const struct access_point *pt, struct extract *x)
+{
+    struct access_reader *r =
+        access_open(path, b->compression, b->encryption, NULL, (uint64_t)pt->comp_offset);
+    if (!r)
+        return -1;
+    dumpscan_feed(x->scan, pt->statement, strlen(pt->statement));
+    dumpscan_feed(x->scan, "\n", 1);
+    size_t cap = 1u << 20;
+    unsigned char *buf = xmalloc_io(cap);
+    int rc = 0;
+    while (rc == 0 && !x->ended) {
+        ssize_t n = pgvault_interrupted ? -1 : access_read(r, buf, cap);
+        if (n < 0)
+            rc = -1;
+        else if (n == 0)
+            rc = err_set(ERR_INTEGRITY,
+                         "backup %" PRId64 " (\"%s\") ends in the middle of the table's data",
+                         b->id, b->file_name);
+        else
+            rc = feed(x, buf, (size_t)n);
+    }
+    free(buf);
+    access_close(r);
+    if (rc == 0 && fflush(stdout) != 0)
+        rc = err_sys(errno, "could not write to standard output");
+    return rc;
+}
+
+/* The rows written from a point are proven by the catalog's count for the table. */
+static int check_rows(const struct backup_rec *b, const struct selection *sel,
+                      const struct extract *x)
+{
+    if ((int64_t)x->rows == x->want_rows)
+        return 0;
+    return err_set(ERR_INTEGRITY,
+                   "backup %" PRId64 " (\"%s\") gave %" PRIu64 " rows of table \"%s\".\"%s\" "
+                   "from its access point, the catalog says %" PRId64
+                   "; the rows written are not to be trusted",
+                   b->id, b->file_name, x->rows, sel->schema[0], sel->name[0], x->want_rows);
+}
+
+/* The table's first access point, or NULL when the backup has none for it (or cannot be
+ * read from one: encrypted). */
+static const struct access_point *first_point(const struct backup_rec *b,
+                                              const struct access_point *p, size_t n,
+                                              const struct selection *sel)
+{
+    if (b->encryption && strcmp(b->encryption, "none") != 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (selection_wants(sel, p[i].schema_name, p[i].table_name))
+            return &p[i];
+    return NULL;
+}
+
+/* The one table asked for, that the backup has it, and its row count. */
 static int choose_table(struct catalog *cat, const struct options *opt, const struct backup_rec *b,
-                        struct selection *sel)
+                        struct selection *sel, int64_t *rows)
 {
     static const struct optlist no_schemas;
     if (selection_parse(&opt->tables, &no_schemas, sel) != 0)
@@ -233,6 +301,9 @@ static int choose_table(struct catalog *cat, const struct options *opt, const st
     int rc = catalog_backup_tables(cat, b->id, &t, &n);
     if (rc == 0)
         rc = selection_check(sel, t, n, b->id);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (selection_wants(sel, t[i].schema_name, t[i].table_name))
+            *rows = t[i].row_count;
     table_recs_free(t, n);
     return rc;
 }
@@ -244,6 +315,8 @@ int cmd_extract(const struct options *opt, const struct settings *set)
     struct selection sel = {0};
     struct extract x = {.sel = &sel, .csv = opt->csv};
     struct crypt_keys *keys = crypt_keys_new(set->identity_file);
+    struct access_point *points = NULL;
+    size_t npoints = 0;
     char *path = NULL;
     int rc = -1;
 
@@ -257,14 +330,17 @@ int cmd_extract(const struct options *opt, const struct settings *set)
         err_set(ERR_USAGE, "backup %" PRId64 " is %s, not complete", b.id, b.status);
         goto out;
     }
-    if (choose_table(cat, opt, &b, &sel) != 0)
+    if (choose_table(cat, opt, &b, &sel, &x.want_rows) != 0 ||
+        catalog_access_points(cat, b.id, &points, &npoints) != 0)
         goto out;
 
-    /* 2. its rows, as the file streams past */
+    /* 2. its rows, from its access point, or as the whole file streams past */
     path = path_join(set->dir, b.file_name);
     x.scan = dumpscan_new();
     dumpscan_set_sink(x.scan, on_event, &x);
-    if (stream(&b, path, keys, &x) != 0)
+    const struct access_point *pt = first_point(&b, points, npoints, &sel);
+    if (pt ? stream_from_point(&b, path, pt, &x) != 0 || check_rows(&b, &sel, &x) != 0
+           : stream(&b, path, keys, &x) != 0)
         goto out;
     if (!x.found) {
         err_set(ERR_INTEGRITY, "backup %" PRId64 " holds no data block for table \"%s\".\"%s\"",
@@ -280,6 +356,7 @@ out:
         err_set(ERR_FAILED, "extract interrupted by a signal");
     }
     crypt_keys_free(keys);
+    access_points_free(points, npoints);
     dumpscan_free(x.scan);
     sbuf_free(&x.line);
     selection_free(&sel);

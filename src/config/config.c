@@ -1,10 +1,12 @@
 #include "config/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +115,7 @@ struct file_values {
     int n_encrypt_to;
     long retention_days, keep_count, level, jobs, restore_jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
         hook_timeout, lock_wait_timeout;
+    long access_point_interval;            /* 0 unset */
     int compress;                          /* -1 unset */
     const struct compression *compression; /* NULL unset */
     int level_line;                        /* the line of compress_level */
@@ -132,6 +135,34 @@ static int set_num(struct file_values *fv, const char *key, const char *val, int
         return err_set(ERR_USAGE,
                        "invalid value \"%.*s%s\" for \"%s\" in \"%s\" line %d (%ld..%ld)",
                        CLIPPED(val), key, fv->origin, line, min, max);
+    return 0;
+}
+
+/* A size: a whole number of bytes, or with a unit kB, MB, GB, TB (or K, M, G, T, KiB,
+ * MiB, …; any case), each 1024 times the one before, as PostgreSQL counts them. */
+static int set_size(struct file_values *fv, const char *key, const char *val, int line, long min,
+                    long max, long *dst)
+{
+    static const char units[] = "kmgt";
+    char *end = NULL;
+    errno = 0;
+    long long n = val[0] >= '0' && val[0] <= '9' ? strtoll(val, &end, 10) : -1;
+    int shift = -1;
+    if (n >= 0 && errno == 0) {
+        while (*end == ' ')
+            end++;
+        const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
+        const char *rest = u ? end + 1 : end;
+        shift = u ? 10 * (int)(u - units + 1) : 0;
+        if (*rest && strcasecmp(rest, "b") != 0 && !(u && strcasecmp(rest, "ib") == 0))
+            shift = -1;
+    }
+    if (shift < 0 || n > (max >> shift) || (n << shift) < min)
+        return err_set(ERR_USAGE,
+                       "invalid value \"%.*s%s\" for \"%s\" in \"%s\" line %d (a size from "
+                       "%ld kB to %ld GB, such as 32MB)",
+                       CLIPPED(val), key, fv->origin, line, min >> 10, max >> 30);
+    *dst = (long)(n << shift);
     return 0;
 }
 
@@ -387,6 +418,8 @@ static int file_value(void *ctx, const char *key, const char *val, int line)
         return add_file_recipient(fv, val, line);
     if (strcmp(key, "compress_level") == 0)
         fv->level_line = line;
+    if (strcmp(key, "access_point_interval") == 0)
+        return set_size(fv, key, val, line, 64L << 10, 1L << 40, &fv->access_point_interval);
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (strcmp(key, nums[i].key) == 0)
             return set_num(fv, key, val, line, nums[i].min, nums[i].max,
@@ -704,6 +737,8 @@ int config_resolve(const struct options *opt, char *const *env, struct settings 
     s->hook_timeout = pick_num(-1, fv.hook_timeout, 300);
     s->lock_wait_timeout =
         pick_num(opt->lock_wait_timeout, fv.lock_wait_timeout, DEFAULT_LOCK_WAIT_TIMEOUT);
+    s->access_point_interval =
+        fv.access_point_interval ? fv.access_point_interval : DEFAULT_ACCESS_POINT_INTERVAL;
     const char *bindir = env_get(env, "PGVAULT_PG_BINDIR");
     s->pg_bindir = bindir && *bindir ? xstrdup(bindir)
                    : fv.pg_bindir    ? xstrdup(fv.pg_bindir)

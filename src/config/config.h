@@ -53,6 +53,7 @@ struct settings {
     char *post_backup_hook;
     long hook_timeout;
     long lock_wait_timeout;          /* seconds pg_dump waits for a table lock */
+    long access_point_interval;      /* bytes of a table's data between its access points */
     struct remote_settings *remotes; /* in the order of the file */
     size_t nremotes;
     /* the mail after a run: to whom ("a@x, b@y"; NULL: none), when, how, from whom */
@@ -73,6 +74,7 @@ struct settings {
 #define DEFAULT_KEEP_COUNT 10
 #define DEFAULT_MIN_KEEP 1
 #define DEFAULT_LOCK_WAIT_TIMEOUT 600
+#define DEFAULT_ACCESS_POINT_INTERVAL (32L << 20)
 #define DEFAULT_SENDMAIL_PATH "/usr/sbin/sendmail -t -oi"
 #define DEFAULT_CONFIG_FILE PGVAULT_SYSCONFDIR "/pgvault/pgvault.conf"
 

@@ -243,6 +243,7 @@ sqlite3 "$OLD/catalog.db" "DROP VIEW latest_backups; DROP VIEW table_history;
     ALTER TABLE backups DROP COLUMN locale_provider; ALTER TABLE backups DROP COLUMN icu_locale;
     DROP TABLE copies; DROP TABLE remotes; ALTER TABLE backups DROP COLUMN encryption;
     ALTER TABLE backups DROP COLUMN recipients; ALTER TABLE backups DROP COLUMN restore_tested_at;
+    DROP TABLE access_points;
     PRAGMA user_version = 1"
 run_pgvault query -d "$OLD" --json "SELECT id FROM latest_backups"
 expect_rc 0 "query of a version 1 catalog"

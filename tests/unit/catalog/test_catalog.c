@@ -372,6 +372,52 @@ static void test_finish_is_atomic(void)
     catalog_close(c);
 }
 
+/* Access points go in with the result, in order, and come back as they went in; a result
+ * that fails keeps none; a backup without any reads as none. */
+static void test_access_points(void)
+{
+    struct catalog *c = open_new("points.db");
+    if (!c)
+        return;
+    struct backup_rec b = rec("app", "app/p.sql.gz", "2026-11-25T10:00:00.000Z");
+    CHECK_INT(catalog_backup_begin(c, &b), 0);
+    b.status = "complete";
+    struct access_point pts[] = {
+        {"public", "big", "COPY \"public\".\"big\" (\"a\") FROM stdin;", 100, 5000, 40, 7, 0, 50},
+        {"public", "big", "COPY \"public\".\"big\" (\"a\") FROM stdin;", 5100, 900, 2000, 57, 50,
+         9},
+        {NULL, "bare", "COPY \"bare\" FROM stdin;", 6100, 10, 2400, 70, 0, 1},
+    };
+    struct backup_points bp = {pts, 3};
+    struct table_rec dup[] = {{"public", "t", 'r', 1}, {"public", "t", 'r', 2}};
+    err_clear();
+    CHECK_INT(catalog_backup_finish_points(c, &b, dup, 2, NULL, 0, &bp), -1);
+    err_clear();
+    CHECK_RAW(tmp_path("points.db"), "SELECT count(*) FROM access_points", "0");
+    CHECK_INT(catalog_backup_finish_points(c, &b, dup, 1, NULL, 0, &bp), 0);
+    struct access_point *got = NULL;
+    size_t n = 0;
+    CHECK_INT(catalog_access_points(c, b.id, &got, &n), 0);
+    CHECK_INT(n, 3);
+    for (size_t i = 0; i < n && n == 3; i++) {
+        CHECK(pts[i].schema_name ? got[i].schema_name && !strcmp(got[i].schema_name, "public")
+                                 : got[i].schema_name == NULL);
+        CHECK_STR(got[i].table_name, pts[i].table_name);
+        CHECK_STR(got[i].statement, pts[i].statement);
+        CHECK_INT(got[i].raw_offset, pts[i].raw_offset);
+        CHECK_INT(got[i].raw_bytes, pts[i].raw_bytes);
+        CHECK_INT(got[i].comp_offset, pts[i].comp_offset);
+        CHECK_INT(got[i].line, pts[i].line);
+        CHECK_INT(got[i].rows_before, pts[i].rows_before);
+        CHECK_INT(got[i].rows, pts[i].rows);
+    }
+    access_points_free(got, n);
+    int64_t none = add_complete(c, "app", "app/q.sql.gz", "2026-11-25T11:00:00.000Z");
+    CHECK_INT(catalog_access_points(c, none, &got, &n), 0);
+    CHECK(n == 0 && got == NULL);
+    catalog_close(c);
+}
+
 static void test_newest_first(void)
 {
     struct catalog *c = open_new("order.db");
@@ -849,6 +895,7 @@ int main(void)
     RUN(test_finish_and_list);
     RUN(test_fail_excluded);
     RUN(test_finish_is_atomic);
+    RUN(test_access_points);
     RUN(test_newest_first);
     RUN(test_db_filter_exact);
     RUN(test_file_known);

@@ -431,6 +431,44 @@ static void test_notify_keys(void)
     err_clear();
 }
 
+/* access_point_interval: a size with or without a unit, at least 64 kB. */
+static void test_access_point_interval(void)
+{
+    struct options o;
+    blank_options(&o);
+    struct settings s;
+    char *env[] = {"PGVAULT_CONFIG=/dev/null", NULL};
+    CHECK_INT(config_resolve(&o, env, &s), 0);
+    CHECK_INT(s.access_point_interval, 32L << 20);
+    settings_free(&s);
+    static const struct {
+        const char *text;
+        long want;
+    } good[] = {{"64kB", 64L << 10},   {"65536", 65536},  {"1 MiB", 1L << 20}, {"2g", 2L << 30},
+                {"100MB", 100L << 20}, {"1TB", 1L << 40}, {"70000 b", 70000}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char *text = xasprintf("access_point_interval = %s\n", good[i].text);
+        o.config_file = write_file("points.conf", text, 0600);
+        CHECK_INT(config_resolve(&o, NULL, &s), 0);
+        CHECK_INT(s.access_point_interval, good[i].want);
+        settings_free(&s);
+        free((char *)o.config_file);
+        free(text);
+    }
+    const char *bad[] = {"63kB", "65535", "0", "-1MB", "32 parsecs", "MB", "2TB", "1.5MB", "1kBb"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *text = xasprintf("access_point_interval = %s\n", bad[i]);
+        o.config_file = write_file("points.conf", text, 0600);
+        err_clear();
+        CHECK_INT(config_resolve(&o, NULL, &s), -1);
+        CHECK_INT(err_class(), ERR_USAGE);
+        CHECK(strstr(err_msg(), "\"access_point_interval\"") != NULL);
+        free((char *)o.config_file);
+        free(text);
+    }
+    err_clear();
+}
+
 static void test_conn_string_quoting(void)
 {
     unsetenv("PGOPTIONS");
@@ -621,6 +659,7 @@ int main(void)
     RUN(test_default_jobs);
     RUN(test_parser_errors);
     RUN(test_notify_keys);
+    RUN(test_access_point_interval);
     RUN(test_conn_string_quoting);
     RUN(test_conn_options);
     RUN(test_remotes);
