@@ -71,7 +71,7 @@ struct restore_run {
     int64_t tables_checked, rows_checked;
     struct pload_times times; /* of the load; the checks, the swap and the drop after it */
     double check_secs, swap_secs, drop_secs;
-    int jobs; /* loading sessions */
+    int jobs;           /* loading sessions */
     char **replication; /* what dropping the replaced database would destroy or be refused for */
     int nreplication;
     /* a test restore: into a scratch database (target), checked, then dropped */
@@ -332,6 +332,7 @@ static int load(struct restore_run *rr, const char *db)
     struct loader *l = main_loader(rr, pg, pl);
     static const char async[] = "SET synchronous_commit = off;\n";
     int rc = rr->jobs > 1 ? loader_feed(l, async, sizeof(async) - 1) : 0;
+    loader_set_line(l, 1); /* the dump's lines, for the messages */
     if (rc == 0)
         rc = feed_dump(rr, l);
     if (rc == 0)
@@ -979,7 +980,9 @@ static int restore_main(const struct options *opt, const struct settings *set,
                              .cancel = &pgvault_interrupted,
                              .test = test,
                              .keys = crypt_keys_new(set->identity_file),
-                             .jobs = (int)set->restore_jobs};
+                             /* --in-place loads in one transaction: a failure leaves no
+                              * half-loaded database under the real name */
+                             .jobs = opt->in_place ? 1 : (int)set->restore_jobs};
     double t0 = time_mono();
     int rc = -1;
 

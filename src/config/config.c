@@ -113,8 +113,8 @@ struct file_values {
     char *encrypt_to_file, *identity_file;
     char **encrypt_to; /* each encrypt_to line, in order */
     int n_encrypt_to;
-    long retention_days, keep_count, level, jobs, restore_jobs, min_keep, keep_daily, keep_weekly, keep_monthly,
-        hook_timeout, lock_wait_timeout;
+    long retention_days, keep_count, level, jobs, restore_jobs, min_keep, keep_daily, keep_weekly,
+        keep_monthly, hook_timeout, lock_wait_timeout;
     long access_point_interval;            /* 0 unset */
     int compress;                          /* -1 unset */
     const struct compression *compression; /* NULL unset */

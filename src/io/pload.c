@@ -46,7 +46,7 @@ struct worker {
     struct pload *p;
     pthread_t thread;
     bool started;
-    struct loader *l; /* its session, connected at its first job */
+    struct loader *l; /* its session */
     size_t applied;   /* settings replayed on it */
     unsigned char *buf;
 };
@@ -142,21 +142,6 @@ static bool points_readable(const struct pload_config *c)
     return true;
 }
 
-struct pload *pload_new(const struct pload_config *c)
-{
-    struct pload *p = xcalloc(1, sizeof(*p));
-    p->c = *c;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
-    p->t0 = time_mono();
-    if (p->c.jobs > 1 && points_readable(&p->c))
-        index_points(p);
-    p->nw = p->c.jobs > 1 ? p->c.jobs : 0;
-    p->w = xcalloc((size_t)(p->nw ? p->nw : 1), sizeof(struct worker));
-    return p;
-}
-
 /* ---- the sessions ---- */
 
 static bool same_table(const struct job *a, const struct job *b)
@@ -168,13 +153,20 @@ static bool same_table(const struct job *a, const struct job *b)
     return false;
 }
 
+/* Jobs whose locks on one table do not conflict: the parts of its data (COPY takes
+ * ROW EXCLUSIVE), its index builds (SHARE). Anything else on a table runs alone. */
+static bool shares_lock(const struct job *a, const struct job *b)
+{
+    return !(a->kind == b->kind && (a->kind == JOB_DATA || a->kind == JOB_INDEX));
+}
+
 static int job_group(const struct job *j)
 {
     return j->kind == JOB_DATA ? 0 : j->kind == JOB_FOREIGN_KEY ? 2 : 1;
 }
 
 /* Whether job i may start: no job before it that is not done is of another group, or
- * shares a table with it (two index builds of one table excepted). */
+ * needs a lock on one of its tables that conflicts with its own. */
 static bool runnable(const struct pload *p, size_t i)
 {
     const struct job *j = &p->jobs[i];
@@ -184,7 +176,7 @@ static bool runnable(const struct pload *p, size_t i)
             continue;
         if (job_group(o) != job_group(j))
             return false;
-        if (same_table(o, j) && !(o->kind == JOB_INDEX && j->kind == JOB_INDEX))
+        if (shares_lock(o, j) && same_table(o, j))
             return false;
     }
     return true;
@@ -244,7 +236,7 @@ static int feed_text(struct loader *l, const char *s)
     return loader_feed(l, s, strlen(s));
 }
 
-/* The session's connection, made at its first job. */
+/* The session's connection. */
 static int session_open(struct worker *w)
 {
     struct pg *pg = NULL;
@@ -309,15 +301,13 @@ static int run_part(struct worker *w, const struct access_point *pt)
         return err_set(ERR_INTEGRITY,
                        "table %s.%s: the part from line %lld loaded %lld rows, the catalog "
                        "says %lld",
-                       pt->schema_name ? pt->schema_name : "", pt->table_name,
-                       (long long)pt->line, (long long)rows, (long long)pt->rows);
+                       pt->schema_name ? pt->schema_name : "", pt->table_name, (long long)pt->line,
+                       (long long)rows, (long long)pt->rows);
     return 0;
 }
 
 static int run_job(struct worker *w, const struct job *j, char **sets)
 {
-    if (!w->l && session_open(w) != 0)
-        return -1;
     if (replay_settings(w, sets, j->nsets) != 0)
         return -1;
     if (j->kind == JOB_DATA)
@@ -353,6 +343,9 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct pload *p = w->p;
     w->buf = xmalloc_io(PART_CHUNK);
+    /* connected at once, while the main session creates the schema */
+    if (session_open(w) != 0)
+        fail_load(p);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         char **sets = NULL;
@@ -387,8 +380,6 @@ static void *worker_main(void *arg)
 static int start_workers(struct pload *p)
 {
     for (int i = 0; i < p->nw; i++) {
-        if (p->w[i].started)
-            continue;
         p->w[i].p = p;
         int e = pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]);
         if (e != 0)
@@ -396,6 +387,23 @@ static int start_workers(struct pload *p)
         p->w[i].started = true;
     }
     return 0;
+}
+
+struct pload *pload_new(const struct pload_config *c)
+{
+    struct pload *p = xcalloc(1, sizeof(*p));
+    p->c = *c;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->t0 = time_mono();
+    if (p->c.jobs > 1 && points_readable(&p->c))
+        index_points(p);
+    p->nw = p->c.jobs > 1 ? p->c.jobs : 0;
+    p->w = xcalloc((size_t)(p->nw ? p->nw : 1), sizeof(struct worker));
+    if (start_workers(p) != 0)
+        fail_load(p);
+    return p;
 }
 
 /* Appends a job (with the mutex held). */
@@ -439,7 +447,7 @@ static int start_data(struct pload *p)
     pthread_mutex_unlock(&p->mu);
     free(v);
     p->phase = PH_DATA;
-    return start_workers(p);
+    return 0;
 }
 
 /* The error of a failed session, as the main session's. */
@@ -505,7 +513,7 @@ static int queue_statement(struct pload *p, const struct dumpscan_stmt *st, cons
         j->tables[1] = table_key(st->ref->schema, st->ref->name);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
-    return start_workers(p) != 0 ? -1 : 1;
+    return 1;
 }
 
 static void add_setting(struct pload *p, const char *sql)
@@ -524,8 +532,7 @@ int pload_route(void *ctx, const struct dumpscan_stmt *st, const char *sql, long
     struct pload *p = ctx;
     if (aborted(p))
         return failed(p);
-    bool post = st->kind == DSK_INDEX || st->kind == DSK_CONSTRAINT ||
-                st->kind == DSK_FOREIGN_KEY;
+    bool post = st->kind == DSK_INDEX || st->kind == DSK_CONSTRAINT || st->kind == DSK_FOREIGN_KEY;
     if (st->kind == DSK_COPY && !p->t_data)
         p->t_data = time_mono();
     if (p->nw == 0) {

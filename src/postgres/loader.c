@@ -479,6 +479,10 @@ int loader_feed(struct loader *l, const char *buf, size_t len)
 void loader_set_line(struct loader *l, long line)
 {
     l->line = line;
+    /* blanks read since the last statement are not where the next one starts */
+    long lines = 0;
+    if (l->stmt.data && !*skip_trivia(l->stmt.data, &lines))
+        sbuf_reset(&l->stmt);
 }
 
 int loader_finish(struct loader *l)

@@ -267,7 +267,9 @@ repo_files() {
 
 # normalized_dump DB FILE: pg_dump --no-owner --no-privileges of DB into FILE, without
 # the lines that differ between two dumps of identical databases (\restrict keys, and
-# comment lines naming the database).
+# comment lines naming the database), and with the rows of each table sorted: a table
+# that several sessions of a restore loaded at once has its rows in another physical
+# order, which SQL never promised.
 normalized_dump() {
     local name_re
     # shellcheck disable=SC2016
@@ -276,6 +278,23 @@ normalized_dump() {
     "$PG_DUMP" --no-owner --no-privileges -d "$1" |
         grep -a -v -E '^\\(un)?restrict ' |
         grep -a -v -E -e "^--.*${name_re}" >"$2"
+    python3 - "$2" <<'PY'
+import sys
+out, block = [], None
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        if block is not None and line == b"\\.\n":
+            out.extend(sorted(block))
+            block = None
+        elif block is not None:
+            block.append(line)
+            continue
+        out.append(line)
+        if line.startswith(b"COPY ") and line.rstrip().endswith(b"FROM stdin;"):
+            block = []
+with open(sys.argv[1], "wb") as f:
+    f.writelines(out)
+PY
 }
 
 # require_cmd NAME…: fails unless each program is installed.
