@@ -8,10 +8,10 @@
  * when libzstd cannot be set up.
  */
 
-/* Compresses into one standard zstd frame with a content checksum (what zstd(1) writes by
- * default) at level 1..19; jobs > 1 gives libzstd that many worker threads, or none when
- * the library was built without them. An access point's mark ends the frame: what follows
- * is a new frame (one stream of concatenated frames, as zstd(1) reads it). */
+/* Compresses into standard zstd with a content checksum (what zstd(1) writes by default)
+ * at level 1..19, one frame unless access points cut it; jobs > 1 gives libzstd that many worker
+ * threads, or none when the library was built without them. An access point's mark ends the frame:
+ * what follows is a new frame (one stream of concatenated frames, as zstd(1) reads it). */
 struct filter *filter_zstd_new(int level, int jobs);
 
 /* Decompresses every frame of a zstd stream (concatenated frames are valid zstd, as
