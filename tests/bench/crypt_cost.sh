@@ -25,16 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -z "${PGVAULT_BIN:-}" ]]; then
-    cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DPGVAULT_TESTS=OFF >/dev/null
-    cmake --build "$work/build" -j2 --target pgvault >/dev/null
-    PGVAULT_BIN=$work/build/pgvault
-fi
-PG_DURABLE=1 bash "$root/tests/harness/pg_start.sh" "$work/pg" >/dev/null
-# shellcheck source=/dev/null
-source "$work/pg/env.sh"
-PSQL=$PG_BINDIR/psql
-export PGVAULT_CONFIG=/dev/null
+# shellcheck source=SCRIPTDIR/setup.sh
+source "$here/setup.sh"
 "$PSQL" -X -q -d postgres -c 'CREATE DATABASE bench'
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -v scale="$scale" -d bench -f "$here/realistic.sql" >/dev/null
 age-keygen -o "$work/key" 2>/dev/null
