@@ -5,10 +5,10 @@
  * or with --csv as CSV with a header line (PostgreSQL's CSV rules: NULL is an empty
  * field, an empty string is "", a field with a comma, a quote or a line break is quoted).
  * An encrypted backup is decrypted on the way with --identity (none: exit 2 before any row).
- * When the backup recorded access points for the table (and is not encrypted), reading
- * starts at the table's first point and stops at the end of its data, so that a large
- * backup is not read from the start: the scanner is given the point's COPY statement,
- * then the stream. The file's checksum is then not proven; the proof is the row count,
+ * When the backup recorded access points for the table (and is not encrypted, or with
+ * age and an identity given), reading starts at the table's first point and stops at the end of its
+ * data, so that a large backup is not read from the start: the scanner is given the point's COPY
+ * statement, then the stream. The file's checksum is then not proven; the proof is the row count,
  * which must equal the catalog's for the table (else exit 3: the rows written are not to
  * be trusted). A backup without points (taken before them, imported) is read whole, so
  * that its checksum is proven: a mismatch is exit 3 after the rows, likewise.
@@ -233,10 +233,11 @@ static int stream(const struct backup_rec *b, const char *path, struct crypt_key
 /* The point's part onward: the decompressed stream from its offset, fed to the scanner
  * after the point's COPY statement, up to the end of the table's data. */
 static int stream_from_point(const struct backup_rec *b, const char *path,
-                             const struct access_point *pt, struct extract *x)
+                             const struct access_point *pt, const struct crypt_keys *keys,
+                             struct extract *x)
 {
     struct access_reader *r =
-        access_open(path, b->compression, b->encryption, NULL, (uint64_t)pt->comp_offset);
+        access_open(path, b->compression, b->encryption, keys, (uint64_t)pt->comp_offset);
     if (!r)
         return -1;
     dumpscan_feed(x->scan, pt->statement, strlen(pt->statement));
@@ -275,13 +276,14 @@ static int check_rows(const struct backup_rec *b, const struct selection *sel,
                    b->id, b->file_name, x->rows, sel->schema[0], sel->name[0], x->want_rows);
 }
 
-/* The table's first access point, or NULL when the backup has none for it (or cannot be
- * read from one: encrypted). */
+/* The table's first access point, or NULL when the backup has none for it or cannot be
+ * read from one (OpenPGP; age without an identity, which reading from the start reports). */
 static const struct access_point *first_point(const struct backup_rec *b,
                                               const struct access_point *p, size_t n,
-                                              const struct selection *sel)
+                                              const struct selection *sel, bool identity)
 {
-    if (b->encryption && strcmp(b->encryption, "none") != 0)
+    const char *enc = b->encryption ? b->encryption : "none";
+    if (strcmp(enc, "none") != 0 && !(strcmp(enc, "age") == 0 && identity))
         return NULL;
     for (size_t i = 0; i < n; i++)
         if (selection_wants(sel, p[i].schema_name, p[i].table_name))
@@ -338,8 +340,8 @@ int cmd_extract(const struct options *opt, const struct settings *set)
     path = path_join(set->dir, b.file_name);
     x.scan = dumpscan_new();
     dumpscan_set_sink(x.scan, on_event, &x);
-    const struct access_point *pt = first_point(&b, points, npoints, &sel);
-    if (pt ? stream_from_point(&b, path, pt, &x) != 0 || check_rows(&b, &sel, &x) != 0
+    const struct access_point *pt = first_point(&b, points, npoints, &sel, set->identity_file);
+    if (pt ? stream_from_point(&b, path, pt, keys, &x) != 0 || check_rows(&b, &sel, &x) != 0
            : stream(&b, path, keys, &x) != 0)
         goto out;
     if (!x.found) {

@@ -104,7 +104,9 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
         oom();
     sbuf_add(b, "", 0);
     if (b->len + (size_t)n + 1 > b->cap) {
-        b->cap = b->len + (size_t)n + 1;
+        /* doubling, so that a string printed piece by piece costs linear time */
+        size_t need = b->len + (size_t)n + 1;
+        b->cap = 2 * b->cap > need ? 2 * b->cap : need;
         b->data = xrealloc(b->data, b->cap);
     }
     va_start(ap, fmt);

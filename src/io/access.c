@@ -11,6 +11,8 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "io/age.h"
+#include "io/crypt.h"
 
 #define ACCESS_IN (256u << 10)
 
@@ -18,7 +20,9 @@ enum access_kind { AK_NONE, AK_GZIP, AK_ZSTD };
 
 struct access_reader {
     enum access_kind kind;
-    int fd;
+    int fd;                     /* the file, unless it is encrypted */
+    struct age_identities *ids; /* age: the keys, and the payload from the offset */
+    struct age_reader *age;
     char *path;
     unsigned char *in; /* compressed bytes read, in[pos..len) not yet decoded */
     size_t len, pos;
@@ -30,6 +34,20 @@ struct access_reader {
     ZSTD_DCtx *dctx;
 };
 
+/* The stored bytes from the offset on: the file's, or the age payload's. */
+static ssize_t source_read(struct access_reader *r, void *buf, size_t cap)
+{
+    if (r->age)
+        return age_reader_read(r->age, buf, cap);
+    ssize_t n;
+    do
+        n = read(r->fd, buf, cap);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return err_sys(errno, "could not read file \"%s\"", r->path);
+    return n;
+}
+
 /* More compressed input when all of it was used; false once there is none (or -1 on a
  * read error, returned through *rc). */
 static bool fill(struct access_reader *r, int *rc)
@@ -38,12 +56,9 @@ static bool fill(struct access_reader *r, int *rc)
         return true;
     if (r->eof)
         return false;
-    ssize_t n;
-    do
-        n = read(r->fd, r->in, ACCESS_IN);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = source_read(r, r->in, ACCESS_IN);
     if (n < 0) {
-        *rc = err_sys(errno, "could not read file \"%s\"", r->path);
+        *rc = -1;
         return false;
     }
     r->eof = n == 0;
@@ -110,13 +125,7 @@ ssize_t access_read(struct access_reader *r, void *buf, size_t cap)
         return read_gzip(r, buf, cap);
     if (r->kind == AK_ZSTD)
         return read_zstd(r, buf, cap);
-    ssize_t n;
-    do
-        n = read(r->fd, buf, cap);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return err_sys(errno, "could not read file \"%s\"", r->path);
-    return n;
+    return source_read(r, buf, cap);
 }
 
 /* The decoder for compression, ready to start at a point. */
@@ -144,33 +153,52 @@ static int start_decoder(struct access_reader *r, const char *compression)
     return err_set(ERR_FAILED, "unknown compression \"%s\"", compression);
 }
 
+/* The stored bytes from offset: the file itself, positioned there. */
+static int open_plain(struct access_reader *r, uint64_t offset)
+{
+    r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (r->fd < 0)
+        return err_sys(errno, "could not open file \"%s\"", r->path);
+    if (offset > INT64_MAX || lseek(r->fd, (off_t)offset, SEEK_SET) < 0)
+        return err_sys(offset > INT64_MAX ? EINVAL : errno, "could not seek in file \"%s\"",
+                       r->path);
+    return 0;
+}
+
+/* The age payload from offset, with the keys' identities. */
+static int open_age(struct access_reader *r, const struct crypt_keys *keys, uint64_t offset)
+{
+    const char *idfile = crypt_keys_identity_file(keys);
+    if (!idfile)
+        return err_set(ERR_FAILED,
+                       "file \"%s\" is encrypted with age and no identity was given: it "
+                       "cannot be read from an access point",
+                       r->path);
+    if (!(r->ids = age_identities_load(idfile)) ||
+        !(r->age = age_reader_open(r->path, r->ids, offset)))
+        return -1;
+    return 0;
+}
+
 struct access_reader *access_open(const char *path, const char *compression, const char *encryption,
                                   const struct crypt_keys *keys, uint64_t comp_offset)
 {
-    (void)keys;
-    if (encryption && strcmp(encryption, "none") != 0) {
+    const char *enc = encryption ? encryption : "none";
+    if (strcmp(enc, "none") != 0 && strcmp(enc, "age") != 0) {
         err_set(ERR_FAILED,
                 "file \"%s\" is encrypted with %s and cannot be read from an access point", path,
-                encryption);
+                enc);
         return NULL;
     }
     struct access_reader *r = xcalloc(1, sizeof(*r));
+    r->fd = -1;
     r->path = xstrdup(path);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (r->fd < 0) {
-        err_sys(errno, "could not open file \"%s\"", path);
-        goto fail;
+    int rc = strcmp(enc, "age") == 0 ? open_age(r, keys, comp_offset) : open_plain(r, comp_offset);
+    if (rc != 0 || start_decoder(r, compression ? compression : "") != 0) {
+        access_close(r);
+        return NULL;
     }
-    if (comp_offset > INT64_MAX || lseek(r->fd, (off_t)comp_offset, SEEK_SET) < 0) {
-        err_sys(comp_offset > INT64_MAX ? EINVAL : errno, "could not seek in file \"%s\"", path);
-        goto fail;
-    }
-    if (start_decoder(r, compression ? compression : "") != 0)
-        goto fail;
     return r;
-fail:
-    access_close(r);
-    return NULL;
 }
 
 void access_close(struct access_reader *r)
@@ -179,6 +207,8 @@ void access_close(struct access_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
+    age_reader_free(r->age);
+    age_identities_free(r->ids);
     if (r->z_ready)
         inflateEnd(&r->z);
     ZSTD_freeDCtx(r->dctx);

@@ -18,9 +18,11 @@ struct access_reader;
 
 /* The decompressed stream of the backup file at path from comp_offset (an access
  * point's). compression "gzip" (raw inflate from there), "zstd" (frames from there) or
- * "none"; encryption "none" (any other: NULL with ERR_FAILED "… cannot be read from an
- * access point", so that the caller falls back to reading from the start). NULL with the
- * error set on failure. */
+ * "none"; encryption "none", or "age" (the payload from there, 64 KiB chunks each
+ * authenticated on its own; the identities are read from keys' identity file). Another
+ * encryption, or age without an identity file: NULL with ERR_FAILED "… cannot be read
+ * from an access point", so that the caller falls back to reading from the start. NULL
+ * with the error set on failure. */
 struct access_reader *access_open(const char *path, const char *compression, const char *encryption,
                                   const struct crypt_keys *keys, uint64_t comp_offset);
 /* Up to cap decompressed bytes into buf: the count, 0 at the end of the stream, -1 with

@@ -410,6 +410,26 @@ static int header_unlock(const char *h, size_t len, const struct age_identities 
     return rc;
 }
 
+/* Reads the header of the age file open as fd (path names it in errors) into h, and at
+ * least extra bytes after it; its length in *end. */
+static int header_read(int fd, const char *path, struct sbuf *h, size_t extra, size_t *end)
+{
+    char chunk[4096];
+    ssize_t k = 0;
+    while ((!(*end = header_end(h->data ? h->data : "", h->len)) || h->len < *end + extra) &&
+           h->len < HEADER_MAX && (k = read(fd, chunk, sizeof(chunk))) > 0) {
+        sbuf_add(h, chunk, (size_t)k);
+        if (!age_is_header_start((unsigned char *)h->data, h->len))
+            break;
+    }
+    if (k < 0)
+        return err_sys(errno, "could not read file \"%s\"", path);
+    if (!*end || h->len < *end + extra)
+        return err_set(ERR_INTEGRITY, "file \"%s\" is not an age file or its header is truncated",
+                       path);
+    return 0;
+}
+
 int age_file_unlock(const char *path, const struct age_identities *ids, char *recipient)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -417,22 +437,9 @@ int age_file_unlock(const char *path, const struct age_identities *ids, char *re
         return err_sys(errno, "could not open file \"%s\"", path);
     struct sbuf h = {0};
     size_t end = 0, which = 0;
-    char chunk[4096];
-    ssize_t k = 0;
-    while (!(end = header_end(h.data ? h.data : "", h.len)) && h.len < HEADER_MAX &&
-           (k = read(fd, chunk, sizeof(chunk))) > 0) {
-        sbuf_add(&h, chunk, (size_t)k);
-        if (!age_is_header_start((unsigned char *)h.data, h.len))
-            break;
-    }
-    int rc;
     unsigned char file_key[FILE_KEY];
-    if (k < 0)
-        rc = err_sys(errno, "could not read file \"%s\"", path);
-    else if (!end)
-        rc = err_set(ERR_INTEGRITY, "file \"%s\" is not an age file or its header is truncated",
-                     path);
-    else
+    int rc = header_read(fd, path, &h, 0, &end);
+    if (rc == 0)
         rc = sodium_ready() == 0 ? header_unlock(h.data, end, ids, path, file_key, &which) : -1;
     if (rc == 0 && recipient)
         recipient_string(ids->v[which].pk, recipient);
@@ -677,4 +684,129 @@ struct filter *filter_age_decrypt_new(const struct age_identities *ids, const ch
     d->buf = xmalloc_io(CHUNK + TAG);
     d->out = xmalloc_io(CHUNK);
     return &d->base;
+}
+
+/* ---- reading the payload from an offset ---- */
+
+struct age_reader {
+    int fd;
+    char *path;
+    unsigned char key[32];
+    uint64_t payload; /* the file offset of the first chunk */
+    uint64_t chunk;   /* the next chunk to open */
+    unsigned char *sealed, *plain;
+    size_t len, pos; /* plain[pos..len) not read yet */
+    size_t skip;     /* bytes of the first chunk opened that come before the offset */
+    bool last;       /* the chunk in plain is the last one */
+};
+
+struct age_reader *age_reader_open(const char *path, const struct age_identities *ids,
+                                   uint64_t offset)
+{
+    if (sodium_ready() != 0)
+        return NULL;
+    struct age_reader *r = xcalloc(1, sizeof(*r));
+    r->path = xstrdup(path);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (r->fd < 0) {
+        err_sys(errno, "could not open file \"%s\"", path);
+        age_reader_free(r);
+        return NULL;
+    }
+    struct sbuf h = {0};
+    size_t end = 0, which = 0;
+    unsigned char file_key[FILE_KEY];
+    int rc = header_read(r->fd, path, &h, NONCE, &end);
+    if (rc == 0)
+        rc = header_unlock(h.data, end, ids, path, file_key, &which);
+    if (rc == 0)
+        payload_key(file_key, (unsigned char *)h.data + end, r->key);
+    sodium_memzero(file_key, sizeof(file_key));
+    sbuf_free(&h);
+    if (rc != 0) {
+        age_reader_free(r);
+        return NULL;
+    }
+    r->payload = end + NONCE;
+    r->chunk = offset / CHUNK;
+    r->skip = (size_t)(offset % CHUNK);
+    r->sealed = xmalloc_io(CHUNK + TAG + 1);
+    r->plain = xmalloc_io(CHUNK);
+    return r;
+}
+
+/* Reads the sealed chunk r->chunk, and one byte more to tell whether it is the last. */
+static ssize_t reader_pread(struct age_reader *r)
+{
+    size_t want = CHUNK + TAG + 1, got = 0;
+    off_t at = (off_t)(r->payload + r->chunk * (CHUNK + TAG));
+    while (got < want) {
+        ssize_t n = pread(r->fd, r->sealed + got, want - got, at + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_sys(errno, "could not read file \"%s\"", r->path);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* Opens the next chunk into plain (nothing past the last one: the payload ended). */
+static int reader_next(struct age_reader *r)
+{
+    ssize_t n = reader_pread(r);
+    if (n < 0)
+        return -1;
+    r->last = (size_t)n <= CHUNK + TAG;
+    size_t sealed = r->last ? (size_t)n : CHUNK + TAG;
+    r->len = r->pos = 0;
+    if (sealed == 0) /* the offset was the payload's end */
+        return 0;
+    unsigned char nonce[12] = {0};
+    for (int i = 10; i >= 3; i--)
+        nonce[i] = (unsigned char)(r->chunk >> (8 * (10 - i)));
+    nonce[11] = r->last;
+    unsigned long long plain = 0;
+    if (sealed < TAG || crypto_aead_chacha20poly1305_ietf_decrypt(
+                            r->plain, &plain, NULL, r->sealed, sealed, NULL, 0, nonce, r->key) != 0)
+        return err_set(ERR_INTEGRITY,
+                       "file \"%s\" failed authentication at age chunk %llu: it is damaged or "
+                       "truncated",
+                       r->path, (unsigned long long)r->chunk);
+    r->len = (size_t)plain;
+    r->pos = r->skip < r->len ? r->skip : r->len;
+    r->skip = 0;
+    r->chunk++;
+    return 0;
+}
+
+ssize_t age_reader_read(struct age_reader *r, void *buf, size_t cap)
+{
+    while (r->pos == r->len) {
+        if (r->last)
+            return 0;
+        if (reader_next(r) != 0)
+            return -1;
+    }
+    size_t k = cap < r->len - r->pos ? cap : r->len - r->pos;
+    memcpy(buf, r->plain + r->pos, k);
+    r->pos += k;
+    return (ssize_t)k;
+}
+
+void age_reader_free(struct age_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    sodium_memzero(r->key, sizeof(r->key));
+    if (r->plain)
+        sodium_memzero(r->plain, CHUNK);
+    free(r->plain);
+    free(r->sealed);
+    free(r->path);
+    free(r);
 }

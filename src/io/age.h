@@ -2,6 +2,8 @@
 #define PGVAULT_AGE_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "io/chain.h"
 
@@ -53,5 +55,17 @@ struct filter *filter_age_encrypt_new(const char *const *recipients, size_t n);
  * header, a bad MAC, a chunk that fails authentication, a truncated file or data after the
  * last chunk is ERR_INTEGRITY. */
 struct filter *filter_age_decrypt_new(const struct age_identities *ids, const char *name);
+
+/* The payload of the age file path from plaintext offset on, without reading the chunks
+ * before it: the header is unlocked with ids, then each 64 KiB chunk from the one that
+ * holds the offset is read and authenticated on its own (its number is in its nonce).
+ * NULL with the error set as age_file_unlock's. */
+struct age_reader;
+struct age_reader *age_reader_open(const char *path, const struct age_identities *ids,
+                                   uint64_t offset);
+/* Up to cap plaintext bytes: the count, 0 at the end of the payload, -1 with the error set
+ * (a chunk that fails authentication: ERR_INTEGRITY naming the file). */
+ssize_t age_reader_read(struct age_reader *r, void *buf, size_t cap);
+void age_reader_free(struct age_reader *r); /* NULL-safe */
 
 #endif

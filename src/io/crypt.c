@@ -32,6 +32,11 @@ void crypt_keys_free(struct crypt_keys *k)
     free(k);
 }
 
+const char *crypt_keys_identity_file(const struct crypt_keys *k)
+{
+    return k ? k->identity_file : NULL;
+}
+
 /* The age identities, read now if they were not yet. */
 static const struct age_identities *keys_age(struct crypt_keys *k)
 {

@@ -17,6 +17,8 @@
 struct crypt_keys;
 struct crypt_keys *crypt_keys_new(const char *identity_file);
 void crypt_keys_free(struct crypt_keys *k);
+/* The identity file the keys come from (NULL: none given). */
+const char *crypt_keys_identity_file(const struct crypt_keys *k);
 
 /* The format the n recipients ask for ("none" when n is 0): each must be one of a
  * format's, all of the same one, and well-formed; NULL with ERR_USAGE naming the first

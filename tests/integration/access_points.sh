@@ -114,6 +114,30 @@ psql_q "$DB" 'COPY "Ünï s"."T q" TO STDOUT WITH (FORMAT csv, HEADER)' >"$SCRAT
     fail "extract --csv of a quoted table failed"
 cmp -s "$SCRATCH/want.csv" "$SCRATCH/got.csv" || fail "extract --csv of a quoted table differs"
 
+# age: extract finds the point's 64 KiB chunk and reads on, the chunks before it destroyed
+if command -v age-keygen >/dev/null 2>&1; then
+    age-keygen -o "$SCRATCH/id.key" 2>/dev/null
+    chmod 0600 "$SCRATCH/id.key"
+    run_pgvault backup -d "$REPO" --config "$SCRATCH/pgvault.conf" --db "$DB" --no-prune \
+        --encrypt-to "$(age-keygen -y "$SCRATCH/id.key")"
+    expect_rc 0 "encrypted backup"
+    id=$(q "SELECT max(id) FROM backups WHERE status = 'complete'")
+    file=$REPO/$(q "SELECT file_name FROM backups WHERE id = $id")
+    first=$(q "SELECT min(comp_offset) FROM access_points WHERE backup_id = $id AND table_name = 'big'")
+    mac=$(grep -a -b -m 1 -o '^--- .*' "$file")
+    mac_line=${mac#*:}
+    payload=$((${mac%%:*} + ${#mac_line} + 1 + 16)) # after the header's last line and the nonce
+    chunk_at=$((payload + first / 65536 * (65536 + 16)))
+    ((chunk_at - payload > 65536)) || fail "the first point of public.big is in age chunk 0"
+    head -c $((chunk_at - payload - 200)) /dev/urandom |
+        dd of="$file" bs=1 seek=$((payload + 100)) conv=notrunc status=none
+    "$PGVAULT_BIN" extract -d "$REPO" "$id" --table public.big --identity "$SCRATCH/id.key" \
+        >"$SCRATCH/got.txt" 2>"$SCRATCH/err" || fail "extract (age) failed: $(cat "$SCRATCH/err")"
+    cmp -s "$SCRATCH/want.txt" "$SCRATCH/got.txt" || fail "extract (age) of public.big differs"
+    ! age -d -i "$SCRATCH/id.key" "$file" >/dev/null 2>&1 || fail "the damage went unnoticed by age"
+    note "age: extract from the point's chunk, the chunks before it destroyed"
+fi
+
 # a failed backup records no point
 n_before=$(q "SELECT count(*) FROM access_points")
 PGVAULT_PG_BINDIR=/nonexistent run_pgvault backup -d "$REPO" --config "$SCRATCH/pgvault.conf" \

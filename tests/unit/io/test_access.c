@@ -13,12 +13,14 @@
 #include "io/access.h"
 #include "io/chain.h"
 #include "io/compress.h"
+#include "io/crypt.h"
 #include "io/filters.h"
+#include "age_key.h"
 #include "mem_sink.h"
 #include "postgres/dumpscan.h"
 #include "unit.h"
 
-#define INTERVAL 1000
+#define INTERVAL 3000
 
 static char tmpdir[256];
 
@@ -31,7 +33,7 @@ static char *make_dump(size_t *len)
                   "CREATE TABLE public.t (id integer, v text);\n\n"
                   "COPY public.t (id, v) FROM stdin;\n");
     unsigned x = 7;
-    for (int i = 0; i < 3000; i++) {
+    for (int i = 0; i < 8000; i++) {
         x = x * 1103515245u + 12345u;
         if (i % 97 == 5)
             sbuf_printf(&d, "\\N\trow %d starts with a backslash\n", i);
@@ -39,7 +41,8 @@ static char *make_dump(size_t *len)
             for (int k = 0; k < 300; k++)
                 sbuf_printf(&d, "%s%u", k ? "," : "1500\tlong ", x + (unsigned)k);
         else
-            sbuf_printf(&d, "%d\tvalue %u of row %d\n", i, x >> (i % 20), i % 13);
+            sbuf_printf(&d, "%d\tvalue %08x%08x%08x of row %d\n", i, x, x * 2654435761u,
+                        x ^ 0x5bd1e995u, i % 13);
         if (i == 1500)
             sbuf_puts(&d, "\n");
     }
@@ -53,6 +56,7 @@ static char *make_dump(size_t *len)
 }
 
 struct run {
+    const char *encrypt_to; /* an age recipient, or NULL */
     struct dumpscan *scan;
     struct mark_offsets marks;
     struct mem_sink out;
@@ -70,6 +74,9 @@ static int run_chain(struct run *r, const char *compression, int jobs, const cha
     chain_add(c, filter_dumpscan_new(r->scan));
     compress_add(c, compression, strcmp(compression, "zstd") == 0 ? 3 : 6, jobs);
     chain_add(c, filter_mark_offsets_new(&r->marks));
+    char *to[] = {(char *)r->encrypt_to};
+    if (r->encrypt_to)
+        encrypt_add(c, "age", to, 1);
     chain_add(c, filter_callback_new(mem_write, &r->out));
     int rc = 0;
     size_t k = 0;
@@ -133,8 +140,8 @@ static size_t count_nl(const char *p, size_t n)
 }
 
 /* The reader at the point gives the part's bytes; the part is whole rows as recorded. */
-static void check_point(const char *path, const char *compression, const struct run *r, size_t i,
-                        const char *dump)
+static void check_point(const char *path, const char *compression, struct crypt_keys *keys,
+                        const struct run *r, size_t i, const char *dump)
 {
     const struct dumpscan_point *pt = dumpscan_point(r->scan, i);
     uint64_t off = mark_offset(&r->marks, i);
@@ -144,7 +151,7 @@ static void check_point(const char *path, const char *compression, const struct 
     CHECK_INT(pt->rows, count_nl(dump + pt->raw_offset, pt->raw_bytes));
     if (strcmp(compression, "none") == 0)
         CHECK_INT(off, pt->raw_offset);
-    struct access_reader *a = access_open(path, compression, "none", NULL, off);
+    struct access_reader *a = access_open(path, compression, keys ? "age" : "none", keys, off);
     CHECK(a != NULL);
     if (!a)
         return;
@@ -182,23 +189,36 @@ static void check_blocks(const struct run *r, const char *dump)
     }
 }
 
-static void check_config(const char *compression, int jobs, const size_t *steps, bool boundary)
+/* With an identity file: the backup is encrypted to it, and read with it. */
+static void check_config(const char *compression, int jobs, const size_t *steps, bool boundary,
+                         const char *identity)
 {
     int before = unit_failed_checks;
     size_t len = 0;
     char *dump = make_dump(&len);
-    struct run r = {0};
+    char rcpt[AGE_RECIPIENT_MAX];
+    char *idfile = identity ? make_identity_in(tmpdir, identity, rcpt) : NULL;
+    struct crypt_keys *keys = identity ? crypt_keys_new(idfile) : NULL;
+    struct run r = {.encrypt_to = identity ? rcpt : NULL};
     CHECK_INT(run_chain(&r, compression, jobs, dump, len, steps), 0);
-    check_whole(compression, &r.out.buf, dump, len);
+    if (!identity)
+        check_whole(compression, &r.out.buf, dump, len);
     char *path = xasprintf("%s/dump.%s.%d", tmpdir, compression, jobs);
     CHECK(write_test_file(path, r.out.buf.data, r.out.buf.len));
     size_t n = dumpscan_point_count(r.scan), with_rows = 0;
     CHECK(n > 20);
     for (size_t i = 0; i < n; i++) {
         with_rows += dumpscan_point(r.scan, i)->rows > 0;
-        check_point(path, compression, &r, i, dump);
+        check_point(path, compression, keys, &r, i, dump);
     }
-    CHECK_INT(n - with_rows, 1); /* the empty table's */
+    /* a part without rows (the empty table's, a point right before a "\." line) is empty */
+    for (size_t i = 0; i < n; i++) {
+        const struct dumpscan_point *pt = dumpscan_point(r.scan, i);
+        CHECK(pt->rows > 0 || (pt->raw_bytes == 0 && !memcmp(dump + pt->raw_offset, "\\.\n", 3)));
+    }
+    CHECK(n - with_rows >= 1); /* the empty table's */
+    if (identity)              /* points in several age chunks */
+        CHECK(mark_offset(&r.marks, n - 1) > 2 * 65536);
     check_blocks(&r, dump);
     if (boundary)
         CHECK(r.boundary_hits > 0);
@@ -206,6 +226,10 @@ static void check_config(const char *compression, int jobs, const size_t *steps,
         fprintf(stderr, "  (compression %s, jobs %d)\n", compression, jobs);
     unlink(path);
     free(path);
+    if (idfile)
+        unlink(idfile);
+    free(idfile);
+    crypt_keys_free(keys);
     run_free(&r);
     free(dump);
 }
@@ -216,7 +240,16 @@ static void test_points_every_compression(void)
     static const char *const comps[] = {"gzip", "zstd", "none"};
     for (size_t c = 0; c < 3; c++)
         for (int jobs = 1; jobs <= 2; jobs++)
-            check_config(comps[c], jobs, odd, false);
+            check_config(comps[c], jobs, odd, false, NULL);
+}
+
+/* An age-encrypted backup: the reader finds each point's 64 KiB chunk and reads on. */
+static void test_points_encrypted(void)
+{
+    static const size_t odd[] = {1, 4093, 0};
+    check_config("gzip", 2, odd, false, "gzip.key");
+    check_config("zstd", 1, odd, false, "zstd.key");
+    check_config("none", 1, odd, false, "none.key");
 }
 
 /* A point at the very first byte of a buffer: the COPY line ends one buffer exactly. */
@@ -228,9 +261,9 @@ static void test_point_at_buffer_start(void)
     size_t head = (size_t)(copy - dump) + strlen("FROM stdin;\n");
     free(dump);
     size_t steps[] = {head, 4093, 0};
-    check_config("gzip", 1, steps, true);
-    check_config("gzip", 2, steps, true);
-    check_config("zstd", 1, steps, true);
+    check_config("gzip", 1, steps, true, NULL);
+    check_config("gzip", 2, steps, true, NULL);
+    check_config("zstd", 1, steps, true, NULL);
 }
 
 static void test_statements(void)
@@ -269,6 +302,9 @@ static void test_reader_errors(void)
     CHECK(access_open(path, "gzip", "age", NULL, 0) == NULL);
     CHECK(err_class() == ERR_FAILED && strstr(err_msg(), "cannot be read from an access point"));
     err_clear();
+    CHECK(access_open(path, "gzip", "openpgp", NULL, 0) == NULL);
+    CHECK(err_class() == ERR_FAILED && strstr(err_msg(), "cannot be read from an access point"));
+    err_clear();
     unlink(path);
     free(path);
 }
@@ -284,6 +320,7 @@ int main(void)
         return 2;
     RUN(test_points_every_compression);
     RUN(test_point_at_buffer_start);
+    RUN(test_points_encrypted);
     RUN(test_statements);
     RUN(test_reader_errors);
     rmdir(tmpdir);

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "io/age.h"
+#include "age_key.h"
 #include "mem_sink.h"
 #include "unit.h"
 
@@ -20,23 +21,10 @@
 
 static char tmpdir[256];
 
-/* A fresh key pair: the identity file (mode 0600, as age-keygen writes it) and the
- * recipient string. */
+/* A fresh key pair in the test's directory. */
 static char *make_identity(const char *name, char recipient[AGE_RECIPIENT_MAX])
 {
-    unsigned char sk[32], pk[32];
-    char id[AGE_IDENTITY_MAX];
-    randombytes_buf(sk, sizeof(sk));
-    crypto_scalarmult_base(pk, sk);
-    CHECK_INT(bech32_encode("age-secret-key-", sk, 32, true, id, sizeof(id)), 0);
-    CHECK_INT(bech32_encode("age", pk, 32, false, recipient, AGE_RECIPIENT_MAX), 0);
-    char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    fprintf(f, "# created: 2026-12-01T00:00:00Z\n# public key: %s\n%s\n", recipient, id);
-    fclose(f);
-    chmod(path, 0600);
-    return path;
+    return make_identity_in(tmpdir, name, recipient);
 }
 
 /* A key pair for one test: its identity file loaded, its recipient. */
