@@ -14,5 +14,11 @@ CREATE TABLE access_points (
     line        INTEGER NOT NULL,  -- the dump's line number (1-based) of the part's first byte
     rows_before INTEGER NOT NULL,  -- rows of the table before the part
     rows        INTEGER NOT NULL,  -- rows in the part
+    -- where the table's data ends: the byte after its "\." line, where decompression can
+    -- start again (a restore that loads the table elsewhere reads on from there); -1
+    -- when the file has no such point
+    end_raw_offset  INTEGER NOT NULL DEFAULT -1,
+    end_comp_offset INTEGER NOT NULL DEFAULT -1,
+    end_line        INTEGER NOT NULL DEFAULT -1,
     PRIMARY KEY (backup_id, seq)
 );

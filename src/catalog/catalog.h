@@ -77,6 +77,8 @@ struct access_point {
     char *table_name;
     char *statement; /* "COPY … FROM stdin;" */
     int64_t raw_offset, raw_bytes, comp_offset, line, rows_before, rows;
+    /* the table's end point: the byte after its "\." line (-1: none) */
+    int64_t end_raw_offset, end_comp_offset, end_line;
 };
 /* The backup's access points in file order (none: *n = 0, *out NULL). */
 int catalog_access_points(struct catalog *c, int64_t backup_id, struct access_point **out,

@@ -492,17 +492,31 @@ static int write_backup_file(struct backup_run *br, struct backup_job *j, const 
 }
 
 /* The access points to record: those whose part holds rows, with the compressed offset
- * the chain measured for each. */
+ * the chain measured for each, and their table's end point. */
 static struct access_point *collect_points(const struct backup_job *j, struct backup_points *bp)
 {
-    size_t total = dumpscan_point_count(j->scan), n = 0;
+    size_t total = dumpscan_point_count(j->scan), n = 0, first = 0;
     struct access_point *v = xcalloc(total + 1, sizeof(*v));
+    size_t *copy_of = xcalloc(total + 1, sizeof(*copy_of));
     for (size_t i = 0; i < total; i++) {
         const struct dumpscan_point *p = dumpscan_point(j->scan, i);
         uint64_t comp = mark_offset(&j->marks, i);
+        if (p->end) {
+            /* this table's parts: the last ones collected */
+            for (size_t k = first; k < n && comp != UINT64_MAX; k++) {
+                if (copy_of[k] != p->copy)
+                    continue;
+                v[k].end_raw_offset = (int64_t)p->raw_offset;
+                v[k].end_comp_offset = (int64_t)comp;
+                v[k].end_line = (int64_t)p->line;
+            }
+            first = n;
+            continue;
+        }
         if (p->rows == 0 || comp == UINT64_MAX)
             continue;
         const struct dumpscan_table *t = dumpscan_copy(j->scan, p->copy);
+        copy_of[n] = p->copy;
         v[n++] = (struct access_point){.schema_name = t->schema ? xstrdup(t->schema) : NULL,
                                        .table_name = xstrdup(t->name),
                                        .statement = dumpscan_copy_statement(j->scan, p->copy),
@@ -511,8 +525,12 @@ static struct access_point *collect_points(const struct backup_job *j, struct ba
                                        .comp_offset = (int64_t)comp,
                                        .line = (int64_t)p->line,
                                        .rows_before = (int64_t)p->rows_before,
-                                       .rows = (int64_t)p->rows};
+                                       .rows = (int64_t)p->rows,
+                                       .end_raw_offset = -1,
+                                       .end_comp_offset = -1,
+                                       .end_line = -1};
     }
+    free(copy_of);
     *bp = (struct backup_points){.v = v, .n = n};
     return v;
 }

@@ -241,6 +241,44 @@ static int feed_dump(struct restore_run *rr, struct loader *l)
     return rc;
 }
 
+/* The file still has the checksum the catalog has (it was read in parts). */
+static int file_unchanged(struct restore_run *rr)
+{
+    char sum[HASH_HEX_LEN];
+    uint64_t size;
+    struct chain *c = chain_new();
+    chain_add(c, filter_size_new(&size));
+    chain_add(c, filter_hash_new(sum));
+    int rc = chain_pump_file(c, rr->path, rr->cancel);
+    chain_free(c);
+    if (rc == 0 && (strcmp(sum, rr->b.checksum ? rr->b.checksum : "") != 0 ||
+                    (int64_t)size != rr->b.size_bytes))
+        rc = err_set(ERR_INTEGRITY,
+                     "backup file \"%s\" changed during the restore (checksum %s, the catalog "
+                     "says %s); the load was abandoned",
+                     rr->b.file_name, sum, rr->b.checksum ? rr->b.checksum : "none");
+    return rc;
+}
+
+static void raw_progress(void *ctx, uint64_t at)
+{
+    progress_update(ctx, at);
+}
+
+/* The main session's read with the parallel load: all but the data of the tables with
+ * access points, which the other sessions read from their points; then the file's
+ * checksum again, for the bytes loaded must be the bytes verified. */
+static int feed_around_data(struct restore_run *rr, struct loader *l, struct pload *pl)
+{
+    char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): load", rr->target, rr->b.id);
+    struct progress *progress =
+        progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.raw_bytes, false, 0);
+    free(label);
+    int rc = pload_feed_main(pl, l, raw_progress, progress);
+    progress_free(progress);
+    return rc == 0 ? file_unchanged(rr) : -1;
+}
+
 /* The role a "role \"x\" does not exist" error names, or NULL. */
 static char *missing_role(const struct loader_error *e)
 {
@@ -334,7 +372,7 @@ static int load(struct restore_run *rr, const char *db)
     int rc = rr->jobs > 1 ? loader_feed(l, async, sizeof(async) - 1) : 0;
     loader_set_line(l, 1); /* the dump's lines, for the messages */
     if (rc == 0)
-        rc = feed_dump(rr, l);
+        rc = pload_segmented(pl) ? feed_around_data(rr, l, pl) : feed_dump(rr, l);
     if (rc == 0)
         rc = loader_finish(l);
     if (rc == 0)

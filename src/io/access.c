@@ -129,7 +129,7 @@ ssize_t access_read(struct access_reader *r, void *buf, size_t cap)
 }
 
 /* The decoder for compression, ready to start at a point. */
-static int start_decoder(struct access_reader *r, const char *compression)
+static int start_decoder(struct access_reader *r, const char *compression, uint64_t offset)
 {
     if (strcmp(compression, "none") == 0) {
         r->kind = AK_NONE;
@@ -138,8 +138,9 @@ static int start_decoder(struct access_reader *r, const char *compression)
     r->in = xmalloc_io(ACCESS_IN);
     if (strcmp(compression, "gzip") == 0) {
         r->kind = AK_GZIP;
-        /* raw deflate: the point is inside the member, past its header */
-        if (inflateInit2(&r->z, -15) != Z_OK)
+        /* raw deflate: the point is inside the member, past its header; at offset 0, the
+         * member with its header */
+        if (inflateInit2(&r->z, offset == 0 ? 15 + 16 : -15) != Z_OK)
             return err_set(ERR_FAILED, "could not initialise zlib");
         r->z_ready = true;
         return 0;
@@ -194,7 +195,7 @@ struct access_reader *access_open(const char *path, const char *compression, con
     r->fd = -1;
     r->path = xstrdup(path);
     int rc = strcmp(enc, "age") == 0 ? open_age(r, keys, comp_offset) : open_plain(r, comp_offset);
-    if (rc != 0 || start_decoder(r, compression ? compression : "") != 0) {
+    if (rc != 0 || start_decoder(r, compression ? compression : "", comp_offset) != 0) {
         access_close(r);
         return NULL;
     }

@@ -17,7 +17,8 @@ struct crypt_keys;
 struct access_reader;
 
 /* The decompressed stream of the backup file at path from comp_offset (an access
- * point's). compression "gzip" (raw inflate from there), "zstd" (frames from there) or
+ * point's, or 0: the stream's start). compression "gzip" (raw inflate from there; at 0,
+ * the member with its header), "zstd" (frames from there) or
  * "none"; encryption "none", or "age" (the payload from there, 64 KiB chunks each
  * authenticated on its own; the identities are read from keys' identity file). Another
  * encryption, or age without an identity file: NULL with ERR_FAILED "… cannot be read

@@ -527,6 +527,70 @@ static void add_setting(struct pload *p, const char *sql)
     pthread_mutex_unlock(&p->mu);
 }
 
+bool pload_segmented(const struct pload *p)
+{
+    if (!p->keys) /* no sessions, or the parts cannot be read from their points */
+        return false;
+    for (size_t i = 0; i < p->c.npoints; i++)
+        if (p->c.points[i].end_comp_offset < 0)
+            return false;
+    return true;
+}
+
+/* Feeds l the dump from comp (raw position raw) for len bytes, or to its end (len < 0). */
+static int feed_range(struct pload *p, struct loader *l, uint64_t comp, uint64_t raw, int64_t len,
+                      void (*raw_done)(void *ctx, uint64_t at), void *ctx)
+{
+    const struct pload_config *c = &p->c;
+    struct access_reader *r = access_open(c->path, c->compression, c->encryption, c->keys, comp);
+    if (!r)
+        return -1;
+    unsigned char *buf = xmalloc_io(PART_CHUNK);
+    int rc = 0;
+    for (int64_t left = len; rc == 0 && left != 0;) {
+        size_t want = left >= 0 && left < (int64_t)PART_CHUNK ? (size_t)left : PART_CHUNK;
+        ssize_t n = access_read(r, buf, want);
+        if (n < 0 || (n == 0 && left < 0))
+            rc = n < 0 ? -1 : 0;
+        else if (n == 0)
+            rc = err_set(ERR_INTEGRITY, "backup file \"%s\" ends before its recorded access points",
+                         c->path);
+        else
+            rc = loader_feed(l, (const char *)buf, (size_t)n);
+        if (n <= 0)
+            break;
+        raw += (uint64_t)n;
+        left -= left >= 0 ? n : 0;
+        if (raw_done)
+            raw_done(ctx, raw);
+    }
+    free(buf);
+    access_close(r);
+    return rc;
+}
+
+int pload_feed_main(struct pload *p, struct loader *l, void (*raw_done)(void *ctx, uint64_t at),
+                    void *ctx)
+{
+    const struct access_point *pts = p->c.points;
+    uint64_t comp = 0, raw = 0;
+    for (size_t i = 0; i < p->c.npoints; i++) {
+        if (i > 0 && pts[i].end_raw_offset == pts[i - 1].end_raw_offset)
+            continue; /* not the table's first part */
+        if (feed_range(p, l, comp, raw, pts[i].raw_offset - (int64_t)raw, raw_done, ctx) != 0)
+            return -1;
+        if (loader_skip_copy(l) != 0)
+            return err_set(ERR_INTEGRITY,
+                           "backup file \"%s\" does not match its access points: no COPY "
+                           "of table %s starts at byte %lld",
+                           p->c.path, pts[i].table_name, (long long)pts[i].raw_offset);
+        loader_set_line(l, pts[i].end_line);
+        comp = (uint64_t)pts[i].end_comp_offset;
+        raw = (uint64_t)pts[i].end_raw_offset;
+    }
+    return feed_range(p, l, comp, raw, -1, raw_done, ctx);
+}
+
 int pload_route(void *ctx, const struct dumpscan_stmt *st, const char *sql, long line)
 {
     struct pload *p = ctx;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The parallel load of a backup into a fresh database. The restore's own loader (the
@@ -32,6 +33,7 @@ struct access_point;
 struct conn_params;
 struct crypt_keys;
 struct dumpscan_stmt;
+struct loader;
 struct loader_error;
 struct pload;
 
@@ -55,6 +57,18 @@ struct pload_config {
 
 /* The configuration is copied; points and the strings must outlive the load. */
 struct pload *pload_new(const struct pload_config *c);
+
+/* Whether the main session may read only what lies around the tables' data: the parts
+ * are read from their points, and every table's data has an end point. */
+bool pload_segmented(const struct pload *p);
+
+/* Feeds the main session's loader l the dump, without the data of the tables with access
+ * points: from the start of the file to a table's first point, where its COPY is left
+ * unfinished (loader_skip_copy), then on from its end point, and so on to the end of the
+ * file. raw_done (may be NULL) gets the position in the dump as it goes, for progress. 0,
+ * or -1 with the error set. */
+int pload_feed_main(struct pload *p, struct loader *l, void (*raw_done)(void *ctx, uint64_t at),
+                    void *ctx);
 
 /* The route hook of the main session's loader (route_ctx: the pload). */
 int pload_route(void *ctx, const struct dumpscan_stmt *st, const char *sql, long line);

@@ -1332,6 +1332,26 @@ static void point_add(struct dumpscan *s, uint64_t at)
     s->next_point = at + s->interval;
 }
 
+/* The end point of the block just read: at, after its "\." line. */
+static void point_end(struct dumpscan *s, uint64_t at)
+{
+    point_add(s, at);
+    struct dumpscan_point *pt = &s->points[s->npoints - 1];
+    pt->end = true;
+    pt->rows_before = 0;
+    s->point_open = false;
+}
+
+int dumpscan_skip_copy(struct dumpscan *s)
+{
+    if (!s->in_copy || s->cm != CM_BOL || s->restlen > 0)
+        return -1;
+    s->in_copy = false;
+    s->last_nl = true;
+    sink_event(s, DS_COPY_END, NULL, 0);
+    return 0;
+}
+
 /* Counts COPY data lines from p until end or the "\." line; returns where it stopped. */
 static const char *copy_feed(struct dumpscan *s, const char *p, const char *end)
 {
@@ -1393,6 +1413,8 @@ static const char *copy_feed(struct dumpscan *s, const char *p, const char *end)
     s->lines += rows + done;
     if (done) /* the part ends where the "\." (or "\.\r") line starts */
         point_close(s, feed_offset(s, p) - (cm == CM_DOTCR ? 4 : 3));
+    if (done && s->interval && s->copies.v[s->copies.n - 1].rows > 0 && s->restlen == 0)
+        point_end(s, feed_offset(s, p));
     s->cm = cm;
     return p;
 }

@@ -92,12 +92,18 @@ char *dumpscan_copy_statement(const struct dumpscan *s, size_t i);
  */
 struct dumpscan_point {
     size_t copy;          /* its COPY block: dumpscan_copy(s, copy) */
+    bool end;             /* no part: the byte after the block's "\." line, where a reader
+                           * that skips the block goes on (only for a block with rows) */
     uint64_t raw_offset;  /* the part's first byte */
     uint64_t raw_bytes;   /* its length, set when it ends */
     uint64_t line;        /* the line (1-based) of its first byte */
     uint64_t rows_before; /* rows of the block before the part */
     uint64_t rows;        /* rows in the part, set when it ends */
 };
+/* Ends the COPY block being read as if its "\." line had come (a DS_COPY_END event), for
+ * a reader that goes on at the block's end point; -1 (nothing done) unless the scanner is
+ * in a block, at the start of a line. */
+int dumpscan_skip_copy(struct dumpscan *s);
 /* Call before the first feed; 0 (the default): no points. */
 void dumpscan_set_interval(struct dumpscan *s, uint64_t interval);
 size_t dumpscan_point_count(const struct dumpscan *s);

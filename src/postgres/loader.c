@@ -476,6 +476,13 @@ int loader_feed(struct loader *l, const char *buf, size_t len)
     return l->failed ? -1 : 0;
 }
 
+int loader_skip_copy(struct loader *l)
+{
+    if (l->failed)
+        return -1;
+    return l->copying || dumpscan_skip_copy(l->scan) != 0 ? -1 : 0;
+}
+
 void loader_set_line(struct loader *l, long line)
 {
     l->line = line;

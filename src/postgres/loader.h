@@ -56,6 +56,11 @@ struct loader *loader_new(struct pg *pg, const struct loader_options *o);
 /* The next chunk of the dump; 0, or -1 once a statement failed (error set). */
 int loader_feed(struct loader *l, const char *buf, size_t len);
 
+/* Leaves the COPY block whose data was just reached unread, as if its "\." line had
+ * come: for a reader that goes on after the block (a COPY the route hook took, or of a
+ * table not loaded). -1 (no error set) when no such block was just reached. */
+int loader_skip_copy(struct loader *l);
+
 /* The line of the dump the next chunk starts on (a loader fed a part of a dump). */
 void loader_set_line(struct loader *l, long line);
 

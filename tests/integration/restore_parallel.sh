@@ -6,7 +6,9 @@
 # restore --json says how many sessions and where the time went; (c) a loading session
 # killed in the middle of its COPY fails the restore: the original is kept, no
 # temporary database is left; (d) a backup with a part that does not match its
-# recorded row count fails, naming the table.
+# recorded row count fails, naming the table; (e) access points that do not match the
+# file (the main session reads around the tables' data, from their end points) fail the
+# restore with exit 3 before the swap.
 # shellcheck source=SCRIPTDIR/../harness/lib.sh
 source "$TESTLIB"
 # shellcheck source=SCRIPTDIR/../harness/restore_helpers.sh
@@ -117,5 +119,21 @@ expect_error_line "a part with the wrong row count"
 assert_contains "$ERR" "huge" "the error names the table"
 assert_eq "$(db_fingerprint "$T4")" "$before" "(d) the original after the failed restore"
 expect_no_leftover_dbs "(d) the failed restore"
+sqlite3 "$REPO/catalog.db" "UPDATE access_points SET rows = rows - 1
+                            WHERE backup_id = $BID AND table_name = 'huge' AND seq =
+                            (SELECT min(seq) + 5 FROM access_points
+                             WHERE backup_id = $BID AND table_name = 'huge')"
+
+# (e) the first part of the large table said to start one byte early: the main session
+# does not reach the start of its COPY data there
+note "(e) access points that do not match the file"
+sqlite3 "$REPO/catalog.db" "UPDATE access_points SET raw_offset = raw_offset - 1
+                            WHERE backup_id = $BID AND table_name = 'huge' AND rows_before = 0"
+pgv restore -f --target "$T4" --jobs 2 "$BID"
+expect_rc 3 "access points that do not match the file"
+expect_error_line "access points that do not match the file"
+assert_contains "$ERR" "does not match its access points" "the error says why"
+assert_eq "$(db_fingerprint "$T4")" "$before" "(e) the original after the failed restore"
+expect_no_leftover_dbs "(e) the failed restore"
 
 pass

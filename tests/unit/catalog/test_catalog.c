@@ -383,10 +383,11 @@ static void test_access_points(void)
     CHECK_INT(catalog_backup_begin(c, &b), 0);
     b.status = "complete";
     struct access_point pts[] = {
-        {"public", "big", "COPY \"public\".\"big\" (\"a\") FROM stdin;", 100, 5000, 40, 7, 0, 50},
-        {"public", "big", "COPY \"public\".\"big\" (\"a\") FROM stdin;", 5100, 900, 2000, 57, 50,
-         9},
-        {NULL, "bare", "COPY \"bare\" FROM stdin;", 6100, 10, 2400, 70, 0, 1},
+        {"public", "big", "COPY \"public\".\"big\" (\"a\") FROM stdin;", 100, 5000, 40, 7, 0, 50,
+         6003, 2390, 61},
+        {"public", "big", "COPY \"public\".\"big\" (\"a\") FROM stdin;", 5100, 900, 2000, 57, 50, 9,
+         6003, 2390, 61},
+        {NULL, "bare", "COPY \"bare\" FROM stdin;", 6100, 10, 2400, 70, 0, 1, -1, -1, -1},
     };
     struct backup_points bp = {pts, 3};
     struct table_rec dup[] = {{"public", "t", 'r', 1}, {"public", "t", 'r', 2}};
@@ -410,6 +411,9 @@ static void test_access_points(void)
         CHECK_INT(got[i].line, pts[i].line);
         CHECK_INT(got[i].rows_before, pts[i].rows_before);
         CHECK_INT(got[i].rows, pts[i].rows);
+        CHECK_INT(got[i].end_raw_offset, pts[i].end_raw_offset);
+        CHECK_INT(got[i].end_comp_offset, pts[i].end_comp_offset);
+        CHECK_INT(got[i].end_line, pts[i].end_line);
     }
     access_points_free(got, n);
     int64_t none = add_complete(c, "app", "app/q.sql.gz", "2026-11-25T11:00:00.000Z");

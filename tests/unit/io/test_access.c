@@ -141,7 +141,7 @@ static size_t count_nl(const char *p, size_t n)
 
 /* The reader at the point gives the part's bytes; the part is whole rows as recorded. */
 static void check_point(const char *path, const char *compression, struct crypt_keys *keys,
-                        const struct run *r, size_t i, const char *dump)
+                        const struct run *r, size_t i, const char *dump, size_t len)
 {
     const struct dumpscan_point *pt = dumpscan_point(r->scan, i);
     uint64_t off = mark_offset(&r->marks, i);
@@ -155,30 +155,43 @@ static void check_point(const char *path, const char *compression, struct crypt_
     CHECK(a != NULL);
     if (!a)
         return;
-    char *got = xmalloc(pt->raw_bytes + 1);
+    /* an end point: what follows the block, a part: its bytes */
+    size_t whole =
+        pt->end ? (len - pt->raw_offset < 2000 ? len - pt->raw_offset : 2000) : pt->raw_bytes;
+    char *got = xmalloc(whole + 1);
     size_t have = 0;
-    while (have < pt->raw_bytes) {
+    while (have < whole) {
         /* odd sizes, so that a read ends anywhere */
-        size_t want = pt->raw_bytes - have < 777 ? pt->raw_bytes - have : 777;
+        size_t want = whole - have < 777 ? whole - have : 777;
         ssize_t n = access_read(a, got + have, want);
         CHECK(n > 0);
         if (n <= 0)
             break;
         have += (size_t)n;
     }
-    CHECK(have == pt->raw_bytes && memcmp(got, dump + pt->raw_offset, have) == 0);
+    CHECK(have == whole && memcmp(got, dump + pt->raw_offset, have) == 0);
     free(got);
     access_close(a);
 }
 
-/* Each block's parts follow one another, add up to its rows and end at its "\." line. */
+/* Each block's parts follow one another, add up to its rows and end at its "\." line;
+ * a block with rows has an end point right after that line. */
 static void check_blocks(const struct run *r, const char *dump)
 {
     for (size_t i = 0; i < dumpscan_point_count(r->scan); i++) {
         const struct dumpscan_point *pt = dumpscan_point(r->scan, i);
         const struct dumpscan_point *next = dumpscan_point(r->scan, i + 1);
         uint64_t end = pt->raw_offset + pt->raw_bytes;
-        if (next && next->copy == pt->copy) {
+        if (pt->end)
+            continue;
+        if (next && next->end) {
+            CHECK(next->copy == pt->copy && dumpscan_copy(r->scan, pt->copy)->rows > 0);
+            CHECK_INT(next->raw_offset, end + 3);
+        } else if (dumpscan_copy(r->scan, pt->copy)->rows > 0 &&
+                   (!next || next->copy != pt->copy)) {
+            CHECK(!"a block with rows has no end point");
+        }
+        if (next && next->copy == pt->copy && !next->end) {
             CHECK_INT(next->raw_offset, end);
             CHECK_INT(next->rows_before, pt->rows_before + pt->rows);
             CHECK(pt->raw_bytes >= INTERVAL);
@@ -208,13 +221,14 @@ static void check_config(const char *compression, int jobs, const size_t *steps,
     size_t n = dumpscan_point_count(r.scan), with_rows = 0;
     CHECK(n > 20);
     for (size_t i = 0; i < n; i++) {
-        with_rows += dumpscan_point(r.scan, i)->rows > 0;
-        check_point(path, compression, keys, &r, i, dump);
+        with_rows += dumpscan_point(r.scan, i)->rows > 0 || dumpscan_point(r.scan, i)->end;
+        check_point(path, compression, keys, &r, i, dump, len);
     }
     /* a part without rows (the empty table's, a point right before a "\." line) is empty */
     for (size_t i = 0; i < n; i++) {
         const struct dumpscan_point *pt = dumpscan_point(r.scan, i);
-        CHECK(pt->rows > 0 || (pt->raw_bytes == 0 && !memcmp(dump + pt->raw_offset, "\\.\n", 3)));
+        CHECK(pt->rows > 0 || pt->end ||
+              (pt->raw_bytes == 0 && !memcmp(dump + pt->raw_offset, "\\.\n", 3)));
     }
     CHECK(n - with_rows >= 1); /* the empty table's */
     if (identity)              /* points in several age chunks */
