@@ -211,14 +211,30 @@ static int confirm(struct restore_run *rr)
     return 0;
 }
 
-/* The file → its size and checksum → decompression → the progress line → the loader;
- * the bytes loaded must be the bytes verified (the file may have changed since). */
-static int feed_dump(struct restore_run *rr, struct loader *l)
+/* The bytes loaded must be the bytes verified: the file may have changed since. */
+static int loaded_as_verified(const struct restore_run *rr, const char *sum, uint64_t size)
+{
+    if (strcmp(sum, rr->b.checksum ? rr->b.checksum : "") == 0 && (int64_t)size == rr->b.size_bytes)
+        return 0;
+    return err_set(ERR_INTEGRITY,
+                   "backup file \"%s\" changed during the restore (checksum %s, the catalog "
+                   "says %s); the load was abandoned",
+                   rr->b.file_name, sum, rr->b.checksum ? rr->b.checksum : "none");
+}
+
+static struct progress *load_progress(const struct restore_run *rr)
 {
     char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): load", rr->target, rr->b.id);
     struct progress *progress =
         progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.raw_bytes, false, 0);
     free(label);
+    return progress;
+}
+
+/* The file → its size and checksum → decompression → the progress line → the loader. */
+static int feed_dump(struct restore_run *rr, struct loader *l)
+{
+    struct progress *progress = load_progress(rr);
     char sum[HASH_HEX_LEN];
     uint64_t size;
     struct chain *c = chain_new();
@@ -231,17 +247,10 @@ static int feed_dump(struct restore_run *rr, struct loader *l)
     int rc = chain_pump_file(c, rr->path, rr->cancel);
     chain_free(c);
     progress_free(progress);
-    /* the bytes loaded must be the bytes verified: the file may have changed since */
-    if (rc == 0 && (strcmp(sum, rr->b.checksum ? rr->b.checksum : "") != 0 ||
-                    (int64_t)size != rr->b.size_bytes))
-        rc = err_set(ERR_INTEGRITY,
-                     "backup file \"%s\" changed during the restore (checksum %s, the catalog "
-                     "says %s); the load was abandoned",
-                     rr->b.file_name, sum, rr->b.checksum ? rr->b.checksum : "none");
-    return rc;
+    return rc == 0 ? loaded_as_verified(rr, sum, size) : -1;
 }
 
-/* The file still has the checksum the catalog has (it was read in parts). */
+/* The file still has the checksum the catalog has (the load read it in parts). */
 static int file_unchanged(struct restore_run *rr)
 {
     char sum[HASH_HEX_LEN];
@@ -251,13 +260,7 @@ static int file_unchanged(struct restore_run *rr)
     chain_add(c, filter_hash_new(sum));
     int rc = chain_pump_file(c, rr->path, rr->cancel);
     chain_free(c);
-    if (rc == 0 && (strcmp(sum, rr->b.checksum ? rr->b.checksum : "") != 0 ||
-                    (int64_t)size != rr->b.size_bytes))
-        rc = err_set(ERR_INTEGRITY,
-                     "backup file \"%s\" changed during the restore (checksum %s, the catalog "
-                     "says %s); the load was abandoned",
-                     rr->b.file_name, sum, rr->b.checksum ? rr->b.checksum : "none");
-    return rc;
+    return rc == 0 ? loaded_as_verified(rr, sum, size) : -1;
 }
 
 static void raw_progress(void *ctx, uint64_t at)
@@ -270,10 +273,7 @@ static void raw_progress(void *ctx, uint64_t at)
  * checksum again, for the bytes loaded must be the bytes verified. */
 static int feed_around_data(struct restore_run *rr, struct loader *l, struct pload *pl)
 {
-    char *label = xasprintf("restore \"%s\" (backup %" PRId64 "): load", rr->target, rr->b.id);
-    struct progress *progress =
-        progress_start(cli_progress_wanted(rr->opt), label, (uint64_t)rr->b.raw_bytes, false, 0);
-    free(label);
+    struct progress *progress = load_progress(rr);
     int rc = pload_feed_main(pl, l, raw_progress, progress);
     progress_free(progress);
     return rc == 0 ? file_unchanged(rr) : -1;
