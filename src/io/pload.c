@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "io/access.h"
+#include "io/ahead.h"
 #include "postgres/dumpscan.h"
 #include "postgres/loader.h"
 #include "postgres/pg.h"
@@ -257,34 +258,53 @@ static int replay_settings(struct worker *w, char **sets, size_t upto)
     return 0;
 }
 
-/* Streams the part's raw bytes from its access point into the session's COPY. */
-static int stream_part(struct worker *w, const struct access_point *pt)
+/* Hands the file's decompressed bytes from comp on, at most limit of them, to fn (with
+ * ctx) chunk by chunk, decompressed ahead on a thread of their own; *got: how many. */
+static int pump_from(const struct pload_config *c, uint64_t comp, uint64_t limit,
+                     unsigned char *buf, int (*fn)(void *ctx, const char *b, size_t n), void *ctx,
+                     uint64_t *got)
 {
-    const struct pload_config *c = &w->p->c;
-    struct access_reader *r =
-        access_open(c->path, c->compression, c->encryption, c->keys, (uint64_t)pt->comp_offset);
-    if (!r)
+    *got = 0;
+    struct access_reader *r = access_open(c->path, c->compression, c->encryption, c->keys, comp);
+    struct ahead *a = r ? ahead_start(r, limit) : NULL;
+    if (!a)
         return -1;
     int rc = 0;
-    for (int64_t left = pt->raw_bytes; rc == 0 && left > 0;) {
+    for (;;) {
         if (c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED)) {
             rc = err_set(ERR_FAILED, "interrupted");
             break;
         }
-        size_t want = left < (int64_t)PART_CHUNK ? (size_t)left : PART_CHUNK;
-        ssize_t n = access_read(r, w->buf, want);
-        if (n == 0)
-            rc = err_set(ERR_INTEGRITY, "backup file \"%s\" ends inside the rows of table %s",
-                         c->path, pt->table_name);
-        else if (n < 0)
-            rc = -1;
-        else {
-            rc = loader_feed(w->l, (const char *)w->buf, (size_t)n);
-            left -= n;
+        ssize_t n = ahead_read(a, buf, PART_CHUNK);
+        if (n <= 0) {
+            rc = n < 0 ? -1 : 0;
+            break;
         }
+        *got += (uint64_t)n;
+        if ((rc = fn(ctx, (const char *)buf, (size_t)n)) != 0)
+            break;
     }
-    access_close(r);
+    ahead_free(a);
     return rc;
+}
+
+static int feed_loader(void *ctx, const char *b, size_t n)
+{
+    return loader_feed(ctx, b, n);
+}
+
+/* Streams the part's raw bytes from its access point into the session's COPY. */
+static int stream_part(struct worker *w, const struct access_point *pt)
+{
+    const struct pload_config *c = &w->p->c;
+    uint64_t got;
+    if (pump_from(c, (uint64_t)pt->comp_offset, (uint64_t)pt->raw_bytes, w->buf, feed_loader, w->l,
+                  &got) != 0)
+        return -1;
+    if (got < (uint64_t)pt->raw_bytes)
+        return err_set(ERR_INTEGRITY, "backup file \"%s\" ends inside the rows of table %s",
+                       c->path, pt->table_name);
+    return 0;
 }
 
 /* One part of a table: its COPY statement, its rows, the end marker; the rows the
@@ -537,35 +557,33 @@ bool pload_segmented(const struct pload *p)
     return true;
 }
 
-/* Feeds l the dump from comp (raw position raw) for len bytes, or to its end (len < 0). */
-static int feed_range(struct pload *p, struct loader *l, uint64_t comp, uint64_t raw, int64_t len,
-                      void (*raw_done)(void *ctx, uint64_t at), void *ctx)
+/* The main session's loader, and where in the dump it is, for the progress line. */
+struct main_feed {
+    struct loader *l;
+    uint64_t raw;
+    void (*raw_done)(void *ctx, uint64_t at);
+    void *ctx;
+};
+
+static int feed_main(void *ctx, const char *b, size_t n)
 {
-    const struct pload_config *c = &p->c;
-    struct access_reader *r = access_open(c->path, c->compression, c->encryption, c->keys, comp);
-    if (!r)
-        return -1;
+    struct main_feed *m = ctx;
+    m->raw += n;
+    if (m->raw_done)
+        m->raw_done(m->ctx, m->raw);
+    return loader_feed(m->l, b, n);
+}
+
+/* Feeds the main session the dump from comp for len bytes, or to its end (len < 0). */
+static int feed_range(struct pload *p, struct main_feed *m, uint64_t comp, int64_t len)
+{
     unsigned char *buf = xmalloc_io(PART_CHUNK);
-    int rc = 0;
-    for (int64_t left = len; rc == 0 && left != 0;) {
-        size_t want = left >= 0 && left < (int64_t)PART_CHUNK ? (size_t)left : PART_CHUNK;
-        ssize_t n = access_read(r, buf, want);
-        if (n < 0 || (n == 0 && left < 0))
-            rc = n < 0 ? -1 : 0;
-        else if (n == 0)
-            rc = err_set(ERR_INTEGRITY, "backup file \"%s\" ends before its recorded access points",
-                         c->path);
-        else
-            rc = loader_feed(l, (const char *)buf, (size_t)n);
-        if (n <= 0)
-            break;
-        raw += (uint64_t)n;
-        left -= left >= 0 ? n : 0;
-        if (raw_done)
-            raw_done(ctx, raw);
-    }
+    uint64_t got;
+    int rc = pump_from(&p->c, comp, len < 0 ? UINT64_MAX : (uint64_t)len, buf, feed_main, m, &got);
     free(buf);
-    access_close(r);
+    if (rc == 0 && len >= 0 && got < (uint64_t)len)
+        rc = err_set(ERR_INTEGRITY, "backup file \"%s\" ends before its recorded access points",
+                     p->c.path);
     return rc;
 }
 
@@ -573,11 +591,12 @@ int pload_feed_main(struct pload *p, struct loader *l, void (*raw_done)(void *ct
                     void *ctx)
 {
     const struct access_point *pts = p->c.points;
-    uint64_t comp = 0, raw = 0;
+    struct main_feed m = {.l = l, .raw_done = raw_done, .ctx = ctx};
+    uint64_t comp = 0;
     for (size_t i = 0; i < p->c.npoints; i++) {
         if (i > 0 && pts[i].end_raw_offset == pts[i - 1].end_raw_offset)
             continue; /* not the table's first part */
-        if (feed_range(p, l, comp, raw, pts[i].raw_offset - (int64_t)raw, raw_done, ctx) != 0)
+        if (feed_range(p, &m, comp, pts[i].raw_offset - (int64_t)m.raw) != 0)
             return -1;
         if (loader_skip_copy(l) != 0)
             return err_set(ERR_INTEGRITY,
@@ -586,9 +605,9 @@ int pload_feed_main(struct pload *p, struct loader *l, void (*raw_done)(void *ct
                            p->c.path, pts[i].table_name, (long long)pts[i].raw_offset);
         loader_set_line(l, pts[i].end_line);
         comp = (uint64_t)pts[i].end_comp_offset;
-        raw = (uint64_t)pts[i].end_raw_offset;
+        m.raw = (uint64_t)pts[i].end_raw_offset;
     }
-    return feed_range(p, l, comp, raw, -1, raw_done, ctx);
+    return feed_range(p, &m, comp, -1);
 }
 
 int pload_route(void *ctx, const struct dumpscan_stmt *st, const char *sql, long line)

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "io/access.h"
+#include "io/ahead.h"
 #include "io/chain.h"
 #include "io/compress.h"
 #include "io/crypt.h"
@@ -323,6 +324,69 @@ static void test_reader_errors(void)
     free(path);
 }
 
+/* All an ahead reader gives, read in odd sizes. */
+static char *read_all(struct ahead *a, size_t *n)
+{
+    struct sbuf b = {0};
+    char buf[777];
+    ssize_t k;
+    while ((k = ahead_read(a, buf, 1 + (b.len % sizeof(buf)))) > 0)
+        sbuf_add(&b, buf, (size_t)k);
+    CHECK_INT(k, 0);
+    *n = b.len;
+    sbuf_puts(&b, "");
+    return b.data;
+}
+
+/* Decompressed ahead on a thread: the whole stream from offset 0 (gzip with its header),
+ * a part from its point that stops at its limit, a reader stopped early, and a reader's
+ * error, which comes through with its class. */
+static void test_ahead(void)
+{
+    size_t len = 0;
+    char *dump = make_dump(&len);
+    static const size_t steps[] = {4093, 0};
+    static const char *const comps[] = {"gzip", "zstd", "none"};
+    for (size_t c = 0; c < 3; c++) {
+        struct run r = {0};
+        CHECK_INT(run_chain(&r, comps[c], 1, dump, len, steps), 0);
+        char *path = xasprintf("%s/ahead.%s", tmpdir, comps[c]);
+        CHECK(write_test_file(path, r.out.buf.data, r.out.buf.len));
+        size_t n = 0;
+        struct ahead *a = ahead_start(access_open(path, comps[c], "none", NULL, 0), UINT64_MAX);
+        char *got = read_all(a, &n);
+        CHECK(n == len && memcmp(got, dump, len) == 0);
+        free(got);
+        ahead_free(a);
+        const struct dumpscan_point *pt = dumpscan_point(r.scan, dumpscan_point_count(r.scan) / 2);
+        uint64_t off = mark_offset(&r.marks, dumpscan_point_count(r.scan) / 2);
+        a = ahead_start(access_open(path, comps[c], "none", NULL, off), pt->raw_bytes + 1);
+        got = read_all(a, &n);
+        CHECK(n == pt->raw_bytes + 1 && memcmp(got, dump + pt->raw_offset, n) == 0);
+        free(got);
+        ahead_free(a);
+        a = ahead_start(access_open(path, comps[c], "none", NULL, 0), UINT64_MAX);
+        char few[10];
+        CHECK(ahead_read(a, few, sizeof(few)) == (ssize_t)sizeof(few));
+        ahead_free(a); /* its thread may be filling the ring: it stops */
+        unlink(path);
+        free(path);
+        run_free(&r);
+    }
+    free(dump);
+    err_clear();
+    char *path = xasprintf("%s/ahead.garbage", tmpdir);
+    CHECK(write_test_file(path, "\xff\xff\xff\xff\xff\xff\xff\xff", 8));
+    struct ahead *a = ahead_start(access_open(path, "gzip", "none", NULL, 2), UINT64_MAX);
+    char buf[16];
+    CHECK(ahead_read(a, buf, sizeof(buf)) == -1 && err_class() == ERR_INTEGRITY);
+    CHECK(strstr(err_msg(), "ahead.garbage") != NULL);
+    err_clear();
+    ahead_free(a);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const char *base = getenv("PGVAULT_TEST_TMP");
@@ -337,6 +401,7 @@ int main(void)
     RUN(test_points_encrypted);
     RUN(test_statements);
     RUN(test_reader_errors);
+    RUN(test_ahead);
     rmdir(tmpdir);
     return UNIT_DONE();
 }
