@@ -7,12 +7,16 @@
 #include "io/pload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "catalog/catalog.h"
 #include "common/err.h"
@@ -50,9 +54,15 @@ struct worker {
     struct loader *l; /* its session */
     size_t applied;   /* settings replayed on it */
     unsigned char *buf;
+    const struct access_point *part; /* the part being streamed: no statement may start */
 };
 
 enum phase { PH_PRE, PH_DATA, PH_POST };
+
+struct piece {
+    uint64_t raw, len;
+    uint32_t crc;
+};
 
 struct pload {
     struct pload_config c;
@@ -73,7 +83,12 @@ struct pload {
     /* the main session's side */
     enum phase phase;
     bool data_queued;
-    char **keys; /* tables with access points (a hash set of keys) */
+    /* gzip: the CRC-32 of every piece of the dump read (the sessions' parts, the main
+     * session's ranges), combined at the end against the member's own */
+    struct piece *pieces;
+    size_t npieces, cappieces;
+    bool fed_around; /* the main session read around the tables' data */
+    char **keys;     /* tables with access points (a hash set of keys) */
     size_t nkeys_cap;
     double t0, t_data, t_post, t_end;
 };
@@ -237,14 +252,32 @@ static int feed_text(struct loader *l, const char *s)
     return loader_feed(l, s, strlen(s));
 }
 
+/* A statement in the middle of a part's rows: the data is damaged (a "\." line came
+ * early); nothing of it runs. */
+static int part_guard(void *ctx, const struct dumpscan_stmt *st, const char *sql, long line)
+{
+    (void)st;
+    (void)sql;
+    const struct worker *w = ctx;
+    if (!w->part)
+        return 0;
+    return err_set(ERR_INTEGRITY,
+                   "backup file \"%s\" is corrupt: the rows of table %s from line %lld end "
+                   "early, at line %ld",
+                   w->p->c.path, w->part->table_name, (long long)w->part->line, line);
+}
+
 /* The session's connection. */
 static int session_open(struct worker *w)
 {
     struct pg *pg = NULL;
     if (pg_connect(w->p->c.conn, w->p->c.db, &pg) != 0)
         return -1;
-    struct loader_options o = {
-        .on_error = w->p->c.on_error, .ctx = w->p->c.error_ctx, .cancel = &w->p->abort};
+    struct loader_options o = {.on_error = w->p->c.on_error,
+                               .ctx = w->p->c.error_ctx,
+                               .route = part_guard,
+                               .route_ctx = w,
+                               .cancel = &w->p->abort};
     w->l = loader_new(pg, &o);
     return feed_text(w->l, "SET synchronous_commit = off;\n");
 }
@@ -258,12 +291,26 @@ static int replay_settings(struct worker *w, char **sets, size_t upto)
     return 0;
 }
 
-/* Hands the file's decompressed bytes from comp on, at most limit of them, to fn (with
+static void add_piece(struct pload *p, uint64_t raw, uint64_t len, uint32_t crc)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->npieces == p->cappieces) {
+        p->cappieces = p->cappieces ? 2 * p->cappieces : 64;
+        p->pieces = xrealloc(p->pieces, p->cappieces * sizeof(*p->pieces));
+    }
+    p->pieces[p->npieces++] = (struct piece){raw, len, crc};
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Hands the file's decompressed bytes from comp (raw position raw) on, at most limit of
+ * them, to fn (with
  * ctx) chunk by chunk, decompressed ahead on a thread of their own; *got: how many. */
-static int pump_from(const struct pload_config *c, uint64_t comp, uint64_t limit,
+static int pump_from(struct pload *p, uint64_t comp, uint64_t raw, uint64_t limit,
                      unsigned char *buf, int (*fn)(void *ctx, const char *b, size_t n), void *ctx,
                      uint64_t *got)
 {
+    const struct pload_config *c = &p->c;
+    uLong crc = crc32(0L, Z_NULL, 0);
     *got = 0;
     struct access_reader *r = access_open(c->path, c->compression, c->encryption, c->keys, comp);
     struct ahead *a = r ? ahead_start(r, limit) : NULL;
@@ -281,10 +328,13 @@ static int pump_from(const struct pload_config *c, uint64_t comp, uint64_t limit
             break;
         }
         *got += (uint64_t)n;
+        crc = crc32(crc, buf, (uInt)n);
         if ((rc = fn(ctx, (const char *)buf, (size_t)n)) != 0)
             break;
     }
     ahead_free(a);
+    if (rc == 0)
+        add_piece(p, raw, *got, (uint32_t)crc);
     return rc;
 }
 
@@ -298,8 +348,8 @@ static int stream_part(struct worker *w, const struct access_point *pt)
 {
     const struct pload_config *c = &w->p->c;
     uint64_t got;
-    if (pump_from(c, (uint64_t)pt->comp_offset, (uint64_t)pt->raw_bytes, w->buf, feed_loader, w->l,
-                  &got) != 0)
+    if (pump_from(w->p, (uint64_t)pt->comp_offset, (uint64_t)pt->raw_offset,
+                  (uint64_t)pt->raw_bytes, w->buf, feed_loader, w->l, &got) != 0)
         return -1;
     if (got < (uint64_t)pt->raw_bytes)
         return err_set(ERR_INTEGRITY, "backup file \"%s\" ends inside the rows of table %s",
@@ -312,15 +362,19 @@ static int stream_part(struct worker *w, const struct access_point *pt)
 static int run_part(struct worker *w, const struct access_point *pt)
 {
     loader_set_line(w->l, pt->line > 1 ? pt->line - 1 : 1);
-    if (feed_text(w->l, pt->statement) != 0 || feed_text(w->l, "\n") != 0 ||
-        stream_part(w, pt) != 0 || feed_text(w->l, "\\.\n") != 0)
+    if (feed_text(w->l, pt->statement) != 0 || feed_text(w->l, "\n") != 0)
+        return -1;
+    w->part = pt;
+    int rc = stream_part(w, pt);
+    w->part = NULL;
+    if (rc != 0 || feed_text(w->l, "\\.\n") != 0)
         return -1;
     size_t n = loader_copy_count(w->l);
     int64_t rows = n ? loader_copy(w->l, n - 1)->rows : -1;
     if (rows != pt->rows)
         return err_set(ERR_INTEGRITY,
                        "table %s.%s: the part from line %lld loaded %lld rows, the catalog "
-                       "says %lld",
+                       "says %lld (the file is corrupt, or its catalog)",
                        pt->schema_name ? pt->schema_name : "", pt->table_name, (long long)pt->line,
                        (long long)rows, (long long)pt->rows);
     return 0;
@@ -579,7 +633,8 @@ static int feed_range(struct pload *p, struct main_feed *m, uint64_t comp, int64
 {
     unsigned char *buf = xmalloc_io(PART_CHUNK);
     uint64_t got;
-    int rc = pump_from(&p->c, comp, len < 0 ? UINT64_MAX : (uint64_t)len, buf, feed_main, m, &got);
+    int rc =
+        pump_from(p, comp, m->raw, len < 0 ? UINT64_MAX : (uint64_t)len, buf, feed_main, m, &got);
     free(buf);
     if (rc == 0 && len >= 0 && got < (uint64_t)len)
         rc = err_set(ERR_INTEGRITY, "backup file \"%s\" ends before its recorded access points",
@@ -593,6 +648,7 @@ int pload_feed_main(struct pload *p, struct loader *l, void (*raw_done)(void *ct
     const struct access_point *pts = p->c.points;
     struct main_feed m = {.l = l, .raw_done = raw_done, .ctx = ctx};
     uint64_t comp = 0;
+    p->fed_around = true;
     for (size_t i = 0; i < p->c.npoints; i++) {
         if (i > 0 && pts[i].end_raw_offset == pts[i - 1].end_raw_offset)
             continue; /* not the table's first part */
@@ -646,11 +702,74 @@ int pload_route(void *ctx, const struct dumpscan_stmt *st, const char *sql, long
     }
 }
 
+static int piece_order(const void *a, const void *b)
+{
+    const struct piece *x = a, *y = b;
+    return (x->raw > y->raw) - (x->raw < y->raw);
+}
+
+/* The gzip member's trailer: the CRC-32 and the length (mod 2^32) of what it holds. */
+static int gzip_trailer(const char *path, uint32_t *crc, uint32_t *isize)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    unsigned char t[8];
+    bool ok =
+        fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 8 && pread(fd, t, 8, st.st_size - 8) == 8;
+    int errnum = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        return err_sys(errnum, "could not read the gzip trailer of file \"%s\"", path);
+    *crc = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+    *isize = (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+    return 0;
+}
+
+/*
+ * What the sessions read in parts is what the backup compressed: the CRC-32 of every
+ * piece, combined in dump order (with the "\." lines no one read between a table's last
+ * part and its end point), must be the gzip member's own, which gunzip would check.
+ */
+static int check_gzip_crc(struct pload *p)
+{
+    qsort(p->pieces, p->npieces, sizeof(*p->pieces), piece_order);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    uint64_t at = 0;
+    for (size_t i = 0; i < p->npieces; i++) {
+        const struct piece *x = &p->pieces[i];
+        uint64_t gap = x->raw - at;
+        const char *line = gap == 3 ? "\\.\n" : gap == 4 ? "\\.\r\n" : NULL;
+        if (x->raw < at || (gap && !line))
+            return err_set(ERR_INTEGRITY,
+                           "backup file \"%s\" does not match its access points: bytes %llu "
+                           "to %llu were not read",
+                           p->c.path, (unsigned long long)at, (unsigned long long)x->raw);
+        if (gap)
+            crc = crc32(crc, (const unsigned char *)line, (uInt)gap);
+        crc = crc32_combine(crc, x->crc, (z_off_t)x->len);
+        at = x->raw + x->len;
+    }
+    uint32_t want = 0, isize = 0;
+    if (gzip_trailer(p->c.path, &want, &isize) != 0)
+        return -1;
+    if ((uint32_t)crc != want || (uint32_t)at != isize)
+        return err_set(ERR_INTEGRITY,
+                       "backup file \"%s\" is corrupt: what was loaded does not match its "
+                       "gzip CRC-32",
+                       p->c.path);
+    return 0;
+}
+
 int pload_finish(struct pload *p)
 {
     int rc = p->nw ? end_data(p) : 0;
     if (rc == 0 && p->nw)
         rc = wait_idle(p);
+    bool plain_gzip = strcmp(p->c.compression, "gzip") == 0 &&
+                      (!p->c.encryption || strcmp(p->c.encryption, "none") == 0);
+    if (rc == 0 && p->fed_around && plain_gzip)
+        rc = check_gzip_crc(p);
     p->t_end = time_mono();
     return rc;
 }
@@ -684,6 +803,7 @@ void pload_free(struct pload *p)
         free(p->jobs[i].tables[1]);
     }
     free(p->jobs);
+    free(p->pieces);
     for (size_t i = 0; i < p->nsets; i++)
         free(p->sets[i]);
     free(p->sets);

@@ -143,10 +143,10 @@ register_db "$TMPDB"
 tmp_exists() {
     [[ $(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$TMPDB'") == 1 ]]
 }
-# its loading session: the one connected to the temporary database (2 million rows take
-# seconds to load, so it is stopped well before the end)
+# one of its loading sessions: connected to the temporary database (2 million rows take
+# seconds to load, so it is stopped well before the end; the restore needs all of them)
 loader_pid() {
-    loader=$(psql_q postgres "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = '$TMPDB' AND backend_type = 'client backend'")
+    loader=$(psql_q postgres "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = '$TMPDB' AND backend_type = 'client backend' ORDER BY pid LIMIT 1")
     [[ "$loader" =~ ^[0-9]+$ ]]
 }
 wait_until "the first restore's load" loader_pid

@@ -6,7 +6,8 @@
 # original unchanged, no leftover, psql gone; (c) kill -9 in the middle of the load may
 # leave a temporary database, which the next restore of that target drops before it
 # succeeds; (d) sessions connected to the target are terminated at the swap and the
-# restore succeeds; (e) a file whose gzip stream breaks half-way (or is cut short) but
+# restore succeeds; (e) a file whose gzip stream breaks half-way (or is cut short, or
+# whose trailer's CRC-32 is wrong) but
 # whose catalog row matches it (as after an import) fails the load with exit 3 naming
 # the damage, and psql is stopped before its input ends, so that not even --in-place
 # commits the rows read so far.
@@ -233,11 +234,15 @@ match_catalog() {
                                 checksum = '$(xxh128 "$GZ")' WHERE id = $GZ_ID"
 }
 declare -A swap_rc=() swap_err=()
-for damage in flip cut; do
+# crc: the gzip trailer's CRC-32 damaged, every byte of data intact (the sessions of a
+# parallel restore read the data in parts; their CRC-32s, combined, must be the trailer's)
+for damage in flip crc cut; do
     cp -p "$SCRATCH/gz.good" "$GZ"
     size=$(stat -c %s "$GZ")
     if [[ $damage == flip ]]; then
         flip_byte "$GZ" $((size / 2))
+    elif [[ $damage == crc ]]; then
+        flip_byte "$GZ" $((size - 6))
     else
         truncate -s $((size / 2)) "$GZ"
     fi
@@ -262,7 +267,7 @@ for damage in flip cut; do
 done
 # An integrity failure (exit 3), and the error says what is wrong with
 # the file, not only that psql was stopped.
-for damage in flip cut; do
+for damage in flip crc cut; do
     assert_eq "${swap_rc[$damage]}" 3 "(e) $damage: exit code of a restore whose gzip stream breaks half-way"
     assert_match "${swap_err[$damage]}" '[Gg][Zz][Ii][Pp]|[Tt]runcated|[Cc]orrupt|inflate' \
         "(e) $damage: the error names the damage"
