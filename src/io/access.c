@@ -117,6 +117,27 @@ static ssize_t read_zstd(struct access_reader *r, unsigned char *buf, size_t cap
     return (ssize_t)out.pos;
 }
 
+int access_end(struct access_reader *r)
+{
+    if (r->kind != AK_ZSTD)
+        return 0;
+    /* what is left of the frame: the "\\." line of a table's last part at most, then the
+     * frame's end, where libzstd checks its content checksum */
+    unsigned char tail[8];
+    size_t extra = 0;
+    while (r->in_frame) {
+        ssize_t n = read_zstd(r, tail, sizeof(tail));
+        if (n < 0)
+            return -1;
+        if (n == 0 || (extra += (size_t)n) > 4)
+            return err_set(ERR_INTEGRITY,
+                           "file \"%s\" does not match its access points: no zstd frame "
+                           "ends where a part does",
+                           r->path);
+    }
+    return 0;
+}
+
 ssize_t access_read(struct access_reader *r, void *buf, size_t cap)
 {
     if (cap == 0)

@@ -29,6 +29,12 @@ struct access_reader *access_open(const char *path, const char *compression, con
 /* Up to cap decompressed bytes into buf: the count, 0 at the end of the stream, -1 with
  * the error set (corrupt data: ERR_INTEGRITY naming the file). */
 ssize_t access_read(struct access_reader *r, void *buf, size_t cap);
+/* The reader stopped where a part ends (an access point, or the "\." line before a
+ * table's end point): with zstd, the frame that ends there is read to its end, which
+ * checks its content checksum; more than that line before the end is ERR_INTEGRITY. 0,
+ * or -1 with the error set. Nothing to do for gzip and none. */
+int access_end(struct access_reader *r);
+
 void access_close(struct access_reader *r); /* NULL-safe */
 
 #endif

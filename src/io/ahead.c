@@ -47,7 +47,7 @@ static void *reader_main(void *arg)
         if (!b)
             return NULL;
         size_t want = a->left < SLOT_SIZE ? (size_t)a->left : SLOT_SIZE;
-        ssize_t n = want ? access_read(a->r, b, want) : 0;
+        ssize_t n = want ? access_read(a->r, b, want) : access_end(a->r);
         pthread_mutex_lock(&a->mu);
         if (n > 0) {
             a->len[a->head % SLOTS] = (size_t)n;

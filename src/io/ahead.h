@@ -9,7 +9,8 @@
  * into a small ring of buffers while the caller hands what it got to the server, so that
  * inflating the next megabyte overlaps the server's work on the last one (one thread
  * doing both left the server waiting for its socket). It reads no more than limit bytes,
- * for a caller that wants one part of the file.
+ * for a caller that wants one part of the file, and at the limit ends the reader there
+ * (access_end: a zstd frame's checksum).
  */
 struct access_reader;
 struct ahead;
