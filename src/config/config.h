@@ -43,8 +43,8 @@ struct settings {
     long keep_count;
     const char *compression; /* "gzip", "zstd" or "none" (common/compression.h's name) */
     long level;              /* in that compression's range; 0 for none */
-    long jobs;         /* backup: compression threads */
-    long restore_jobs; /* restore: loading sessions */
+    long jobs;               /* backup: compression threads */
+    long restore_jobs;       /* restore: loading sessions */
     long min_keep;
     long keep_daily, keep_weekly, keep_monthly;
     char *pg_bindir; /* where pg_dump/psql come from, NULL = search */
