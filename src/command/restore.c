@@ -318,6 +318,29 @@ static bool load_wants(void *ctx, const char *schema, const char *name)
     return selection_wants(ctx, schema, name);
 }
 
+/*
+ * After a failed load: when the file is damaged (its stream does not decompress, or a
+ * CRC-32 or zstd checksum does not match), that is the cause to report (exit 3), not
+ * what the damaged bytes made the server say first, which depends on where the damage
+ * fell and on which session met it. The whole stream is decompressed once more to know.
+ */
+static void blame_damage(struct restore_run *rr)
+{
+    struct err_saved load_error;
+    err_save(&load_error);
+    struct chain *c = chain_new();
+    decrypt_add(c, rr->b.encryption, rr->keys, rr->path);
+    decompress_add(c, rr->b.compression, rr->path);
+    int rc = chain_pump_file(c, rr->path, rr->cancel);
+    chain_free(c);
+    if (rc != 0 && err_class() == ERR_INTEGRITY) {
+        err_hint("nothing was replaced; the load stopped at: %s", load_error.msg);
+        return;
+    }
+    err_clear();
+    err_restore(&load_error);
+}
+
 /* The loader of the main session; with more than one session, out of a transaction. */
 static struct loader *main_loader(struct restore_run *rr, struct pg *pg, struct pload *pl)
 {
@@ -385,6 +408,8 @@ static int load(struct restore_run *rr, const char *db)
         err_clear();
         return err_set(ERR_FAILED, "restore interrupted by a signal");
     }
+    if (rc != 0 && err_class() != ERR_INTEGRITY && err_class() != ERR_CONNECT)
+        blame_damage(rr);
     return rc;
 }
 
