@@ -13,7 +13,7 @@
 #define SLOT_SIZE (1u << 20)
 
 struct ahead {
-    struct access_reader *r;
+    struct ahead_source src;
     uint64_t left; /* bytes the thread may still read */
     pthread_t thread;
     pthread_mutex_t mu;
@@ -47,7 +47,9 @@ static void *reader_main(void *arg)
         if (!b)
             return NULL;
         size_t want = a->left < SLOT_SIZE ? (size_t)a->left : SLOT_SIZE;
-        ssize_t n = want ? access_read(a->r, b, want) : access_end(a->r);
+        ssize_t n = want         ? a->src.read(a->src.ctx, b, want)
+                    : a->src.end ? a->src.end(a->src.ctx)
+                                 : 0;
         pthread_mutex_lock(&a->mu);
         if (n > 0) {
             a->len[a->head % SLOTS] = (size_t)n;
@@ -67,10 +69,10 @@ static void *reader_main(void *arg)
     }
 }
 
-struct ahead *ahead_start(struct access_reader *r, uint64_t limit)
+struct ahead *ahead_start(const struct ahead_source *src, uint64_t limit)
 {
     struct ahead *a = xcalloc(1, sizeof(*a));
-    a->r = r;
+    a->src = *src;
     a->left = limit;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->filled, NULL);
@@ -81,33 +83,23 @@ struct ahead *ahead_start(struct access_reader *r, uint64_t limit)
     if (e != 0) {
         a->end = a->stop = true;
         ahead_free(a);
-        err_sys(e, "could not start a thread to decompress ahead");
+        err_sys(e, "could not start a thread to read ahead");
         return NULL;
     }
     return a;
 }
 
-ssize_t ahead_read(struct ahead *a, void *buf, size_t cap)
+ssize_t ahead_next(struct ahead *a, const unsigned char **buf)
 {
     pthread_mutex_lock(&a->mu);
     while (a->head == a->tail && !a->end)
         pthread_cond_wait(&a->filled, &a->mu);
     ssize_t n = 0;
     if (a->head != a->tail) {
+        /* the slot's bytes stay the consumer's until ahead_release */
         unsigned slot = a->tail % SLOTS;
-        size_t have = a->len[slot] - a->pos;
-        size_t take = have < cap ? have : cap;
-        /* the slot's bytes stay the consumer's until it is released below */
-        pthread_mutex_unlock(&a->mu);
-        memcpy(buf, a->buf[slot] + a->pos, take);
-        pthread_mutex_lock(&a->mu);
-        a->pos += take;
-        if (a->pos == a->len[slot]) {
-            a->pos = 0;
-            a->tail++;
-            pthread_cond_signal(&a->drained);
-        }
-        n = (ssize_t)take;
+        *buf = a->buf[slot] + a->pos;
+        n = (ssize_t)(a->len[slot] - a->pos);
     } else if (a->failed) {
         struct err_saved why = a->why;
         pthread_mutex_unlock(&a->mu);
@@ -115,6 +107,39 @@ ssize_t ahead_read(struct ahead *a, void *buf, size_t cap)
     }
     pthread_mutex_unlock(&a->mu);
     return n;
+}
+
+/* The consumer took used bytes of the chunk ahead_next gave; all of it frees its slot. */
+static void consumed(struct ahead *a, size_t used)
+{
+    pthread_mutex_lock(&a->mu);
+    a->pos += used;
+    if (a->pos == a->len[a->tail % SLOTS]) {
+        a->pos = 0;
+        a->tail++;
+        pthread_cond_signal(&a->drained);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+void ahead_release(struct ahead *a)
+{
+    pthread_mutex_lock(&a->mu);
+    size_t left = a->len[a->tail % SLOTS] - a->pos;
+    pthread_mutex_unlock(&a->mu);
+    consumed(a, left);
+}
+
+ssize_t ahead_read(struct ahead *a, void *buf, size_t cap)
+{
+    const unsigned char *p = NULL;
+    ssize_t n = ahead_next(a, &p);
+    if (n <= 0)
+        return n;
+    size_t take = (size_t)n < cap ? (size_t)n : cap;
+    memcpy(buf, p, take);
+    consumed(a, take);
+    return (ssize_t)take;
 }
 
 void ahead_free(struct ahead *a)
@@ -128,11 +153,33 @@ void ahead_free(struct ahead *a)
     pthread_mutex_unlock(&a->mu);
     if (running)
         pthread_join(a->thread, NULL);
-    access_close(a->r);
+    if (a->src.close)
+        a->src.close(a->src.ctx);
     for (int i = 0; i < SLOTS; i++)
         free(a->buf[i]);
     pthread_cond_destroy(&a->drained);
     pthread_cond_destroy(&a->filled);
     pthread_mutex_destroy(&a->mu);
     free(a);
+}
+
+static ssize_t access_source_read(void *ctx, void *buf, size_t cap)
+{
+    return access_read(ctx, buf, cap);
+}
+
+static int access_source_end(void *ctx)
+{
+    return access_end(ctx);
+}
+
+static void access_source_close(void *ctx)
+{
+    access_close(ctx);
+}
+
+struct ahead *ahead_start_access(struct access_reader *r, uint64_t limit)
+{
+    struct ahead_source src = {access_source_read, access_source_end, access_source_close, r};
+    return ahead_start(&src, limit);
 }

@@ -2,13 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "common/util.h"
+#include "io/ahead.h"
 
 #define READ_CHUNK (1u << 20)
 
@@ -125,130 +126,50 @@ out:
     return rc;
 }
 
-/*
- * The file source reads ahead on a thread of its own: while the chain hashes (inflates,
- * scans) one chunk, the next ones are being copied out of the page cache, so that a
- * verify of a cached file takes about as long as reading it, not reading plus hashing.
- * A ring of RING_SLOTS chunks; the reader fills slot (head), the chain drains slot (tail).
- */
-#define RING_SLOTS 4
-#define RING_CHUNK (512u << 10)
-
-struct ring {
-    pthread_mutex_t mu;
-    pthread_cond_t filled, drained;
-    unsigned char *buf[RING_SLOTS];
-    size_t len[RING_SLOTS];
-    unsigned head, tail; /* chunks read, chunks consumed (head - tail <= RING_SLOTS) */
-    bool eof;            /* the reader reached the end (or failed: errnum) */
-    bool stop;           /* the chain gave up: the reader stops at its next chunk */
-    int errnum;
+/* The file source's reads, on the read-ahead thread (io/ahead.h): while the chain hashes
+ * (inflates, scans) one chunk, the next ones are being copied out of the page cache, so
+ * that a verify of a cached file takes about as long as reading it, not reading plus
+ * hashing. */
+struct fd_source {
     int fd;
+    const char *what;
 };
 
-static void *ring_reader(void *arg)
+static ssize_t fd_source_read(void *ctx, void *buf, size_t cap)
 {
-    struct ring *r = arg;
-    for (;;) {
-        pthread_mutex_lock(&r->mu);
-        while (r->head - r->tail == RING_SLOTS && !r->stop)
-            pthread_cond_wait(&r->drained, &r->mu);
-        bool stop = r->stop;
-        unsigned char *buf = r->buf[r->head % RING_SLOTS];
-        pthread_mutex_unlock(&r->mu);
-        if (stop)
-            return NULL;
-        ssize_t n;
-        do
-            n = read(r->fd, buf, RING_CHUNK);
-        while (n < 0 && errno == EINTR);
-        pthread_mutex_lock(&r->mu);
-        if (n > 0) {
-            r->len[r->head % RING_SLOTS] = (size_t)n;
-            r->head++;
-        } else {
-            r->errnum = n < 0 ? errno : 0;
-            r->eof = true;
-        }
-        pthread_cond_signal(&r->filled);
-        pthread_mutex_unlock(&r->mu);
-        if (n <= 0)
-            return NULL;
-    }
-}
-
-/* The next chunk read, or NULL at the end (*errnum: 0, or why the read failed). */
-static unsigned char *ring_next(struct ring *r, size_t *len, int *errnum)
-{
-    pthread_mutex_lock(&r->mu);
-    while (r->head == r->tail && !r->eof)
-        pthread_cond_wait(&r->filled, &r->mu);
-    unsigned char *buf = NULL;
-    if (r->head != r->tail) {
-        buf = r->buf[r->tail % RING_SLOTS];
-        *len = r->len[r->tail % RING_SLOTS];
-    } else {
-        *errnum = r->errnum;
-    }
-    pthread_mutex_unlock(&r->mu);
-    return buf;
-}
-
-/* The chain is done with the chunk ring_next gave. */
-static void ring_release(struct ring *r)
-{
-    pthread_mutex_lock(&r->mu);
-    r->tail++;
-    pthread_cond_signal(&r->drained);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static int pump_ring(struct chain *c, struct ring *r, const char *what,
-                     volatile sig_atomic_t *cancel)
-{
-    for (;;) {
-        if (cancel && *cancel)
-            return err_set(ERR_FAILED, "interrupted");
-        size_t len = 0;
-        int errnum = 0;
-        unsigned char *buf = ring_next(r, &len, &errnum);
-        if (!buf)
-            return errnum ? err_sys(errnum, "could not read %s", what) : chain_finish(c);
-        int rc = chain_write(c, buf, len);
-        ring_release(r);
-        if (rc != 0)
-            return -1;
-    }
+    struct fd_source *s = ctx;
+    ssize_t n;
+    do
+        n = read(s->fd, buf, cap);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return err_sys(errno, "could not read %s", s->what);
+    return n;
 }
 
 static int pump_readahead(struct chain *c, int fd, const char *what, volatile sig_atomic_t *cancel)
 {
-    struct ring r = {.fd = fd};
-    pthread_mutex_init(&r.mu, NULL);
-    pthread_cond_init(&r.filled, NULL);
-    pthread_cond_init(&r.drained, NULL);
-    for (int i = 0; i < RING_SLOTS; i++)
-        r.buf[i] = xmalloc_io(RING_CHUNK);
-    pthread_t reader;
-    int rc;
-    int perr = pthread_create(&reader, NULL, ring_reader, &r);
-    if (perr != 0) {
-        rc = err_sys(perr, "could not start a thread to read %s", what);
-    } else {
-        rc = pump_ring(c, &r, what, cancel);
-        pthread_mutex_lock(&r.mu);
-        r.stop = true;
-        pthread_cond_signal(&r.drained);
-        pthread_mutex_unlock(&r.mu);
-        pthread_join(reader, NULL);
+    struct fd_source src = {fd, what};
+    struct ahead *a =
+        ahead_start(&(struct ahead_source){.read = fd_source_read, .ctx = &src}, UINT64_MAX);
+    int rc = a ? 0 : -1;
+    while (rc == 0) {
+        if (cancel && *cancel) {
+            rc = err_set(ERR_FAILED, "interrupted");
+            break;
+        }
+        const unsigned char *buf = NULL;
+        ssize_t n = ahead_next(a, &buf);
+        if (n <= 0) {
+            rc = n < 0 ? -1 : chain_finish(c);
+            break;
+        }
+        rc = chain_write(c, buf, (size_t)n);
+        ahead_release(a);
     }
     if (rc != 0)
         c->failed = true;
-    for (int i = 0; i < RING_SLOTS; i++)
-        free(r.buf[i]);
-    pthread_cond_destroy(&r.drained);
-    pthread_cond_destroy(&r.filled);
-    pthread_mutex_destroy(&r.mu);
+    ahead_free(a);
     return rc;
 }
 

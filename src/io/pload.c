@@ -313,7 +313,7 @@ static int pump_from(struct pload *p, uint64_t comp, uint64_t raw, uint64_t limi
     uLong crc = crc32(0L, Z_NULL, 0);
     *got = 0;
     struct access_reader *r = access_open(c->path, c->compression, c->encryption, c->keys, comp);
-    struct ahead *a = r ? ahead_start(r, limit) : NULL;
+    struct ahead *a = r ? ahead_start_access(r, limit) : NULL;
     if (!a)
         return -1;
     int rc = 0;

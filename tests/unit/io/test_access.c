@@ -354,7 +354,8 @@ static void test_ahead(void)
         char *path = xasprintf("%s/ahead.%s", tmpdir, comps[c]);
         CHECK(write_test_file(path, r.out.buf.data, r.out.buf.len));
         size_t n = 0;
-        struct ahead *a = ahead_start(access_open(path, comps[c], "none", NULL, 0), UINT64_MAX);
+        struct ahead *a =
+            ahead_start_access(access_open(path, comps[c], "none", NULL, 0), UINT64_MAX);
         char *got = read_all(a, &n);
         CHECK(n == len && memcmp(got, dump, len) == 0);
         free(got);
@@ -364,20 +365,20 @@ static void test_ahead(void)
             mid++;
         const struct dumpscan_point *pt = dumpscan_point(r.scan, mid);
         uint64_t off = mark_offset(&r.marks, mid);
-        a = ahead_start(access_open(path, comps[c], "none", NULL, off), pt->raw_bytes);
+        a = ahead_start_access(access_open(path, comps[c], "none", NULL, off), pt->raw_bytes);
         got = read_all(a, &n);
         CHECK(n == pt->raw_bytes && memcmp(got, dump + pt->raw_offset, n) == 0);
         free(got);
         ahead_free(a);
         /* zstd: a part must end where its frame does (whose checksum is then checked) */
-        a = ahead_start(access_open(path, comps[c], "none", NULL, off), pt->raw_bytes - 7);
+        a = ahead_start_access(access_open(path, comps[c], "none", NULL, off), pt->raw_bytes - 7);
         ssize_t k = 0;
         while ((k = ahead_read(a, few_buf, sizeof(few_buf))) > 0)
             ;
         CHECK(strcmp(comps[c], "zstd") == 0 ? k == -1 && err_class() == ERR_INTEGRITY : k == 0);
         err_clear();
         ahead_free(a);
-        a = ahead_start(access_open(path, comps[c], "none", NULL, 0), UINT64_MAX);
+        a = ahead_start_access(access_open(path, comps[c], "none", NULL, 0), UINT64_MAX);
         char few[10];
         CHECK(ahead_read(a, few, sizeof(few)) == (ssize_t)sizeof(few));
         ahead_free(a); /* its thread may be filling the ring: it stops */
@@ -389,7 +390,7 @@ static void test_ahead(void)
     err_clear();
     char *path = xasprintf("%s/ahead.garbage", tmpdir);
     CHECK(write_test_file(path, "\xff\xff\xff\xff\xff\xff\xff\xff", 8));
-    struct ahead *a = ahead_start(access_open(path, "gzip", "none", NULL, 2), UINT64_MAX);
+    struct ahead *a = ahead_start_access(access_open(path, "gzip", "none", NULL, 2), UINT64_MAX);
     char buf[16];
     CHECK(ahead_read(a, buf, sizeof(buf)) == -1 && err_class() == ERR_INTEGRITY);
     CHECK(strstr(err_msg(), "ahead.garbage") != NULL);
